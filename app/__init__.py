@@ -1,0 +1,1 @@
+"""LocalAI Gateway: an OpenAI-compatible gateway in front of LocalAI."""

@@ -1,0 +1,1 @@
+"""JSON Schema and Pydantic to llama.cpp GBNF grammars."""
