@@ -1,0 +1,183 @@
+"""Gateway errors and their translation into OpenAI-shaped JSON responses, in one place.
+
+Every error body is `{"error": {"message", "type", "param", "code"}}`. Routes raise; the
+handlers registered by `install_error_handlers` build the responses (Starlette looks handlers up
+along the exception's MRO, so one handler per base class covers its subclasses).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from typing import Any
+
+import orjson
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException
+from starlette.responses import Response
+
+from clients import (
+    UpstreamError,
+    UpstreamStatusError,
+    UpstreamStreamError,
+    UpstreamTimeout,
+    error_type_for,
+)
+
+log = logging.getLogger("localai_gateway.errors")
+
+_URL = re.compile(r"\b[a-z][a-z0-9+.-]*://[^\s\"']+", re.IGNORECASE)
+_BEARER = re.compile(r"(?i)(bearer\s+|api[_-]?key[=:\s]+)\S+")
+
+
+class GatewayError(Exception):
+    """An error the gateway answers itself, with an HTTP status and an OpenAI error object."""
+
+    status = 400
+    type = "invalid_request_error"
+    code: str | None = None
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        param: str | None = None,
+        code: str | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.param = param
+        self.code = code or self.code
+        self.headers = headers
+
+
+class InvalidRequest(GatewayError):
+    """Raised for a malformed or incomplete request body (400)."""
+
+
+class ModelNotFound(GatewayError):
+    """Raised when the requested model id is not in the registry (404)."""
+
+    status = 404
+    code = "model_not_found"
+
+
+class CapabilityNotSupported(GatewayError):
+    """Raised when the model exists but lacks the capability the endpoint needs (400)."""
+
+    code = "model_capability_not_supported"
+
+
+class RouteNotFound(GatewayError):
+    """Raised for an unknown path (404)."""
+
+    status = 404
+    code = "not_found"
+
+
+def error_body(message: str, kind: str, param: str | None, code: str | None) -> bytes:
+    """Serialise one OpenAI error object."""
+    error = {"message": message, "type": kind, "param": param, "code": code}
+    return orjson.dumps({"error": error})
+
+
+def error_response(
+    status: int,
+    message: str,
+    kind: str,
+    *,
+    param: str | None = None,
+    code: str | None = None,
+    headers: dict[str, str] | None = None,
+) -> Response:
+    """Return an OpenAI-shaped error response."""
+    body = error_body(message, kind, param, code)
+    return Response(body, status, headers=headers, media_type="application/json")
+
+
+def scrub(message: str) -> str:
+    """Remove URLs and credentials from an upstream message before it reaches a client."""
+    return _BEARER.sub(r"\1[redacted]", _URL.sub("[upstream]", message))
+
+
+def upstream_error_object(exc: UpstreamError) -> dict[str, Any]:
+    """Return the client-facing error object for an upstream failure."""
+    if isinstance(exc, UpstreamStatusError | UpstreamStreamError):
+        error = dict(exc.error)
+        error["message"] = scrub(str(error["message"]))
+        return error
+    if isinstance(exc, UpstreamTimeout):
+        return {"message": exc.message, "type": "api_error", "param": None, "code": "timeout"}
+    code = "upstream_unavailable" if upstream_status(exc) == 502 else "upstream_error"
+    return {"message": exc.message, "type": "api_error", "param": None, "code": code}
+
+
+def upstream_status(exc: UpstreamError) -> int:
+    """Return the HTTP status that answers an upstream failure."""
+    if isinstance(exc, UpstreamStatusError):
+        return exc.status
+    if isinstance(exc, UpstreamTimeout):
+        return 504
+    return 502
+
+
+async def _gateway_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, GatewayError)
+    return error_response(
+        exc.status, exc.message, exc.type, param=exc.param, code=exc.code, headers=exc.headers
+    )
+
+
+async def _upstream_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, UpstreamError)
+    status = upstream_status(exc)
+    error = upstream_error_object(exc)
+    log.warning("upstream error for model %r: %s (%s)", exc.model, exc.message, type(exc).__name__)
+    headers = None
+    if isinstance(exc, UpstreamStatusError) and exc.retry_after is not None:
+        headers = {"retry-after": str(round(exc.retry_after))}
+    return error_response(
+        status,
+        error["message"],
+        error["type"],
+        param=error["param"],
+        code=error["code"],
+        headers=headers,
+    )
+
+
+async def _validation_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, RequestValidationError)
+    first = exc.errors()[0] if exc.errors() else {}
+    location = [str(part) for part in first.get("loc", ()) if part != "body"]
+    param = ".".join(location) or None
+    message = f"{param}: {first.get('msg', 'invalid value')}" if param else "invalid request"
+    return error_response(400, message, "invalid_request_error", param=param)
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code)
+    return error_response(
+        exc.status_code,
+        str(exc.detail),
+        error_type_for(exc.status_code),
+        code=code,
+        headers=dict(exc.headers) if exc.headers else None,
+    )
+
+
+async def _unexpected_error(request: Request, exc: Exception) -> Response:
+    log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+    return error_response(500, "The gateway failed to handle this request.", "server_error")
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Register one handler per error base class on the app."""
+    app.add_exception_handler(GatewayError, _gateway_error)
+    app.add_exception_handler(UpstreamError, _upstream_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(HTTPException, _http_error)
+    app.add_exception_handler(Exception, _unexpected_error)

@@ -1,0 +1,201 @@
+"""The model registry: internal model ids mapped to LocalAI models, replicas and defaults.
+
+`localai_models.yaml` holds a top-level `models:` mapping. `load_registry` parses and checks it
+(an invalid file names the file, the model id and the field); `Registry` is the lookup the
+routes use, with every per-request value precomputed.
+"""
+
+from __future__ import annotations
+
+import enum
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, HttpUrl, ValidationError
+
+from clients import Timeouts
+
+from .errors import CapabilityNotSupported, ModelNotFound
+from .settings import upstream_base
+
+ModelId = Annotated[str, Field(min_length=1, max_length=256, pattern=r"^[^\s/][^\s]*$")]
+
+
+class Capability(enum.StrEnum):
+    """What a model can be asked to do; each endpoint requires one."""
+
+    CHAT = "chat"
+    EMBEDDINGS = "embeddings"
+    IMAGES = "images"
+    IMAGE_EDIT = "image_edit"
+    VISION = "vision"
+    TOOLS = "tools"
+    GRAMMAR = "grammar"
+    AUDIO_TRANSCRIPTION = "audio_transcription"
+    SPEECH = "speech"
+    RERANK = "rerank"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class TimeoutSpec(_Strict):
+    """Per-model timeouts in seconds; an omitted field inherits, `null` turns the limit off."""
+
+    connect: Annotated[float, Field(gt=0)] | None = None
+    first_token: Annotated[float, Field(gt=0)] | None = None
+    idle: Annotated[float, Field(gt=0)] | None = None
+    total: Annotated[float, Field(gt=0)] | None = None
+
+    def over(self, defaults: Timeouts) -> Timeouts:
+        """Return `defaults` with the fields this spec sets replaced."""
+        return defaults.merge(**{name: getattr(self, name) for name in self.model_fields_set})
+
+
+class LocalAIModelSpec(BaseModel):
+    """How LocalAI loads the model (input of `render-localai`); other LocalAI keys pass through."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    backend: str | None = None
+    model: str | None = None
+    context_size: int | None = None
+    gpu_layers: int | None = None
+    embeddings: bool | None = None
+
+
+class ModelEntry(_Strict):
+    """One registry entry: the LocalAI model behind an internal id, and how to reach it."""
+
+    localai_model: Annotated[str, Field(min_length=1)]
+    capabilities: Annotated[frozenset[Capability], Field(min_length=1)]
+    upstreams: tuple[HttpUrl, ...] = ()
+    aliases: tuple[ModelId, ...] = ()
+    defaults: dict[str, Any] = Field(default_factory=dict)
+    timeout: TimeoutSpec | None = None
+    localai: LocalAIModelSpec | None = None
+
+
+class RegistryFile(_Strict):
+    """The whole `localai_models.yaml` document."""
+
+    models: Annotated[dict[ModelId, ModelEntry], Field(min_length=1)]
+
+
+class RegistryError(ValueError):
+    """Raised when a registry file cannot be used; the message names file, model and field."""
+
+
+@dataclass(frozen=True, slots=True)
+class ModelTarget:
+    """A resolved model: everything a request needs, computed once at load time."""
+
+    id: str
+    localai_model: str
+    capabilities: frozenset[Capability]
+    upstreams: tuple[str, ...]
+    timeouts: Timeouts
+    defaults: dict[str, Any]
+    created: int
+
+    def require(self, capability: Capability) -> None:
+        """Raise `CapabilityNotSupported` unless the model has `capability`."""
+        if capability not in self.capabilities:
+            raise CapabilityNotSupported(
+                f"Model {self.id!r} does not support {capability.value!r}; it supports: "
+                + ", ".join(sorted(self.capabilities)),
+                param="model",
+            )
+
+
+def _describe(path: Path, error: ValidationError) -> str:
+    first = error.errors()[0]
+    location = [str(part) for part in first["loc"]]
+    if len(location) >= 2 and location[0] == "models":
+        where = f"model {location[1]!r}: field {'.'.join(location[2:]) or '(entry)'!r}"
+    else:
+        where = f"field {'.'.join(location) or '(document)'!r}"
+    more = f" (and {error.error_count() - 1} more)" if error.error_count() > 1 else ""
+    return f"{path}: {where}: {first['msg']}{more}"
+
+
+def load_registry(path: Path) -> RegistryFile:
+    """Read and check a registry file; raise `RegistryError` naming what is wrong."""
+    try:
+        document = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise RegistryError(f"{path}: cannot read the registry: {exc.strerror}") from exc
+    except yaml.YAMLError as exc:
+        raise RegistryError(f"{path}: not valid YAML: {exc}") from exc
+    try:
+        return RegistryFile.model_validate(document)
+    except ValidationError as exc:
+        raise RegistryError(_describe(path, exc)) from exc
+
+
+class Registry:
+    """Lookup from a model id or alias to its `ModelTarget`."""
+
+    def __init__(self, targets: dict[str, ModelTarget], names: dict[str, ModelTarget]) -> None:
+        self._targets = targets
+        self._names = names
+
+    @classmethod
+    def build(
+        cls,
+        document: RegistryFile,
+        *,
+        source: Path | str,
+        default_upstream: str | None,
+        timeouts: Timeouts,
+    ) -> Registry:
+        """Resolve every entry against the process defaults; raise `RegistryError` on conflicts."""
+        created = int(time.time())
+        targets: dict[str, ModelTarget] = {}
+        names: dict[str, ModelTarget] = {}
+        for model_id, entry in document.models.items():
+            upstreams = tuple(upstream_base(str(url)) for url in entry.upstreams)
+            if not upstreams and default_upstream is None:
+                raise RegistryError(
+                    f"{source}: model {model_id!r}: field 'upstreams': none given and "
+                    "LOCALAI_GATEWAY_LOCALAI_URL is not set"
+                )
+            target = ModelTarget(
+                id=model_id,
+                localai_model=entry.localai_model,
+                capabilities=entry.capabilities,
+                upstreams=upstreams or (str(default_upstream),),
+                timeouts=entry.timeout.over(timeouts) if entry.timeout else timeouts,
+                defaults=entry.defaults,
+                created=created,
+            )
+            targets[model_id] = target
+            for name in (model_id, *entry.aliases):
+                if name in names:
+                    raise RegistryError(
+                        f"{source}: model {model_id!r}: field 'aliases': {name!r} is already "
+                        f"used by model {names[name].id!r}"
+                    )
+                names[name] = target
+        return cls(targets, names)
+
+    def resolve(self, name: object) -> ModelTarget:
+        """Return the target for a model id or alias; raise `ModelNotFound` otherwise."""
+        target = self._names.get(name) if isinstance(name, str) else None
+        if target is None:
+            raise ModelNotFound(
+                f"The model {name!r} does not exist or you do not have access to it.",
+                param="model",
+            )
+        return target
+
+    def __iter__(self) -> Iterator[ModelTarget]:
+        return iter(self._targets.values())
+
+    def __len__(self) -> int:
+        return len(self._targets)

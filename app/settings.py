@@ -1,0 +1,71 @@
+"""Process settings from `LOCALAI_GATEWAY_*` environment variables (and `.env`)."""
+
+from __future__ import annotations
+
+from functools import cached_property
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, Field, HttpUrl, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from clients import PoolLimits, Timeouts
+
+DEFAULT_REGISTRY = Path("localai_models.yaml")
+
+
+def upstream_base(url: str) -> str:
+    """Return an upstream base URL without a trailing slash or `/v1` (the client adds paths)."""
+    return url.rstrip("/").removesuffix("/v1")
+
+
+Seconds = Annotated[float, Field(gt=0)]
+OptionalSeconds = Annotated[float | None, Field(gt=0)]
+
+
+class Settings(BaseSettings):
+    """Everything the gateway reads from its environment; immutable once loaded."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="LOCALAI_GATEWAY_",
+        env_file=".env",
+        extra="ignore",
+        frozen=True,
+    )
+
+    localai_url: Annotated[HttpUrl, AfterValidator(lambda url: upstream_base(str(url)))] | None = (
+        None
+    )
+    registry: Path | None = None
+    localai_api_key: SecretStr | None = None
+
+    connect_timeout: OptionalSeconds = 5.0
+    first_token_timeout: OptionalSeconds = 120.0
+    idle_timeout: OptionalSeconds = 60.0
+    total_timeout: OptionalSeconds = 600.0
+
+    max_connections: Annotated[int, Field(ge=1)] = 512
+    keepalive_expiry: Seconds = 60.0
+    http_transport: Literal["aiohttp", "httpx"] = "aiohttp"
+
+    @cached_property
+    def registry_path(self) -> Path:
+        """The registry file: `LOCALAI_GATEWAY_REGISTRY`, else `./localai_models.yaml`."""
+        return self.registry or DEFAULT_REGISTRY
+
+    @cached_property
+    def timeouts(self) -> Timeouts:
+        """The global default timeouts; registry entries may override them per model."""
+        return Timeouts(
+            connect=self.connect_timeout,
+            first_token=self.first_token_timeout,
+            idle=self.idle_timeout,
+            total=self.total_timeout,
+        )
+
+    @cached_property
+    def pool_limits(self) -> PoolLimits:
+        """Bounds of the one upstream connection pool."""
+        return PoolLimits(
+            max_connections=self.max_connections, keepalive_expiry=self.keepalive_expiry
+        )

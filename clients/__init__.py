@@ -1,0 +1,49 @@
+"""The async LocalAI client: one connection pool, typed errors, LocalAI's quirks handled."""
+
+from ._client import EventStream, LocalAIClient, UpstreamReply
+from ._config import DEFAULT_LIMITS, DEFAULT_TIMEOUTS, UNSET, PoolLimits, Timeouts
+from ._errors import (
+    RETRYABLE_STATUSES,
+    UpstreamConnectTimeout,
+    UpstreamError,
+    UpstreamFirstTokenTimeout,
+    UpstreamIdleTimeout,
+    UpstreamProtocolError,
+    UpstreamStatusError,
+    UpstreamStreamError,
+    UpstreamTimeout,
+    UpstreamTotalTimeout,
+    UpstreamUnavailable,
+)
+from ._normalize import error_type_for, normalize_error
+from ._sse import iter_sse_data
+
+__all__ = [
+    "DEFAULT_LIMITS",
+    "DEFAULT_TIMEOUTS",
+    "RETRYABLE_STATUSES",
+    "UNSET",
+    "EventStream",
+    "LocalAIClient",
+    "PoolLimits",
+    "Timeouts",
+    "UpstreamConnectTimeout",
+    "UpstreamError",
+    "UpstreamFirstTokenTimeout",
+    "UpstreamIdleTimeout",
+    "UpstreamProtocolError",
+    "UpstreamReply",
+    "UpstreamStatusError",
+    "UpstreamStreamError",
+    "UpstreamTimeout",
+    "UpstreamTotalTimeout",
+    "UpstreamUnavailable",
+    "error_type_for",
+    "iter_sse_data",
+    "normalize_error",
+]
+
+for _name in __all__:
+    _obj = globals()[_name]
+    if hasattr(_obj, "__module__") and isinstance(_obj, type):
+        _obj.__module__ = "clients"

@@ -1,0 +1,321 @@
+"""`LocalAIClient`: one async HTTP connection pool for every LocalAI upstream of the process."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import enum
+import re
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import orjson
+
+from ._config import DEFAULT_LIMITS, DEFAULT_TIMEOUTS, PoolLimits, Timeouts
+from ._errors import (
+    UpstreamFirstTokenTimeout,
+    UpstreamIdleTimeout,
+    UpstreamProtocolError,
+    UpstreamStatusError,
+    UpstreamStreamError,
+    UpstreamTimeout,
+    UpstreamTotalTimeout,
+)
+from ._normalize import normalize_error, normalize_stream_error
+from ._sse import DONE, iter_sse_data
+from ._transport import default_transport, upstream_errors
+
+_ERROR_EVENT = re.compile(rb"\s*\{\s*\"error\"\s*:")
+_JSON = {"content-type": "application/json"}
+
+
+class _State(enum.Enum):
+    UNOPENED = 1  # created; requests open the pool lazily
+    OPENED = 2  # used as a context manager or sent a request
+    CLOSED = 3  # aclose() ran; the pool is gone for good
+
+
+@dataclass(frozen=True, slots=True)
+class UpstreamReply:
+    """A successful (2xx) non-streaming reply: status, raw body bytes and the headers kept."""
+
+    status: int
+    content: bytes
+    content_type: str
+    correlation_id: str | None = None
+
+
+class _Clock:
+    """Deadlines of one call, measured on the event loop's clock."""
+
+    __slots__ = ("loop", "start", "timeouts", "total_deadline")
+
+    def __init__(self, timeouts: Timeouts) -> None:
+        self.loop = asyncio.get_running_loop()
+        self.start = self.loop.time()
+        self.timeouts = timeouts
+        total = timeouts.total
+        self.total_deadline = None if total is None else self.start + total
+
+    def deadline(self, limit: float | None, since: float) -> float | None:
+        """Return the earlier of `since + limit` and the total deadline (None: no deadline)."""
+        own = None if limit is None else since + limit
+        if own is None or self.total_deadline is None:
+            return own if self.total_deadline is None else self.total_deadline
+        return min(own, self.total_deadline)
+
+    def expired(self, model: str, phase: type[UpstreamTimeout], limit: float | None) -> Exception:
+        """Return the timeout error for whichever deadline ran out first."""
+        if self.total_deadline is not None and self.loop.time() >= self.total_deadline - 1e-3:
+            phase, limit = UpstreamTotalTimeout, self.timeouts.total
+        what = {
+            UpstreamTotalTimeout: "did not complete",
+            UpstreamFirstTokenTimeout: "did not start answering",
+            UpstreamIdleTimeout: "went silent",
+        }[phase]
+        return phase(
+            f"model {model!r}: the upstream {what} within {limit}s", model=model, limit=limit
+        )
+
+
+class EventStream:
+    """The `data` payloads of one upstream SSE response, bounded by first-token and idle limits.
+
+    Iterating yields each event's payload (bytes) until `[DONE]`; an error event raises
+    `UpstreamStreamError`, a cut-off stream `UpstreamProtocolError`.
+    """
+
+    def __init__(self, response: httpx.Response, clock: _Clock, model: str) -> None:
+        self.response = response
+        self.correlation_id = response.headers.get("x-correlation-id")
+        self._clock = clock
+        self._model = model
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        clock, model, timeouts = self._clock, self._model, self._clock.timeouts
+        events = aiter(iter_sse_data(self.response.aiter_raw()))
+        phase, limit = UpstreamFirstTokenTimeout, timeouts.first_token
+        deadline = clock.deadline(limit, clock.start)
+        try:
+            while True:
+                try:
+                    with upstream_errors(model, timeouts.connect, reading=True):
+                        async with asyncio.timeout_at(deadline):
+                            data = await anext(events)
+                except TimeoutError as exc:
+                    raise clock.expired(model, phase, limit) from exc
+                except StopAsyncIteration:
+                    raise UpstreamProtocolError(
+                        f"model {model!r}: the upstream stream ended before [DONE]", model=model
+                    ) from None
+                if data == DONE:
+                    return
+                if _ERROR_EVENT.match(data):
+                    raise UpstreamStreamError(normalize_stream_error(data), model=model)
+                yield data
+                phase, limit = UpstreamIdleTimeout, timeouts.idle
+                deadline = clock.deadline(limit, clock.loop.time())
+        finally:
+            await events.aclose()
+
+
+class LocalAIClient:
+    """Async client for LocalAI's OpenAI-compatible API, over one shared connection pool.
+
+    Use as `async with LocalAIClient(...) as client:`; every method takes the upstream's base
+    URL (`http://host:8080`), so one client serves every replica of every model.
+    """
+
+    def __init__(
+        self,
+        *,
+        api_key: str | None = None,
+        timeouts: Timeouts = DEFAULT_TIMEOUTS,
+        limits: PoolLimits = DEFAULT_LIMITS,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        headers = {"authorization": f"Bearer {api_key}"} if api_key else {}
+        self.timeouts = timeouts
+        self._http = httpx.AsyncClient(
+            transport=transport or default_transport(limits),
+            headers=headers,
+            timeout=httpx.Timeout(None, connect=timeouts.connect),
+        )
+        self._state = _State.UNOPENED
+
+    async def __aenter__(self) -> LocalAIClient:
+        if self._state is not _State.UNOPENED:
+            raise RuntimeError("A LocalAIClient cannot be opened twice; create a new one.")
+        self._state = _State.OPENED
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        """Close the pool; further calls raise RuntimeError. Calling it twice is harmless."""
+        if self._state is not _State.CLOSED:
+            self._state = _State.CLOSED
+            await self._http.aclose()
+
+    def _request(
+        self,
+        method: str,
+        url: str,
+        body: bytes | None,
+        headers: Mapping[str, str] | None,
+        timeouts: Timeouts,
+    ) -> httpx.Request:
+        if self._state is _State.CLOSED:
+            raise RuntimeError(
+                "This LocalAIClient has been closed; open a new one to send requests."
+            )
+        self._state = _State.OPENED
+        merged = {**_JSON, **headers} if headers else _JSON
+        return self._http.build_request(
+            method,
+            url,
+            content=body,
+            headers=merged if body is not None else headers,
+            timeout=httpx.Timeout(None, connect=timeouts.connect),
+        )
+
+    async def _open(self, request: httpx.Request, clock: _Clock, model: str) -> httpx.Response:
+        """Send the request and return the streaming response once a 2xx status has arrived."""
+        timeouts = clock.timeouts
+        try:
+            with upstream_errors(model, timeouts.connect, reading=False):
+                async with asyncio.timeout_at(clock.deadline(timeouts.first_token, clock.start)):
+                    response = await self._http.send(request, stream=True)
+        except TimeoutError as exc:
+            raise clock.expired(model, UpstreamFirstTokenTimeout, timeouts.first_token) from exc
+        if response.status_code < 300:
+            return response
+        try:
+            with upstream_errors(model, timeouts.connect, reading=True):
+                async with asyncio.timeout_at(clock.deadline(timeouts.idle, clock.loop.time())):
+                    body = await response.aread()
+        except TimeoutError:
+            body = b""
+        finally:
+            await response.aclose()
+        raise UpstreamStatusError(
+            response.status_code,
+            normalize_error(response.status_code, body),
+            model=model,
+            retry_after=_retry_after(response.headers.get("retry-after")),
+        )
+
+    async def post(
+        self,
+        upstream: str,
+        path: str,
+        body: bytes,
+        *,
+        model: str,
+        timeouts: Timeouts | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> UpstreamReply:
+        """POST a JSON body and return the whole 2xx reply; bounded by connect and total."""
+        timeouts = timeouts or self.timeouts
+        clock = _Clock(timeouts.merge(first_token=timeouts.total))
+        request = self._request("POST", upstream + path, body, headers, timeouts)
+        response = await self._open(request, clock, model)
+        try:
+            with upstream_errors(model, timeouts.connect, reading=True):
+                async with asyncio.timeout_at(clock.total_deadline):
+                    content = await response.aread()
+        except TimeoutError as exc:
+            raise clock.expired(model, UpstreamTotalTimeout, timeouts.total) from exc
+        finally:
+            await response.aclose()
+        return UpstreamReply(
+            response.status_code,
+            content,
+            response.headers.get("content-type", "application/json"),
+            response.headers.get("x-correlation-id"),
+        )
+
+    @contextlib.asynccontextmanager
+    async def stream(
+        self,
+        upstream: str,
+        path: str,
+        body: bytes,
+        *,
+        model: str,
+        timeouts: Timeouts | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> AsyncIterator[EventStream]:
+        """POST a streaming request; yields its `EventStream` and closes the upstream on exit."""
+        timeouts = timeouts or self.timeouts
+        clock = _Clock(timeouts)
+        request = self._request("POST", upstream + path, body, headers, timeouts)
+        response = await self._open(request, clock, model)
+        try:
+            yield EventStream(response, clock, model)
+        finally:
+            await response.aclose()
+
+    async def chat(self, upstream: str, body: bytes, **options: Any) -> UpstreamReply:
+        """Non-streaming chat completion; `body` is the JSON request as sent upstream."""
+        return await self.post(upstream, "/v1/chat/completions", body, **options)
+
+    def chat_stream(
+        self, upstream: str, body: bytes, **options: Any
+    ) -> contextlib.AbstractAsyncContextManager[EventStream]:
+        """Streaming chat completion: `async with client.chat_stream(url, body) as events:`."""
+        return self.stream(upstream, "/v1/chat/completions", body, **options)
+
+    async def embeddings(self, upstream: str, body: bytes, **options: Any) -> UpstreamReply:
+        """Embeddings; LocalAI's reply has no `usage` (the gateway adds it)."""
+        return await self.post(upstream, "/v1/embeddings", body, **options)
+
+    async def images(self, upstream: str, body: bytes, **options: Any) -> UpstreamReply:
+        """Image generation."""
+        return await self.post(upstream, "/v1/images/generations", body, **options)
+
+    async def get(
+        self, upstream: str, path: str, *, model: str = "", timeouts: Timeouts | None = None
+    ) -> httpx.Response:
+        """GET a path of the upstream and return the read response, whatever its status."""
+        timeouts = timeouts or self.timeouts
+        clock = _Clock(timeouts.merge(first_token=timeouts.total))
+        request = self._request("GET", upstream + path, None, None, timeouts)
+        try:
+            with upstream_errors(model, timeouts.connect, reading=False):
+                async with asyncio.timeout_at(clock.total_deadline):
+                    response = await self._http.send(request)
+        except TimeoutError as exc:
+            raise clock.expired(model, UpstreamTotalTimeout, timeouts.total) from exc
+        return response
+
+    async def models(
+        self, upstream: str, *, timeouts: Timeouts | None = None
+    ) -> list[dict[str, Any]]:
+        """Return LocalAI's `/v1/models` items (`id`, `object`; no `created` or `owned_by`)."""
+        response = await self.get(upstream, "/v1/models", timeouts=timeouts)
+        if response.status_code >= 300:
+            raise UpstreamStatusError(
+                response.status_code, normalize_error(response.status_code, response.content)
+            )
+        try:
+            items = orjson.loads(response.content)["data"]
+        except (orjson.JSONDecodeError, KeyError, TypeError) as exc:
+            raise UpstreamProtocolError("the upstream's model list is not valid JSON") from exc
+        return [item for item in items if isinstance(item, dict) and "id" in item]
+
+    async def health(self, upstream: str, *, timeouts: Timeouts | None = None) -> bool:
+        """Return True when the upstream's `/readyz` answers 200 (startup-aware since v4.8)."""
+        response = await self.get(upstream, "/readyz", timeouts=timeouts)
+        return response.status_code == 200
+
+
+def _retry_after(value: str | None) -> float | None:
+    """Parse a `Retry-After` header given in seconds; an HTTP date or garbage gives None."""
+    try:
+        return max(0.0, float(value)) if value else None
+    except ValueError:
+        return None

@@ -1,0 +1,96 @@
+"""The exceptions the LocalAI client raises, one tree translated once from httpx's.
+
+    UpstreamError
+    ├── UpstreamUnavailable          no connection, or closed before a reply
+    ├── UpstreamTimeout              a limit of `Timeouts` ran out
+    │   ├── UpstreamConnectTimeout
+    │   ├── UpstreamFirstTokenTimeout
+    │   ├── UpstreamIdleTimeout
+    │   └── UpstreamTotalTimeout
+    ├── UpstreamStatusError          the upstream answered with a non-2xx status
+    ├── UpstreamStreamError          a 200 stream carried `data: {"error": ...}`
+    └── UpstreamProtocolError        the reply broke off or was unreadable
+
+Messages name the model and the limit, never an upstream URL or key.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class UpstreamError(Exception):
+    """Base class: a call to LocalAI did not produce a usable answer."""
+
+    #: True when the request may not have been processed, so another replica may try it.
+    retryable: bool = True
+
+    def __init__(self, message: str, *, model: str = "") -> None:
+        super().__init__(message)
+        self.message = message
+        self.model = model
+
+
+class UpstreamUnavailable(UpstreamError):
+    """Raised when no connection to the upstream could be made or it closed before replying."""
+
+
+class UpstreamTimeout(UpstreamError):
+    """Raised when one of the limits in `Timeouts` ran out."""
+
+    def __init__(self, message: str, *, model: str = "", limit: float | None = None) -> None:
+        super().__init__(message, model=model)
+        self.limit = limit
+
+
+class UpstreamConnectTimeout(UpstreamTimeout):
+    """Raised when the TCP connection was not open within `Timeouts.connect`."""
+
+
+class UpstreamFirstTokenTimeout(UpstreamTimeout):
+    """Raised when the response (or a stream's first event) did not start within `first_token`."""
+
+
+class UpstreamIdleTimeout(UpstreamTimeout):
+    """Raised when a stream or body went silent for longer than `Timeouts.idle`."""
+
+    retryable = False
+
+
+class UpstreamTotalTimeout(UpstreamTimeout):
+    """Raised when the whole call took longer than `Timeouts.total`."""
+
+    retryable = False
+
+
+class UpstreamStatusError(UpstreamError):
+    """Raised when the upstream answered with a non-2xx status; `error` is its normalised body."""
+
+    def __init__(
+        self,
+        status: int,
+        error: dict[str, Any],
+        *,
+        model: str = "",
+        retry_after: float | None = None,
+    ) -> None:
+        super().__init__(str(error.get("message") or f"upstream status {status}"), model=model)
+        self.status = status
+        self.error = error
+        self.retry_after = retry_after
+        self.retryable = status in RETRYABLE_STATUSES
+
+
+class UpstreamStreamError(UpstreamError):
+    """Raised when a 200 stream carried an error event; `error` is the event's error object."""
+
+    def __init__(self, error: dict[str, Any], *, model: str = "") -> None:
+        super().__init__(str(error.get("message") or "upstream stream error"), model=model)
+        self.error = error
+
+
+class UpstreamProtocolError(UpstreamError):
+    """Raised when the reply broke off or was not valid (cut stream, malformed JSON)."""
+
+
+RETRYABLE_STATUSES = frozenset({429, 502, 503, 504})
