@@ -1,0 +1,68 @@
+"""The per-request stream chain: build it from a model's config, run upstream chunks through it."""
+
+import logging
+from collections.abc import AsyncIterator, Sequence
+from typing import Any
+
+from app.pipeline.config import StreamConfig
+from app.pipeline.guard import GuardStage
+from app.pipeline.options import RequestOptions
+from app.pipeline.split_stage import ReasoningStage
+from app.pipeline.stage import Chunk, InterruptStream, Stage, finish_chunk
+from app.pipeline.usage import UsageTally
+from app.pipeline.validators import BannedPhraseStage
+
+logger = logging.getLogger(__name__)
+
+
+class Chain:
+    """Stages applied in order to one response's chunks; single use.
+
+    After `run` ends, `interruption` holds the `InterruptStream` that ended it early (or None) and
+    `usage` the delta count of the upstream chunks seen.
+    """
+
+    def __init__(self, stages: Sequence[Stage]) -> None:
+        self.stages = tuple(stages)
+        self.usage = UsageTally()
+        self.interruption: InterruptStream | None = None
+
+    async def run(self, chunks: AsyncIterator[Chunk]) -> AsyncIterator[Chunk]:
+        """Yield the chunks to send. Closing it early is safe; the caller closes `chunks`."""
+        generators = [self.usage.run(chunks)]
+        for stage in self.stages:
+            generators.append(stage.run(generators[-1]))
+        try:
+            async for chunk in generators[-1]:
+                yield chunk
+        except InterruptStream as interrupt:
+            self.interruption = interrupt
+            logger.warning(
+                "stream interrupted: model=%s finish_reason=%s (%s)",
+                interrupt.chunk.get("model"),
+                interrupt.reason,
+                interrupt.detail,
+            )
+            yield finish_chunk(interrupt.chunk, interrupt.reason)
+        finally:
+            for generator in reversed(generators):
+                await generator.aclose()  # type: ignore[attr-defined]
+
+
+def build_chain(config: StreamConfig | None, request: dict[str, Any]) -> Chain | None:
+    """The chain for one request, or None when the model configures no stage (relay as is).
+
+    Raises `RequestOptionError` when the request's `include_reasoning` or `stream_options` is
+    malformed.
+    """
+    if config is None:
+        return None
+    options = RequestOptions.from_request(request)
+    stages: list[Stage] = []
+    if config.repetition_guard is not None or config.max_output_chars is not None:
+        stages.append(GuardStage(config))
+    if config.reasoning != "none" or not options.include_reasoning:
+        stages.append(ReasoningStage(config, options.include_reasoning))
+    if config.banned_phrases:
+        stages.append(BannedPhraseStage(config))
+    return Chain(stages) if stages else None
