@@ -1,0 +1,100 @@
+"""The `localai-gateway` command: serve, check-registry."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from .registry import Registry, RegistryError, load_registry
+from .settings import Settings
+
+
+def settings_error(error: ValidationError) -> str:
+    """Return one line naming the environment variable that holds a bad value and why."""
+    first = error.errors()[0]
+    field = str(first["loc"][0]) if first["loc"] else "?"
+    value = first.get("input")
+    shown = "" if "key" in field or isinstance(value, dict) else f" (got {value!r})"
+    return f"LOCALAI_GATEWAY_{field.upper()}: {first['msg']}{shown}"
+
+
+def _load_settings() -> Settings:
+    try:
+        return Settings()
+    except ValidationError as exc:
+        raise SystemExit(f"localai-gateway: {settings_error(exc)}") from None
+
+
+def serve(args: argparse.Namespace) -> None:
+    """Check settings and registry, then run the app under uvicorn."""
+    import uvicorn
+
+    from .lifespan import load_models
+    from .main import create_app
+
+    settings = _load_settings()
+    try:
+        load_models(settings)
+    except RegistryError as exc:
+        raise SystemExit(f"localai-gateway: {exc}") from None
+    uvicorn.run(
+        create_app(settings),
+        host=args.host,
+        port=args.port,
+        loop="uvloop",
+        http="httptools",
+        access_log=False,
+        log_level=args.log_level,
+        timeout_keep_alive=30,
+    )
+
+
+def check_registry(args: argparse.Namespace) -> None:
+    """Validate a registry file and print what it maps."""
+    settings = _load_settings()
+    path = args.path or settings.registry_path
+    try:
+        registry = Registry.build(
+            load_registry(path),
+            source=path,
+            default_upstream=settings.localai_url or "(LOCALAI_GATEWAY_LOCALAI_URL)",
+            timeouts=settings.timeouts,
+        )
+    except RegistryError as exc:
+        raise SystemExit(f"localai-gateway: {exc}") from None
+    print(f"{path}: {len(registry)} models")
+    for target in registry:
+        capabilities = ",".join(sorted(target.capabilities))
+        upstreams = " ".join(target.upstreams)
+        print(f"  {target.id} -> {target.localai_model} [{capabilities}] @ {upstreams}")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Return the argument parser of the `localai-gateway` command."""
+    parser = argparse.ArgumentParser(prog="localai-gateway", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    run = commands.add_parser("serve", help="run the gateway")
+    run.add_argument("--host", default="127.0.0.1")
+    run.add_argument("--port", type=int, default=8000)
+    run.add_argument("--log-level", default="info")
+    run.set_defaults(handler=serve)
+
+    check = commands.add_parser("check-registry", help="validate a registry file")
+    check.add_argument("path", nargs="?", type=Path)
+    check.set_defaults(handler=check_registry)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Entry point of the console script."""
+    args = build_parser().parse_args(argv)
+    args.handler(args)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

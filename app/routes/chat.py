@@ -1,0 +1,29 @@
+"""POST /v1/chat/completions."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request
+from starlette.responses import Response
+
+from .. import proxy
+from ..registry import Capability
+from ..relay import read_json_object, require_field
+from ..state import Gateway, get_gateway
+
+router = APIRouter()
+
+
+@router.post("/v1/chat/completions", summary="Create a chat completion (OpenAI-compatible)")
+async def chat_completions(
+    request: Request, gateway: Annotated[Gateway, Depends(get_gateway)]
+) -> Response:
+    """Relay a chat completion to the model's LocalAI, streamed when `stream` is true."""
+    body = await read_json_object(request)
+    target = gateway.registry.resolve(require_field(body, "model", str))
+    target.require(Capability.CHAT)
+    require_field(body, "messages", list)
+    if body.get("stream") is True:
+        return await proxy.stream_chat(gateway, target, body)
+    return await proxy.complete_chat(gateway, target, body)

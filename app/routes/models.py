@@ -1,0 +1,33 @@
+"""GET /v1/models and /v1/models/{model_id}: the registry's internal ids in OpenAI's shape."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends
+
+from ..registry import ModelTarget
+from ..state import Gateway, get_gateway
+
+router = APIRouter()
+
+OWNER = "localai-gateway"
+
+
+def model_object(target: ModelTarget) -> dict[str, Any]:
+    """Return the OpenAI `model` object for a registry entry."""
+    return {"id": target.id, "object": "model", "created": target.created, "owned_by": OWNER}
+
+
+@router.get("/v1/models", summary="List models")
+async def list_models(gateway: Annotated[Gateway, Depends(get_gateway)]) -> dict[str, Any]:
+    """List the internal model ids of the registry."""
+    return {"object": "list", "data": [model_object(target) for target in gateway.registry]}
+
+
+@router.get("/v1/models/{model_id:path}", summary="Retrieve a model")
+async def get_model(
+    model_id: str, gateway: Annotated[Gateway, Depends(get_gateway)]
+) -> dict[str, Any]:
+    """Describe one model by internal id or alias."""
+    return model_object(gateway.registry.resolve(model_id))

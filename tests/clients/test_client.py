@@ -1,0 +1,178 @@
+"""LocalAIClient: lifecycle, error mapping over the real aiohttp transport, phase timeouts."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest
+
+from clients import (
+    LocalAIClient,
+    Timeouts,
+    UpstreamError,
+    UpstreamFirstTokenTimeout,
+    UpstreamIdleTimeout,
+    UpstreamProtocolError,
+    UpstreamStatusError,
+    UpstreamStreamError,
+    UpstreamUnavailable,
+)
+
+FAST = Timeouts(connect=1, first_token=0.3, idle=0.2, total=2)
+
+
+def closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class Stalling(httpx.AsyncByteStream):
+    """A response body that sends `events` and then goes silent."""
+
+    def __init__(self, events: list[bytes], pause: float) -> None:
+        self.events = events
+        self.pause = pause
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        for event in self.events:
+            yield event
+        await asyncio.sleep(self.pause)
+        yield b"data: [DONE]\n\n"
+
+
+class Cut(httpx.AsyncByteStream):
+    """A response body that ends after `events`, without [DONE]."""
+
+    def __init__(self, events: list[bytes]) -> None:
+        self.events = events
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        for event in self.events:
+            yield event
+
+
+def client_for(handler) -> LocalAIClient:  # type: ignore[no-untyped-def]
+    return LocalAIClient(timeouts=FAST, transport=httpx.MockTransport(handler))
+
+
+async def test_refused_connection_is_unavailable_not_a_timeout() -> None:
+    async with LocalAIClient(timeouts=FAST) as client:  # the real aiohttp transport
+        with pytest.raises(UpstreamUnavailable) as info:
+            await client.chat(f"http://127.0.0.1:{closed_port()}", b"{}", model="m")
+    assert "127.0.0.1" not in str(info.value)
+    assert info.value.retryable
+
+
+async def test_status_error_carries_normalised_error_and_retry_after() -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        body = {"error": {"code": 503, "message": "busy", "type": ""}}
+        return httpx.Response(503, json=body, headers={"retry-after": "3"})
+
+    async with client_for(handler) as client:
+        with pytest.raises(UpstreamStatusError) as info:
+            await client.chat("http://u", b"{}", model="m")
+    assert info.value.status == 503 and info.value.retry_after == 3.0
+    assert info.value.error["message"] == "busy"
+    assert info.value.retryable
+
+
+async def test_400_is_not_retryable() -> None:
+    async with client_for(lambda request: httpx.Response(400, json={})) as client:
+        with pytest.raises(UpstreamStatusError) as info:
+            await client.chat("http://u", b"{}", model="m")
+    assert not info.value.retryable
+
+
+async def test_first_token_timeout_on_a_silent_stream() -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, stream=Stalling([], 5))
+
+    async with (
+        client_for(handler) as client,
+        client.chat_stream("http://u", b"{}", model="m") as events,
+    ):
+        with pytest.raises(UpstreamFirstTokenTimeout):
+            async for _ in events:
+                pass
+
+
+async def test_idle_timeout_after_the_first_event() -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, stream=Stalling([b'data: {"a":1}\n\n'], 5))
+
+    received = []
+    async with (
+        client_for(handler) as client,
+        client.chat_stream("http://u", b"{}", model="m") as events,
+    ):
+        with pytest.raises(UpstreamIdleTimeout) as info:
+            async for data in events:
+                received.append(data)
+    assert received == [b'{"a":1}']
+    assert not info.value.retryable
+
+
+async def test_error_event_raises_stream_error() -> None:
+    body = b'data: {"error":{"message":"boom","type":"server_error","code":"server_error"}}\n\n'
+
+    async with client_for(
+        lambda request: httpx.Response(200, stream=Stalling([body], 0))
+    ) as client, client.chat_stream("http://u", b"{}", model="m") as events:
+        with pytest.raises(UpstreamStreamError) as info:
+            async for _ in events:
+                pass
+    assert info.value.error["message"] == "boom"
+
+
+async def test_stream_without_done_is_a_protocol_error() -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, stream=Cut([b'data: {"a":1}\n\n']))
+
+    async with client_for(handler) as client:
+        async with client.chat_stream("http://u", b"{}", model="m") as events:
+            with pytest.raises(UpstreamProtocolError):
+                async for _ in events:
+                    pass
+
+
+async def test_models_and_health() -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/readyz":
+            return httpx.Response(503, json={"status": "starting"})
+        return httpx.Response(
+            200, json={"object": "list", "data": [{"id": "a", "object": "model"}]}
+        )
+
+    async with client_for(handler) as client:
+        assert await client.models("http://u") == [{"id": "a", "object": "model"}]
+        assert await client.health("http://u") is False
+
+
+async def test_closed_client_refuses_use_and_cannot_reopen() -> None:
+    client = client_for(lambda request: httpx.Response(200))
+    async with client:
+        pass
+    await client.aclose()  # idempotent
+    with pytest.raises(RuntimeError, match="closed"):
+        await client.chat("http://u", b"{}", model="m")
+    with pytest.raises(RuntimeError, match="twice"):
+        await client.__aenter__()
+
+
+def test_every_httpx_transport_error_is_mapped() -> None:
+    """Each httpx transport exception class becomes an UpstreamError, never escapes raw."""
+    from clients._transport import upstream_errors
+
+    def leaves(cls: type[Exception]) -> list[type[Exception]]:
+        subclasses = cls.__subclasses__()
+        return [cls] if not subclasses else [leaf for sub in subclasses for leaf in leaves(sub)]
+
+    for exc_type in leaves(httpx.TransportError):
+        for reading in (False, True):
+            with pytest.raises(UpstreamError):
+                with upstream_errors("m", 1.0, reading=reading):
+                    raise exc_type("x")

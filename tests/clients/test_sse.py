@@ -1,0 +1,32 @@
+"""SSE decoding: events arrive whole however the bytes are split."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest
+
+from clients import iter_sse_data
+
+STREAM = (
+    b'data: {"a":1}\n\n: keep-alive\n\ndata: {"b":2}\r\n\r\ndata: x\ndata: y\n\ndata: [DONE]\n\n'
+)
+EXPECTED = [b'{"a":1}', b'{"b":2}', b"x\ny", b"[DONE]"]
+
+
+async def chunks_of(data: bytes, size: int) -> AsyncIterator[bytes]:
+    for start in range(0, len(data), size):
+        yield data[start : start + size]
+
+
+async def collect(data: bytes, size: int) -> list[bytes]:
+    return [event async for event in iter_sse_data(chunks_of(data, size))]
+
+
+@pytest.mark.parametrize("size", [1, 2, 3, 7, 1000])
+async def test_events_survive_any_split(size: int) -> None:
+    assert await collect(STREAM, size) == EXPECTED
+
+
+async def test_cut_off_tail_is_dropped() -> None:
+    assert await collect(b'data: {"a":1}\n\ndata: {"tru', 5) == [b'{"a":1}']
