@@ -1,6 +1,6 @@
 """One fake LocalAI (v4.9 wire contract, quirks included) for the whole test suite.
 
-Run it in-process (`httpx.ASGITransport(app=FakeLocalAI())`; bodies are buffered, so use
+Run it in-process (`httpx.ASGITransport(app=FakeLocalAIApp())`; bodies are buffered, so use
 a process for timing faults) or under uvicorn: `python -m tests.fake_localai --port N`.
 
 Chat answers "mocked response to: <last user text>", streamed one word per chunk.
@@ -34,7 +34,7 @@ name `model`. Fields:
 Events are SSE events (the role chunk is event 0); a non-stream body is one event.
 """
 
-from ._app import FakeLocalAI, canonical_route
+from ._app import FakeLocalAIApp, canonical_route
 from ._codecs import PNG_SIGNATURE
 from ._faults import STALL_FOREVER, Fault
 from ._state import DEFAULT_MODELS, Config
@@ -44,7 +44,7 @@ __all__ = [
     "PNG_SIGNATURE",
     "STALL_FOREVER",
     "Config",
-    "FakeLocalAI",
+    "FakeLocalAIApp",
     "Fault",
     "canonical_route",
 ]

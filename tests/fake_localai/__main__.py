@@ -6,7 +6,7 @@ import argparse
 
 import uvicorn
 
-from ._app import FakeLocalAI
+from ._app import FakeLocalAIApp
 from ._state import DEFAULT_MODELS, Config
 
 
@@ -18,7 +18,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--starting", action="store_true", help="/readyz answers 503 until told")
     args = parser.parse_args(argv)
     models = [m for m in args.models.split(",") if m]
-    app = FakeLocalAI(Config(models=models, api_keys=args.api_key, ready=not args.starting))
+    app = FakeLocalAIApp(Config(models=models, api_keys=args.api_key, ready=not args.starting))
     # A short graceful-shutdown window: stalled test streams must not hold SIGTERM up.
     uvicorn.run(
         app,

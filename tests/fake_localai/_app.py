@@ -61,7 +61,7 @@ def canonical_route(path: str) -> str:
     return "/v1" + path if "/v1" + path in _V1_PATHS else path
 
 
-class FakeLocalAI:
+class FakeLocalAIApp:
     """A LocalAI v4.9 stand-in; `state` is what tests inspect when running in-process."""
 
     def __init__(self, config: Config | None = None) -> None:
