@@ -1,5 +1,6 @@
 """`LegacyBackend`: chat, streamed chat and embeddings from llama.cpp models loaded in-process."""
 
+import contextlib
 import functools
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
@@ -71,8 +72,12 @@ class LegacyBackend:
         llama_cpp = import_llama_cpp(model_id)
         entry = await self.pool.acquire(model_id, config)
         produce = functools.partial(stream, llama_cpp, entry.llama, job)
-        async for chunk in stream_from_worker(self._executor, entry, produce):
-            yield chunk
+        # Closing this generator must close the worker's stream now, not at garbage collection.
+        async with contextlib.aclosing(
+            stream_from_worker(self._executor, entry, produce)
+        ) as chunks:
+            async for chunk in chunks:
+                yield chunk
 
     async def embeddings(
         self, model_id: str, config: LegacyModelConfig, body: dict[str, Any]
