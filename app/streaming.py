@@ -78,8 +78,9 @@ async def relay_events(
 class SSEResponse(Response):
     """A `text/event-stream` response that stops, and closes its source, on client disconnect.
 
-    Starlette's StreamingResponse notices a disconnect only when a send fails, so a stalled
-    upstream would hold its slot; here a watcher task ends the stream at once.
+    Starlette's StreamingResponse leaves its iterator to the garbage collector, and under ASGI
+    spec 2.4 notices a disconnect only when a send fails; here a watcher task ends the stream
+    at once on any server, and `aclose()` releases the upstream before the response returns.
     """
 
     media_type = "text/event-stream"

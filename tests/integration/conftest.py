@@ -1,0 +1,35 @@
+"""Integration fixtures: the real gateway process (`localai-gateway serve`) on 127.0.0.1."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from openai import OpenAI
+
+from tests.servers import REPO_ROOT, FakeLocalAI, free_port, run_process
+
+GATEWAY = str(Path(sys.executable).parent / "localai-gateway")
+
+
+@pytest.fixture(scope="module")
+def gateway_url(_fake_localai_process: FakeLocalAI) -> Iterator[str]:
+    """A gateway process serving the example registry against the fake LocalAI."""
+    port = free_port()
+    env = {
+        "LOCALAI_GATEWAY_LOCALAI_URL": _fake_localai_process.url,
+        "LOCALAI_GATEWAY_REGISTRY": str(REPO_ROOT / "localai_models.yaml"),
+        "LOCALAI_GATEWAY_FIRST_TOKEN_TIMEOUT": "5",
+        "LOCALAI_GATEWAY_IDLE_TIMEOUT": "5",
+    }
+    cmd = [GATEWAY, "serve", "--port", str(port), "--log-level", "warning"]
+    with run_process(cmd, env, port=port, ready_path="/readyz"):
+        yield f"http://127.0.0.1:{port}"
+
+
+@pytest.fixture
+def sdk(gateway_url: str) -> OpenAI:
+    """The official OpenAI SDK pointed at the gateway, with its own retries off."""
+    return OpenAI(base_url=f"{gateway_url}/v1", api_key="sk-test", max_retries=0, timeout=20)
