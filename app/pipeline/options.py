@@ -21,8 +21,10 @@ class RequestOptions:
         include_reasoning = request.get("include_reasoning", True)
         if not isinstance(include_reasoning, bool):
             raise RequestOptionError("include_reasoning must be a boolean")
-        stream_options = request.get("stream_options") or {}
-        if not isinstance(stream_options, dict):
+        stream_options = request.get("stream_options")
+        if stream_options is None:
+            stream_options = {}
+        elif not isinstance(stream_options, dict):
             raise RequestOptionError("stream_options must be an object")
         include_usage = stream_options.get("include_usage", False)
         if not isinstance(include_usage, bool):

@@ -1,0 +1,106 @@
+"""`build_chain`: when there is no chain at all, request switches, closing, usage counting."""
+
+import pytest
+
+from app.pipeline import (
+    RepetitionGuardConfig,
+    RequestOptionError,
+    StreamConfig,
+    UsageTally,
+    build_chain,
+    client_wants_usage,
+)
+from tests.pipeline._chunks import chunk, run, stream
+
+
+@pytest.mark.parametrize(
+    "config",
+    [None, StreamConfig(), StreamConfig(system_prompt="Be brief.", reasoning_aliases=())],
+)
+def test_nothing_to_do_means_no_chain(config: StreamConfig | None) -> None:
+    assert build_chain(config, {"stream": True}) is None
+
+
+def test_no_config_ignores_request_switches() -> None:
+    assert build_chain(None, {"include_reasoning": False}) is None
+
+
+@pytest.mark.parametrize(
+    ("config", "stages"),
+    [
+        (StreamConfig(reasoning="think"), ["ReasoningStage"]),
+        (
+            StreamConfig(max_output_chars=5, banned_phrases=("x",)),
+            ["GuardStage", "BannedPhraseStage"],
+        ),
+        (
+            StreamConfig(reasoning="harmony", repetition_guard=RepetitionGuardConfig()),
+            ["GuardStage", "ReasoningStage"],
+        ),
+    ],
+)
+def test_stages_follow_the_config(config: StreamConfig, stages: list[str]) -> None:
+    chain = build_chain(config, {})
+    assert chain is not None
+    assert [type(stage).__name__ for stage in chain.stages] == stages
+
+
+def test_include_reasoning_false_alone_builds_a_chain() -> None:
+    chain = build_chain(StreamConfig(), {"include_reasoning": False})
+    assert chain is not None and [type(s).__name__ for s in chain.stages] == ["ReasoningStage"]
+
+
+@pytest.mark.parametrize(
+    "request_body",
+    [{"include_reasoning": "no"}, {"stream_options": []}, {"stream_options": {"include_usage": 1}}],
+)
+def test_malformed_switches_are_refused(request_body: dict[str, object]) -> None:
+    with pytest.raises(RequestOptionError):
+        build_chain(StreamConfig(reasoning="think"), request_body)
+
+
+def test_client_wants_usage() -> None:
+    assert client_wants_usage({"stream_options": {"include_usage": True}}) is True
+    assert client_wants_usage({"stream_options": {"include_usage": False}}) is False
+    assert client_wants_usage({"stream_options": None}) is False
+    assert client_wants_usage({}) is False
+
+
+async def test_closing_the_output_early_closes_every_stage() -> None:
+    closed: list[str] = []
+
+    async def upstream():  # type: ignore[no-untyped-def]
+        try:
+            for item in stream(["a"] * 10):
+                yield item
+        finally:
+            closed.append("upstream")
+
+    chain = build_chain(StreamConfig(reasoning="think", max_output_chars=100), {})
+    assert chain is not None
+    source = upstream()
+    output = chain.run(source)
+    assert (await anext(output))["choices"][0]["delta"]["role"] == "assistant"
+    await output.aclose()  # type: ignore[attr-defined]
+    assert closed == []  # the caller owns the upstream
+    await source.aclose()
+    assert closed == ["upstream"]
+
+
+async def test_chain_counts_text_deltas_for_usage() -> None:
+    chain = build_chain(StreamConfig(reasoning="think"), {"include_reasoning": False})
+    upstream = [*stream(["<think>", "a", "</think>", "b"])[:-1], chunk(reasoning="r")]
+    await run(chain, upstream)
+    assert chain is not None
+    assert chain.usage.deltas == 5
+    assert chain.usage.completion_tokens(None) == 5
+    assert chain.usage.completion_tokens({"completion_tokens": 0}) == 5
+    assert chain.usage.completion_tokens({"completion_tokens": 42}) == 42
+
+
+def test_usage_tally_observe_counts_each_choice() -> None:
+    tally = UsageTally()
+    tally.observe(chunk("x", index=0))
+    tally.observe(chunk(None, index=1))
+    tally.observe({"choices": [], "usage": {}})
+    assert tally.deltas == 1
