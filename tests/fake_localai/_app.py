@@ -126,7 +126,7 @@ class FakeLocalAIApp:
             headers.get("xi-api-key", ""),
             _cookie(headers.get("cookie", ""), "token"),
         }
-        return bool(offered & set(keys))
+        return bool((offered - {""}) & set(keys))
 
 
 def _status_reply(fault: Fault) -> Reply:
