@@ -68,6 +68,11 @@ class StreamConfig(BaseModel):
         return self
 
     @property
+    def banned_lowered(self) -> tuple[str, ...]:
+        """`banned_phrases` in lowercase, as the validators match them."""
+        return tuple(phrase.lower() for phrase in self.banned_phrases)
+
+    @property
     def reasoning_fields(self) -> tuple[str, ...]:
         """Every delta/message field that carries reasoning text, the main one first."""
         return (self.reasoning_field, *self.reasoning_aliases)

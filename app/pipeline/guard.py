@@ -9,8 +9,8 @@ from app.pipeline.stage import Chunk, InterruptStream, delta_text
 class RepetitionDetector:
     """Watches a sequence of tokens for a tail made of one short pattern repeated too often.
 
-    `push` is O(max_period) in C (a list slice and scan); the slice comparison runs only for
-    periods at which the new token repeats an earlier one.
+    `push` scans the last `max_period` tokens in C; Python work happens only for earlier copies
+    of the new token, and a full comparison only when the token before matches too.
     """
 
     __slots__ = ("_history", "_keep", "_max_period", "_repeats")
@@ -30,18 +30,22 @@ class RepetitionDetector:
             del history[: size - self._keep]
             size = self._keep
         recent = history[max(0, size - 1 - self._max_period) : size - 1]
-        if token not in recent:
-            return None
-        for offset, earlier in enumerate(recent):
-            period = len(recent) - offset
+        found = recent.count(token)
+        at = -1
+        for _ in range(found):
+            at = recent.index(token, at + 1)
+            period = len(recent) - at
             span = period * (self._repeats + 1)
-            if earlier == token and span <= size and self._periodic(period, span):
+            if span <= size and self._periodic(period, span):
                 return period
         return None
 
     def _periodic(self, period: int, span: int) -> bool:
+        """Whether the last `span` tokens repeat with `period` (checks the previous token first)."""
         history = self._history
         size = len(history)
+        if history[size - 2] != history[size - 2 - period]:
+            return False
         return history[size - span + period :] == history[size - span : size - period]
 
 

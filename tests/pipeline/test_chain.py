@@ -104,3 +104,20 @@ def test_usage_tally_observe_counts_each_choice() -> None:
     tally.observe(chunk(None, index=1))
     tally.observe({"choices": [], "usage": {}})
     assert tally.deltas == 1
+
+
+async def test_upstream_errors_propagate_unchanged() -> None:
+    class Cut(Exception):
+        pass
+
+    async def upstream():  # type: ignore[no-untyped-def]
+        yield chunk("<think>a")
+        raise Cut("connection reset")
+
+    chain = build_chain(StreamConfig(reasoning="think", max_output_chars=50), {})
+    assert chain is not None
+    received = []
+    with pytest.raises(Cut, match="connection reset"):
+        async for item in chain.run(upstream()):
+            received.append(item)
+    assert len(received) == 1 and chain.interruption is None

@@ -6,6 +6,7 @@ import re
 import pytest
 
 from app.pipeline import InterruptStream, RepetitionGuardConfig, StreamConfig, build_chain
+from app.pipeline.guard import RepetitionDetector
 from tests.pipeline._chunks import chunk, run, seen, stream
 
 ROLE = ({"content": None, "role": "assistant"}, None)
@@ -115,3 +116,10 @@ async def test_interrupt_from_a_custom_stage_ends_with_its_reason() -> None:
     chain.stages += (Refuse(),)
     out = await run(chain, stream(["ok", "bad", "more"]))
     assert seen(out)[-2:] == [({"content": "ok"}, None), ({}, "policy")]
+
+
+def test_detector_still_works_after_trimming_its_history() -> None:
+    detector = RepetitionDetector(RepetitionGuardConfig(window=20, max_repeats=3))
+    assert all(detector.push(f"t{i}") is None for i in range(1000))
+    results = [detector.push(token) for token in ["x", "y", "z"] * 4]
+    assert results == [None] * 11 + [3]

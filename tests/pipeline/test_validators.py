@@ -12,7 +12,7 @@ async def test_phrase_in_one_chunk_interrupts_with_content_filter() -> None:
     out = await run(chain, stream(["You", " IDIOT", " go"]))
     assert seen(out) == [ROLE, ({"content": "You"}, None), ({}, "content_filter")]
     assert chain is not None and chain.interruption is not None
-    assert chain.interruption.detail == "banned phrase 'IDIOT'"
+    assert chain.interruption.detail == "banned phrase 'idiot'"
 
 
 async def test_phrase_split_across_chunks_is_caught() -> None:
@@ -40,7 +40,7 @@ async def test_clean_text_passes() -> None:
 
 
 def test_check_output_reports_the_first_violation() -> None:
-    assert check_output("what an Idiot", BANNED) == "output contains banned phrase 'Idiot'"
+    assert check_output("what an Idiot", BANNED) == "output contains banned phrase 'idiot'"
     assert check_output("all good", BANNED) is None
     assert check_output("x" * 11, StreamConfig(max_output_chars=10)) == (
         "output exceeds 10 characters"
