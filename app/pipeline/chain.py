@@ -1,7 +1,7 @@
 """The per-request stream chain: build it from a model's config, run upstream chunks through it."""
 
 import logging
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Sequence
 from typing import Any
 
 from app.pipeline.config import StreamConfig
@@ -27,9 +27,9 @@ class Chain:
         self.usage = UsageTally()
         self.interruption: InterruptStream | None = None
 
-    async def run(self, chunks: AsyncIterator[Chunk]) -> AsyncIterator[Chunk]:
+    async def run(self, chunks: AsyncIterator[Chunk]) -> AsyncGenerator[Chunk, None]:
         """Yield the chunks to send. Closing it early is safe; the caller closes `chunks`."""
-        generators = [self.usage.run(chunks)]
+        generators: list[AsyncGenerator[Chunk, None]] = [self.usage.run(chunks)]
         for stage in self.stages:
             generators.append(stage.run(generators[-1]))
         try:
@@ -46,7 +46,7 @@ class Chain:
             yield finish_chunk(interrupt.chunk, interrupt.reason)
         finally:
             for generator in reversed(generators):
-                await generator.aclose()  # type: ignore[attr-defined]
+                await generator.aclose()
 
 
 def build_chain(config: StreamConfig | None, request: dict[str, Any]) -> Chain | None:

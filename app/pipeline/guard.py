@@ -1,6 +1,6 @@
 """Runaway-output guards on the raw upstream deltas: repetition loops and a character budget."""
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 
 from app.pipeline.config import RepetitionGuardConfig, StreamConfig
 from app.pipeline.stage import Chunk, InterruptStream, delta_text
@@ -62,7 +62,7 @@ class GuardStage:
         self._detectors: dict[int, RepetitionDetector] = {}
         self._chars = 0
 
-    async def run(self, chunks: AsyncIterator[Chunk]) -> AsyncIterator[Chunk]:
+    async def run(self, chunks: AsyncIterator[Chunk]) -> AsyncGenerator[Chunk, None]:
         async for chunk in chunks:
             for choice in chunk.get("choices") or ():
                 delta = choice.get("delta")

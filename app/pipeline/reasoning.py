@@ -16,6 +16,7 @@ ends the text. Rules, shared by streaming and non-streaming:
 import re
 from typing import Any, Protocol
 
+from app.pipeline.config import StreamConfig
 from app.pipeline.markers import MarkerScanner
 
 Split = tuple[str, str]
@@ -136,7 +137,7 @@ class HarmonySplitter:
                 self._reasoning = False
 
 
-def make_splitter(config: Any) -> Splitter:
+def make_splitter(config: StreamConfig) -> Splitter:
     """A fresh splitter for one choice of one response, per `config.reasoning`."""
     if config.reasoning == "think":
         return ThinkSplitter(preopened=config.think_preopened)

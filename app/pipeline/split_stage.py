@@ -1,6 +1,6 @@
 """The streaming reasoning split: per choice, route delta text to content or reasoning fields."""
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from typing import Any
 
 from app.pipeline.config import StreamConfig
@@ -22,7 +22,7 @@ class ReasoningStage:
         self._fields = config.reasoning_fields if include_reasoning else ()
         self._splitters: dict[int, Splitter] = {}
 
-    async def run(self, chunks: AsyncIterator[Chunk]) -> AsyncIterator[Chunk]:
+    async def run(self, chunks: AsyncIterator[Chunk]) -> AsyncGenerator[Chunk, None]:
         last: Chunk | None = None
         async for chunk in chunks:
             choices = chunk.get("choices")

@@ -5,7 +5,7 @@ A stage is an object whose `run(chunks)` is an async generator over parsed
 (the usage trailer, error events) must pass through unchanged.
 """
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from typing import Any, Protocol
 
 Chunk = dict[str, Any]
@@ -15,7 +15,7 @@ _ENVELOPE = ("id", "object", "created", "model", "system_fingerprint")
 class Stage(Protocol):
     """One step of the chain."""
 
-    def run(self, chunks: AsyncIterator[Chunk]) -> AsyncIterator[Chunk]: ...
+    def run(self, chunks: AsyncIterator[Chunk]) -> AsyncGenerator[Chunk, None]: ...
 
 
 class InterruptStream(Exception):

@@ -6,9 +6,12 @@ when the config loads); request `metadata` may override those values, never add 
 
 import re
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from app.pipeline.options import RequestOptionError
+
+if TYPE_CHECKING:  # config.py validates templates with this module
+    from app.pipeline.config import StreamConfig
 
 PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
 _SYSTEM_ROLES = frozenset({"system", "developer"})
@@ -45,19 +48,19 @@ def render(template: str, variables: Mapping[str, str], metadata: Mapping[str, A
 
 
 def apply_system_template(
-    body: dict[str, Any], config: Any, metadata: Mapping[str, Any] | None
+    body: dict[str, Any], config: "StreamConfig | None", metadata: Mapping[str, Any] | None
 ) -> dict[str, Any]:
     """Return `body` with the model's rendered system prompt prepended, unless it already has one.
 
-    `config` is a `StreamConfig` or None. The input body is not modified.
+    The input body is not modified. Raises `RequestOptionError` for a non-string metadata value
+    that the template uses.
     """
-    template = getattr(config, "system_prompt", None)
     messages = body.get("messages")
-    if template is None or not isinstance(messages, list):
+    if config is None or config.system_prompt is None or not isinstance(messages, list):
         return body
     if any(isinstance(m, dict) and m.get("role") in _SYSTEM_ROLES for m in messages):
         return body
     if metadata is not None and not isinstance(metadata, Mapping):
         raise RequestOptionError("metadata must be an object of strings")
-    text = render(template, config.variables, metadata or {})
+    text = render(config.system_prompt, config.variables, metadata or {})
     return {**body, "messages": [{"role": "system", "content": text}, *messages]}

@@ -1,6 +1,6 @@
 """Completion-token accounting when the upstream reports none."""
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from typing import Any
 
 from app.pipeline.stage import Chunk, delta_text
@@ -25,7 +25,7 @@ class UsageTally:
             if isinstance(delta, dict) and delta_text(delta):
                 self.deltas += 1
 
-    async def run(self, chunks: AsyncIterator[Chunk]) -> AsyncIterator[Chunk]:
+    async def run(self, chunks: AsyncIterator[Chunk]) -> AsyncGenerator[Chunk, None]:
         """Pass chunks through unchanged while counting them."""
         async for chunk in chunks:
             self.observe(chunk)

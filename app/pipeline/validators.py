@@ -6,7 +6,7 @@ chunks holding its start already were). Non-streamed, `check_output` returns the
 Matching lowercases the text and tests each phrase in turn: about 50 ns per phrase per chunk.
 """
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 
 from app.pipeline.config import StreamConfig
 from app.pipeline.stage import Chunk, InterruptStream
@@ -44,7 +44,7 @@ class BannedPhraseStage:
         self._overlap = max(map(len, self._phrases)) - 1
         self._tails: dict[tuple[int, str], str] = {}
 
-    async def run(self, chunks: AsyncIterator[Chunk]) -> AsyncIterator[Chunk]:
+    async def run(self, chunks: AsyncIterator[Chunk]) -> AsyncGenerator[Chunk, None]:
         async for chunk in chunks:
             for choice in chunk.get("choices") or ():
                 delta = choice.get("delta")

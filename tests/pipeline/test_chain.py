@@ -81,7 +81,7 @@ async def test_closing_the_output_early_closes_every_stage() -> None:
     source = upstream()
     output = chain.run(source)
     assert (await anext(output))["choices"][0]["delta"]["role"] == "assistant"
-    await output.aclose()  # type: ignore[attr-defined]
+    await output.aclose()
     assert closed == []  # the caller owns the upstream
     await source.aclose()
     assert closed == ["upstream"]
