@@ -1,4 +1,4 @@
-"""The `localai-gateway` command: serve, check-registry."""
+"""The `localai-gateway` command: serve, check-registry, render-localai."""
 
 from __future__ import annotations
 
@@ -73,6 +73,18 @@ def check_registry(args: argparse.Namespace) -> None:
         print(f"  {target.id} -> {target.localai_model} [{capabilities}] @ {upstreams}")
 
 
+def render_localai_configs(args: argparse.Namespace) -> None:
+    """Write LocalAI model YAML files for every registry entry."""
+    from .render_localai import render_localai
+
+    try:
+        written = render_localai(args.registry, args.outdir)
+    except (RegistryError, ValueError) as exc:
+        raise SystemExit(f"localai-gateway: {exc}") from None
+    for path in written:
+        print(path)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Return the argument parser of the `localai-gateway` command."""
     parser = argparse.ArgumentParser(prog="localai-gateway", description=__doc__)
@@ -87,6 +99,13 @@ def build_parser() -> argparse.ArgumentParser:
     check = commands.add_parser("check-registry", help="validate a registry file")
     check.add_argument("path", nargs="?", type=Path)
     check.set_defaults(handler=check_registry)
+
+    render = commands.add_parser(
+        "render-localai", help="write LocalAI model configs from the registry"
+    )
+    render.add_argument("registry", type=Path)
+    render.add_argument("outdir", type=Path)
+    render.set_defaults(handler=render_localai_configs)
     return parser
 
 

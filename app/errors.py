@@ -25,6 +25,8 @@ from clients import (
     error_type_for,
 )
 
+from .pipeline import RequestOptionError
+
 log = logging.getLogger("localai_gateway.errors")
 
 _URL = re.compile(r"\b[a-z][a-z0-9+.-]*://[^\s\"']+", re.IGNORECASE)
@@ -68,6 +70,14 @@ class CapabilityNotSupported(GatewayError):
     """Raised when the model exists but lacks the capability the endpoint needs (400)."""
 
     code = "model_capability_not_supported"
+
+
+class OutputValidationFailed(GatewayError):
+    """Raised when a complete (non-streamed) answer breaks a model's output validators (502)."""
+
+    status = 502
+    type = "api_error"
+    code = "output_validation_failed"
 
 
 class RouteNotFound(GatewayError):
@@ -148,6 +158,10 @@ async def _upstream_error(request: Request, exc: Exception) -> Response:
     )
 
 
+async def _option_error(request: Request, exc: Exception) -> Response:
+    return error_response(400, str(exc), "invalid_request_error")
+
+
 async def _validation_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, RequestValidationError)
     first = exc.errors()[0] if exc.errors() else {}
@@ -178,6 +192,7 @@ def install_error_handlers(app: FastAPI) -> None:
     """Register one handler per error base class on the app."""
     app.add_exception_handler(GatewayError, _gateway_error)
     app.add_exception_handler(UpstreamError, _upstream_error)
+    app.add_exception_handler(RequestOptionError, _option_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(HTTPException, _http_error)
     app.add_exception_handler(Exception, _unexpected_error)

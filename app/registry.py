@@ -14,12 +14,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
 
+import orjson
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl, ValidationError
 
 from clients import Timeouts
 
 from .errors import CapabilityNotSupported, ModelNotFound
+from .pipeline import StreamConfig
 from .settings import upstream_base
 
 ModelId = Annotated[str, Field(min_length=1, max_length=256, pattern=r"^[^\s/][^\s]*$")]
@@ -79,6 +81,7 @@ class ModelEntry(_Strict):
     defaults: dict[str, Any] = Field(default_factory=dict)
     timeout: TimeoutSpec | None = None
     localai: LocalAIModelSpec | None = None
+    stream: StreamConfig | None = None
 
 
 class RegistryFile(_Strict):
@@ -102,6 +105,8 @@ class ModelTarget:
     timeouts: Timeouts
     defaults: dict[str, Any]
     created: int
+    stream: StreamConfig | None = None
+    member: bytes = b""  # `"model":"<id>"`, written into every reply
 
     def require(self, capability: Capability) -> None:
         """Raise `CapabilityNotSupported` unless the model has `capability`."""
@@ -173,6 +178,8 @@ class Registry:
                 timeouts=entry.timeout.over(timeouts) if entry.timeout else timeouts,
                 defaults=entry.defaults,
                 created=created,
+                stream=entry.stream,
+                member=b'"model":' + orjson.dumps(model_id),
             )
             targets[model_id] = target
             for name in (model_id, *entry.aliases):

@@ -53,11 +53,6 @@ def upstream_payload(body: dict[str, Any], target: ModelTarget) -> bytes:
     return orjson.dumps(body)
 
 
-def model_member(target: ModelTarget) -> bytes:
-    """Return the `"model":"<internal id>"` member written into every reply."""
-    return b'"model":' + orjson.dumps(target.id)
-
-
 def rewrite_model(content: bytes, member: bytes) -> bytes:
     """Replace every `model` member of a JSON body with the internal id's member."""
     return _MODEL_MEMBER.sub(member.replace(b"\\", b"\\\\"), content)

@@ -1,8 +1,9 @@
-"""Server-Sent Events to the client: the relay of upstream events and a disconnect-aware response.
+"""Server-Sent Events to the client: relays of upstream events and a disconnect-aware response.
 
 Each upstream event is framed and sent as soon as it arrives (no re-chunking, no buffering).
-After the first byte no error handler can help, so the relay itself ends a failed stream with
-an OpenAI-shaped error event and `[DONE]`.
+Models without stream stages take the byte relay (no JSON parse per chunk); models with stages
+take the chunk relay through their `Chain`. After the first byte no error handler can help, so
+a relay itself ends a failed stream with an OpenAI-shaped error event and `[DONE]`.
 """
 
 from __future__ import annotations
@@ -10,15 +11,19 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import re
 from collections.abc import AsyncGenerator, AsyncIterator
+from typing import Any
 
 import orjson
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
-from clients import UpstreamError
+from clients import UpstreamError, UpstreamProtocolError
 
 from .errors import upstream_error_object
+from .pipeline import Chain
+from .registry import ModelTarget
 from .relay import rewrite_model
 
 log = logging.getLogger("localai_gateway.streaming")
@@ -30,6 +35,7 @@ SSE_HEADERS = {"cache-control": "no-cache", "x-accel-buffering": "no"}
 # the role chunk to carry "" and the final chunk an empty delta.
 _NULL_ROLE = b'"role":"assistant","content":null'
 _NULL_DELTA = b'"delta":{"content":null}'
+_NO_CHOICES = re.compile(rb'"choices"\s*:\s*\[\s*\]')
 
 
 def frame(data: bytes) -> bytes:
@@ -51,27 +57,104 @@ def tidy_chunk(data: bytes, member: bytes) -> bytes:
     return rewrite_model(data, member)
 
 
+def is_usage_trailer(data: bytes) -> bool:
+    """True for the `choices: []` chunk that carries `usage` (`stream_options.include_usage`)."""
+    return b'"usage"' in data and _NO_CHOICES.search(data) is not None
+
+
+def with_completion_tokens(chunk: dict[str, Any], counted: int) -> dict[str, Any]:
+    """Fill `usage.completion_tokens` from the counted deltas when the upstream gave none."""
+    usage = chunk.get("usage")
+    if isinstance(usage, dict) and not usage.get("completion_tokens") and counted > 0:
+        prompt = usage.get("prompt_tokens") or 0
+        chunk["usage"] = {**usage, "completion_tokens": counted, "total_tokens": prompt + counted}
+    return chunk
+
+
+async def _with_first(first: bytes | None, events: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+    if first is None:
+        return
+    yield first
+    async for data in events:
+        yield data
+
+
 async def relay_events(
     first: bytes | None,
     events: AsyncIterator[bytes],
-    member: bytes,
+    target: ModelTarget,
     upstream: contextlib.AsyncExitStack,
+    *,
+    include_usage: bool,
 ) -> AsyncGenerator[bytes]:
-    """Yield client frames for an upstream stream whose first event was already read.
+    """Byte relay: yield client frames for an upstream stream whose first event was read.
 
-    `upstream` owns the upstream response; it is closed when the relay ends for any reason.
+    The usage trailer (always requested upstream) reaches the client only if it asked for it.
+    `upstream` owns the upstream response and is closed when the relay ends for any reason.
     """
+    chunks = 0
     try:
-        if first is not None:
-            yield frame(tidy_chunk(first, member))
-            async for data in events:
-                yield frame(tidy_chunk(data, member))
+        async for data in _with_first(first, events):
+            if is_usage_trailer(data):
+                if include_usage:
+                    trailer = with_completion_tokens(orjson.loads(data), chunks - 2)
+                    trailer["model"] = target.id
+                    yield frame(orjson.dumps(trailer))
+                continue
+            chunks += 1
+            yield frame(tidy_chunk(data, target.member))
         yield DONE_FRAME
     except UpstreamError as exc:
         log.warning("stream for model %r failed mid-way: %s", exc.model, exc.message)
         yield error_frame(exc)
         yield DONE_FRAME
     finally:
+        await upstream.aclose()
+
+
+async def _parsed(
+    first: bytes | None, events: AsyncIterator[bytes], target: ModelTarget
+) -> AsyncIterator[dict[str, Any]]:
+    async for data in _with_first(first, events):
+        try:
+            chunk = orjson.loads(data)
+        except orjson.JSONDecodeError as exc:
+            raise UpstreamProtocolError(
+                f"model {target.id!r}: the upstream sent a malformed event", model=target.id
+            ) from exc
+        chunk["model"] = target.id
+        yield chunk
+
+
+async def relay_chain(
+    first: bytes | None,
+    events: AsyncIterator[bytes],
+    target: ModelTarget,
+    upstream: contextlib.AsyncExitStack,
+    chain: Chain,
+    *,
+    include_usage: bool,
+) -> AsyncGenerator[bytes]:
+    """Chunk relay: parse each event, run it through the model's stages, frame the result.
+
+    A stage that interrupts ends the stream with its finish reason; the upstream is closed.
+    """
+    chunks = chain.run(_parsed(first, events, target))
+    try:
+        async for chunk in chunks:
+            if not chunk.get("choices") and "usage" in chunk:
+                if include_usage:
+                    counted = chain.usage.completion_tokens(chunk["usage"])
+                    yield frame(orjson.dumps(with_completion_tokens(chunk, counted)))
+                continue
+            yield frame(orjson.dumps(chunk))
+        yield DONE_FRAME
+    except UpstreamError as exc:
+        log.warning("stream for model %r failed mid-way: %s", exc.model, exc.message)
+        yield error_frame(exc)
+        yield DONE_FRAME
+    finally:
+        await chunks.aclose()  # type: ignore[attr-defined]
         await upstream.aclose()
 
 

@@ -47,6 +47,10 @@ class UpstreamReply:
     correlation_id: str | None = None
 
 
+FilePart = tuple[str, bytes, str]
+"""One multipart file: (filename, content, content type)."""
+
+
 class _Clock:
     """Deadlines of one call, measured on the event loop's clock."""
 
@@ -84,7 +88,8 @@ class EventStream:
     """The `data` payloads of one upstream SSE response, bounded by first-token and idle limits.
 
     Iterating yields each event's payload (bytes) until `[DONE]`; an error event raises
-    `UpstreamStreamError`, a cut-off stream `UpstreamProtocolError`.
+    `UpstreamStreamError`, a cut-off stream or an event that is not a JSON object (checked by
+    its first and last byte only) `UpstreamProtocolError`.
     """
 
     def __init__(self, response: httpx.Response, clock: _Clock, model: str) -> None:
@@ -114,6 +119,10 @@ class EventStream:
                     return
                 if _ERROR_EVENT.match(data):
                     raise UpstreamStreamError(normalize_stream_error(data), model=model)
+                if data[:1] != b"{" or data[-1:] != b"}":
+                    raise UpstreamProtocolError(
+                        f"model {model!r}: the upstream sent a malformed event", model=model
+                    )
                 yield data
                 phase, limit = UpstreamIdleTimeout, timeouts.idle
                 deadline = clock.deadline(limit, clock.loop.time())
@@ -160,6 +169,13 @@ class LocalAIClient:
             self._state = _State.CLOSED
             await self._http.aclose()
 
+    def _use(self) -> None:
+        if self._state is _State.CLOSED:
+            raise RuntimeError(
+                "This LocalAIClient has been closed; open a new one to send requests."
+            )
+        self._state = _State.OPENED
+
     def _request(
         self,
         method: str,
@@ -168,11 +184,7 @@ class LocalAIClient:
         headers: Mapping[str, str] | None,
         timeouts: Timeouts,
     ) -> httpx.Request:
-        if self._state is _State.CLOSED:
-            raise RuntimeError(
-                "This LocalAIClient has been closed; open a new one to send requests."
-            )
-        self._state = _State.OPENED
+        self._use()
         merged = {**_JSON, **headers} if headers else _JSON
         return self._http.build_request(
             method,
@@ -220,8 +232,43 @@ class LocalAIClient:
     ) -> UpstreamReply:
         """POST a JSON body and return the whole 2xx reply; bounded by connect and total."""
         timeouts = timeouts or self.timeouts
-        clock = _Clock(timeouts.merge(first_token=timeouts.total))
         request = self._request("POST", upstream + path, body, headers, timeouts)
+        return await self._whole(request, timeouts, model)
+
+    async def post_multipart(
+        self,
+        upstream: str,
+        path: str,
+        fields: Mapping[str, str],
+        files: Mapping[str, FilePart],
+        *,
+        model: str,
+        timeouts: Timeouts | None = None,
+    ) -> UpstreamReply:
+        """POST a multipart form; `files` maps a field to (filename, content, content type)."""
+        timeouts = timeouts or self.timeouts
+        self._use()
+        request = self._http.build_request(
+            "POST",
+            upstream + path,
+            data=dict(fields),
+            files=dict(files),
+            timeout=httpx.Timeout(None, connect=timeouts.connect),
+        )
+        await request.aread()  # a known length, not a chunked stream, for every transport
+        return await self._whole(request, timeouts, model)
+
+    async def get_bytes(
+        self, upstream: str, path: str, *, model: str, timeouts: Timeouts | None = None
+    ) -> UpstreamReply:
+        """GET a file (e.g. `/generated-images/<name>`); a non-2xx raises `UpstreamStatusError`."""
+        timeouts = timeouts or self.timeouts
+        request = self._request("GET", upstream + path, None, None, timeouts)
+        return await self._whole(request, timeouts, model)
+
+    async def _whole(self, request: httpx.Request, timeouts: Timeouts, model: str) -> UpstreamReply:
+        """Send `request` and read the whole 2xx reply; bounded by connect and total."""
+        clock = _Clock(timeouts.merge(first_token=timeouts.total))
         response = await self._open(request, clock, model)
         try:
             with upstream_errors(model, timeouts.connect, reading=True):

@@ -28,6 +28,14 @@ models:
     localai_model: slow
     capabilities: [chat]
     timeout: {total: 0.2, first_token: 0.2}
+  think-model:
+    localai_model: qwen3-think
+    capabilities: [chat]
+    stream:
+      reasoning: think
+      banned_phrases: [forbidden words]
+      system_prompt: "You are {{persona}}."
+      variables: {persona: a helpful assistant}
 """
 
 

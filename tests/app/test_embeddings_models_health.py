@@ -57,7 +57,12 @@ def test_embeddings_unknown_model_is_404(client: TestClient) -> None:
 def test_models_lists_internal_ids_in_openai_shape(client: TestClient) -> None:
     body = client.get("/v1/models").json()
     assert body["object"] == "list"
-    assert [model["id"] for model in body["data"]] == ["chat-model", "embed-model", "timeout-model"]
+    assert [model["id"] for model in body["data"]] == [
+        "chat-model",
+        "embed-model",
+        "timeout-model",
+        "think-model",
+    ]
     for model in body["data"]:
         assert model["object"] == "model"
         assert isinstance(model["created"], int)
@@ -74,4 +79,4 @@ def test_health_and_ready(client: TestClient) -> None:
     assert client.get("/healthz").status_code == 200
     ready = client.get("/readyz")
     assert ready.status_code == 200
-    assert ready.json()["models"] == 3
+    assert ready.json()["models"] == 4

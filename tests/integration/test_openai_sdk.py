@@ -111,3 +111,15 @@ def test_client_disconnect_closes_the_upstream(sdk: OpenAI, fake_localai: FakeLo
     stats = fake_localai.stats()
     assert stats["disconnected"] >= 1
     assert stats["active_streams"] == 0
+
+
+def test_streamed_reasoning_content_from_think_tags(sdk: OpenAI) -> None:
+    messages = [{"role": "user", "content": "MOCK_THINK_TAGS"}]
+    reasoning, content = [], []
+    for chunk in sdk.chat.completions.create(model=CHAT_MODEL, messages=messages, stream=True):
+        delta = chunk.choices[0].delta if chunk.choices else None
+        if delta is not None:
+            reasoning.append(getattr(delta, "reasoning_content", None) or "")
+            content.append(delta.content or "")
+    assert "".join(reasoning) == "thinking"
+    assert "".join(content) == "answer"
