@@ -18,6 +18,7 @@ logger = logging.getLogger(__name__)
 class Chain:
     """Stages applied in order to one response's chunks; single use.
 
+    Stages rewrite the chunk dicts in place (pass freshly parsed chunks, not shared ones).
     After `run` ends, `interruption` holds the `InterruptStream` that ended it early (or None) and
     `usage` the delta count of the upstream chunks seen.
     """
