@@ -6,7 +6,7 @@ from fastapi import FastAPI
 
 from .errors import install_error_handlers
 from .lifespan import lifespan_for
-from .routes import chat, embeddings, health, models
+from .routes import chat, embeddings, health, images, models
 from .settings import Settings
 
 
@@ -20,6 +20,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan_for(settings),
     )
     install_error_handlers(app)
-    for module in (chat, embeddings, models, health):
+    for module in (chat, embeddings, images, models, health):
         app.include_router(module.router)
     return app

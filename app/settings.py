@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import secrets
 from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, Field, HttpUrl, SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import AfterValidator, BeforeValidator, Field, HttpUrl, SecretStr
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from clients import PoolLimits, Timeouts
 
@@ -19,8 +20,17 @@ def upstream_base(url: str) -> str:
     return url.rstrip("/").removesuffix("/v1")
 
 
+def comma_list(value: object) -> object:
+    """Split a comma-separated environment value ("a:1, b:2") into its non-empty items."""
+    if isinstance(value, str):
+        return [item.strip() for item in value.split(",") if item.strip()]
+    return value
+
+
 Seconds = Annotated[float, Field(gt=0)]
 OptionalSeconds = Annotated[float | None, Field(gt=0)]
+Bytes = Annotated[int, Field(ge=1)]
+MiB = 1024 * 1024
 
 
 class Settings(BaseSettings):
@@ -47,6 +57,19 @@ class Settings(BaseSettings):
     max_connections: Annotated[int, Field(ge=1)] = 512
     keepalive_expiry: Seconds = 60.0
     http_transport: Literal["aiohttp", "httpx"] = "aiohttp"
+
+    # Media (images, vision, audio): public URLs of generated images and upload/fetch limits.
+    public_base_url: Annotated[HttpUrl, AfterValidator(lambda url: str(url).rstrip("/"))] | None = (
+        None
+    )
+    image_url_key: SecretStr = Field(default_factory=lambda: SecretStr(secrets.token_urlsafe(32)))
+    image_url_ttl: Seconds = 3600.0
+    max_image_bytes: Bytes = 10 * MiB
+    max_audio_bytes: Bytes = 25 * MiB
+    vision_fetch_timeout: Seconds = 10.0
+    vision_allow_hosts: Annotated[frozenset[str], NoDecode, BeforeValidator(comma_list)] = (
+        frozenset()
+    )
 
     @cached_property
     def registry_path(self) -> Path:

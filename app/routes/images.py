@@ -1,0 +1,48 @@
+"""POST /v1/images/generations, POST /v1/images/edits, GET /v1/images/files/{image_id}."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request
+from starlette.responses import Response
+
+from .. import images
+from ..image_edits import edit_image
+from ..registry import Capability
+from ..relay import read_json_object, require_field
+from ..state import Gateway, get_gateway
+from ..uploads import read_form, required_text
+
+router = APIRouter()
+GatewayDep = Annotated[Gateway, Depends(get_gateway)]
+
+
+def public_base_url(request: Request, gateway: Gateway) -> str:
+    """The gateway's URL as clients see it: the configured one, else this request's."""
+    return gateway.settings.public_base_url or str(request.base_url).rstrip("/")
+
+
+@router.post("/v1/images/generations", summary="Create images (OpenAI-compatible)")
+async def generations(request: Request, gateway: GatewayDep) -> Response:
+    """Generate images; `url` replies point at this gateway, never at LocalAI."""
+    body = await read_json_object(request)
+    target = gateway.registry.resolve(require_field(body, "model", str))
+    target.require(Capability.IMAGES)
+    require_field(body, "prompt", (str, list))
+    return await images.generate(gateway, target, body, public_base_url(request, gateway))
+
+
+@router.post("/v1/images/edits", summary="Edit or inpaint an image (OpenAI multipart)")
+async def edits(request: Request, gateway: GatewayDep) -> Response:
+    """Edit one image (inpainting when a mask is sent)."""
+    async with read_form(request, max_bytes=2 * gateway.settings.max_image_bytes) as form:
+        target = gateway.registry.resolve(required_text(form, "model"))
+        target.require(Capability.IMAGE_EDIT)
+        return await edit_image(gateway, target, form, public_base_url(request, gateway))
+
+
+@router.get("/v1/images/files/{image_id}", summary="Download a generated image")
+async def files(image_id: str, gateway: GatewayDep) -> Response:
+    """Serve a generated image by the signed id an images reply gave out."""
+    return await images.image_file(gateway, image_id)
