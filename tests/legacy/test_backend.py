@@ -67,6 +67,15 @@ async def test_stream_token_by_token_matches_the_whole_answer(
     assert "".join(pieces) == whole["choices"][0]["message"]["content"]
 
 
+async def test_concurrent_requests_share_one_model_in_turn(
+    backend: LegacyBackend, chat_config: LegacyModelConfig
+) -> None:
+    body = chat_body(max_tokens=3)
+    answers = await asyncio.gather(*(backend.chat("smol", chat_config, body) for _ in range(3)))
+    assert len({a["choices"][0]["message"]["content"] for a in answers}) == 1  # temperature 0
+    assert backend.pool.loaded() == ["smol"]
+
+
 async def test_no_usage_trailer_unless_asked(
     backend: LegacyBackend, chat_config: LegacyModelConfig
 ) -> None:
