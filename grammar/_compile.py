@@ -1,0 +1,338 @@
+"""Pass 2: normal form -> GBNF rules, one method per JSON type.
+
+Every child schema becomes its own rule through a work list, so nesting depth costs no Python
+recursion. Whitespace goes after `{`, `[`, `,`, `:` and after each member or item, bounded by
+`ws`; the root value has none around it. Objects of up to ANY_ORDER_MAX named members accept
+them in any order (duplicates of named keys excluded); larger ones follow schema order.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from decimal import Decimal
+from typing import Any
+
+from grammar import _charset as cs
+from grammar import _regex
+from grammar._emit import NEVER_BODY, Emitter, RuleName
+from grammar._errors import UnsupportedSchemaError
+from grammar._ir import FALSE, TRUE, Arr, Conj, Num, Obj, Str, Typed, Union, Values
+from grammar._normalize import Normalizer, key_conj, pattern_dfa
+from grammar._numbers import number_expr
+from grammar._strings import json_char, json_string_literal
+
+WS_BODY = '| " " | "\\n" [ \\t]{0,40}'
+ANY_ORDER_MAX = 6
+MAX_KEY_PATTERNS = 4
+QUOTE = '"\\""'
+
+
+def _pointer(conj: Conj) -> str:
+    return min((r.pointer for r in conj), default="").replace("\x00", "")
+
+
+def _hint(conj: Conj) -> str:
+    tokens = [t for t in _pointer(conj).split("/") if t]
+    return "-".join(tokens[-2:]) or "value"
+
+
+class Compiler:
+    """Turns the normal form of a document's root into GBNF text."""
+
+    def __init__(self, norm: Normalizer, emitter: Emitter) -> None:
+        self.norm = norm
+        self.out = emitter
+        self._rules: dict[Conj, RuleName] = {}
+        self._todo: list[Conj] = []
+        self._chars: dict[cs.CharSet, RuleName] = {}
+        self._dfas: dict[_regex.Dfa, RuleName] = {}
+        self._ptr = ""
+        self._types: dict[str, Callable[[Any, str], str | None]] = {
+            "null": self._type_null,
+            "boolean": self._type_boolean,
+            "number": self._type_number,
+            "string": self._type_string,
+            "array": self._type_array,
+            "object": self._type_object,
+        }
+
+    def compile(self, root: Conj) -> str:
+        self._rules[root] = self.out.reserve("root")
+        self._todo.append(root)
+        while self._todo:
+            conj = self._todo.pop()
+            self._ptr = _pointer(conj)
+            body = self._union(self.norm.conj(conj), _hint(conj))
+            self.out.define(self._rules[conj], body)
+        return self.out.text()
+
+    def rule_for(self, conj: Conj) -> RuleName:
+        """The rule for a child schema, compiled later from the work list."""
+        if conj not in self._rules:
+            self._rules[conj] = self.out.reserve(_hint(conj))
+            self._todo.append(conj)
+        return self._rules[conj]
+
+    # ------------------------------------------------------------ shared pieces
+
+    def _ws(self) -> RuleName:
+        return self.out.rule("ws", WS_BODY)
+
+    def _never(self) -> RuleName:
+        return self.out.rule("never", NEVER_BODY)
+
+    def _char(self, chars: cs.CharSet) -> RuleName:
+        if chars not in self._chars:
+            body = json_char(chars)
+            assert body is not None
+            self._chars[chars] = self.out.rule("char" if chars == cs.ANY else "c", body)
+        return self._chars[chars]
+
+    def _unsupported(self, keyword: str, exc: Exception) -> UnsupportedSchemaError:
+        return UnsupportedSchemaError(keyword, self._ptr, str(exc))
+
+    def _union(self, union: Union, hint: str) -> str:
+        exprs = [e for alt in union for e in self._alt(alt, hint)]
+        if not exprs:
+            return self._never()
+        return " | ".join(f"({e})" if " | " in e and len(exprs) > 1 else e for e in exprs)
+
+    def _alt(self, alt: Typed | Values, hint: str) -> list[str]:
+        if isinstance(alt, Values):
+            return [self._value(v, hint) for v in alt.decoded()]
+        parts = (
+            ("null", alt.null or None),
+            ("boolean", alt.boolean or None),
+            ("number", alt.number),
+            ("string", alt.string),
+            ("array", alt.array),
+            ("object", alt.object),
+        )
+        found = [self._types[kind](value, hint) for kind, value in parts if value is not None]
+        return [e for e in found if e is not None]
+
+    # ------------------------------------------------------------ scalar types
+
+    def _type_null(self, _: bool, hint: str) -> str:
+        return '"null"'
+
+    def _type_boolean(self, values: frozenset[bool], hint: str) -> str:
+        return " | ".join(f'"{str(v).lower()}"' for v in sorted(values, reverse=True))
+
+    def _type_number(self, n: Num, hint: str) -> str | None:
+        expr = number_expr(n.lo, n.hi, n.integer)
+        if expr is None:
+            return None
+        plain = n.lo is None and n.hi is None
+        name = {None: "number", True: "integer", False: "fraction"}[n.integer] if plain else hint
+        return self.out.rule(name, expr)
+
+    def _type_string(self, s: Str, hint: str) -> str | None:
+        if s.max_len is not None and s.min_len > s.max_len:
+            return None
+        if not s.patterns:
+            body = f"{QUOTE} {self.out.repeat(self._char(cs.ANY), s.min_len, s.max_len)} {QUOTE}"
+            return self.out.rule("string" if s == Str() else f"{hint}-string", body)
+        try:
+            dfas = (
+                [_regex.length(s.min_len, s.max_len)] if s.min_len or s.max_len is not None else []
+            )
+            for p in sorted(s.patterns, key=repr):
+                dfa = pattern_dfa(p)
+                dfas.append(_regex.complement(dfa) if p.negated else dfa)
+            return self._dfa_string(_regex.intersect(dfas), hint)
+        except _regex.RegexError as exc:
+            raise self._unsupported("pattern", exc) from exc
+
+    def _dfa_string(self, dfa: _regex.Dfa, hint: str) -> RuleName | None:
+        """A JSON string whose decoded text the automaton accepts."""
+        if dfa.is_empty():
+            return None
+        if dfa not in self._dfas:
+            names = [self.out.reserve(f"{hint}-s{i}") for i in range(len(dfa.moves))]
+            for state, moves in enumerate(dfa.moves):
+                alts = [f"{self._char(chars)} {names[t]}" for chars, t in moves]
+                alts += [QUOTE] if dfa.accept[state] else []
+                self.out.define(names[state], " | ".join(alts) or self._never())
+            self._dfas[dfa] = self.out.rule(f"{hint}-string", f"{QUOTE} {names[0]}")
+        return self._dfas[dfa]
+
+    # ------------------------------------------------------------ literal values (enum/const)
+
+    def _value(self, v: Any, hint: str) -> str:
+        if v is None or isinstance(v, bool):
+            return f'"{"null" if v is None else str(v).lower()}"'
+        if isinstance(v, int | float):
+            d = Decimal(repr(v))
+            expr = number_expr((d, False), (d, False), None)
+            assert expr is not None
+            return expr
+        if isinstance(v, str):
+            return json_string_literal(v)
+        ws = self._ws()
+        if isinstance(v, list):
+            items = [self.out.rule(f"{hint}-v", self._value(x, hint)) for x in v]
+            return f'"[" {ws} ' + f' {ws} "," {ws} '.join(items) + (f' {ws} "]"' if v else '"]"')
+        members = [
+            (
+                self._kv(json_string_literal(k), self.out.rule(f"{hint}-v", self._value(x, hint))),
+                True,
+            )
+            for k, x in v.items()
+        ]
+        return self._members(members, [], hint)
+
+    # ------------------------------------------------------------ arrays
+
+    def _type_array(self, a: Arr, hint: str) -> str | None:
+        hi = a.max_items
+        if a.items >= FALSE:
+            hi = len(a.prefix) if hi is None else min(hi, len(a.prefix))
+        for i, conj in enumerate(a.prefix):
+            if (hi is None or i < hi) and self.norm.conj_empty(conj, 1):
+                hi = i
+        if hi is not None and a.min_items > hi:
+            return None
+        ws = self._ws()
+        p = len(a.prefix) if hi is None else min(len(a.prefix), hi)
+        elements = [self.rule_for(c) for c in a.prefix[:p]]
+        if hi is None or hi > p:
+            item = self.rule_for(a.items)
+            more = self.out.rule(f"{hint}-more", f'"," {ws} {item} {ws}')
+            if p == 0:
+                tail_hi = None if hi is None else hi - 1
+                tail = f'{self.out.repeat(more, max(a.min_items - 1, 0), tail_hi)} "]"'
+                first = f"{item} {ws} {tail}"
+                return f'"[" {ws} ' + (f'("]" | {first})' if a.min_items == 0 else first)
+            tail_hi = None if hi is None else hi - p
+            state = f'{self.out.repeat(more, max(a.min_items - p, 0), tail_hi)} "]"'.strip()
+        else:
+            state = '"]"'
+            if p == 0:
+                return f'"[" {ws} "]"'
+        for i in range(p - 1, 0, -1):
+            step = f'"," {ws} {elements[i]} {ws} {state}'
+            body = f'"]" | {step}' if i >= a.min_items else step
+            state = self.out.rule(f"{hint}-a{i}", body)
+        first = f"{elements[0]} {ws} {state}"
+        return f'"[" {ws} ' + (f'("]" | {first})' if a.min_items == 0 else first)
+
+    # ------------------------------------------------------------ objects
+
+    def _kv(self, key: str, value: str) -> RuleName:
+        ws = self._ws()
+        return self.out.rule("kv", f'{key} {ws} ":" {ws} {value}')
+
+    def _type_object(self, o: Obj, hint: str) -> str | None:
+        known = list(dict.fromkeys(k for part in o.parts for k, _ in part.props))
+        known += sorted(o.required - set(known))
+        members = []
+        for key in known:
+            conj = key_conj(o, key)
+            if o.names and not self.norm.accepts_conj(o.names, key):
+                conj = FALSE
+            if self.norm.conj_empty(conj, 1):
+                if key in o.required:
+                    return None
+                continue
+            members.append(
+                (self._kv(json_string_literal(key), self.rule_for(conj)), key in o.required)
+            )
+        return self._members(members, self._extras(o, known, hint), hint)
+
+    def _extras(self, o: Obj, known: list[str], hint: str) -> list[RuleName]:
+        """Members with keys outside `known`, one rule per set of matching patterns."""
+        sources = sorted({src for part in o.parts for src, _ in part.patterns})
+        if len(sources) > MAX_KEY_PATTERNS:
+            raise self._unsupported("patternProperties", ValueError("too many patterns to combine"))
+        try:
+            base = [_regex.complement(_regex.words(known))] if known else []
+            base += self._names_dfa(o)
+            out = []
+            for mask in range(2 ** len(sources)):
+                chosen = {src for i, src in enumerate(sources) if mask >> i & 1}
+                value = self._extra_value(o, chosen)
+                if value is None or self.norm.conj_empty(value, 1):
+                    continue
+                dfas = base + [
+                    _regex.compile_pattern(src)
+                    if src in chosen
+                    else _regex.complement(_regex.compile_pattern(src))
+                    for src in sources
+                ]
+                key = self._key_rule(dfas, hint)
+                if key is not None:
+                    out.append(self._kv(key, self.rule_for(value)))
+            return out
+        except _regex.RegexError as exc:
+            raise self._unsupported("patternProperties", exc) from exc
+
+    def _key_rule(self, dfas: list[_regex.Dfa], hint: str) -> str | None:
+        if not dfas:
+            return self._type_string(Str(), hint)
+        return self._dfa_string(_regex.intersect(dfas), f"{hint}-key")
+
+    def _extra_value(self, o: Obj, chosen: set[str]) -> Conj | None:
+        conj: Conj = TRUE
+        for part in o.parts:
+            matched = [c for src, c in part.patterns if src in chosen]
+            for c in matched:
+                conj |= c
+            if not matched and part.additional is not None:
+                conj |= part.additional
+        return conj
+
+    def _names_dfa(self, o: Obj) -> list[_regex.Dfa]:
+        """propertyNames as automata over keys (only its string part matters)."""
+        if not o.names:
+            return []
+        dfas = []
+        for alt in self.norm.conj(o.names):
+            if isinstance(alt, Values):
+                dfas.append(_regex.words([v for v in alt.decoded() if isinstance(v, str)]))
+            elif alt.string is not None:
+                s = alt.string
+                parts = [_regex.length(s.min_len, s.max_len)]
+                for p in s.patterns:
+                    dfa = pattern_dfa(p)
+                    parts.append(_regex.complement(dfa) if p.negated else dfa)
+                dfas.append(_regex.intersect(parts))
+        return [_regex.union(dfas)] if dfas else [_regex.words([])]
+
+    def _members(
+        self, members: list[tuple[RuleName, bool]], extras: list[RuleName], hint: str
+    ) -> str:
+        """Object text: named members (each at most once) and any number of extra members."""
+        ws = self._ws()
+        any_order = len(members) <= ANY_ORDER_MAX
+        names: dict[tuple, RuleName] = {}
+        queue: list[tuple] = []
+
+        def state(key: tuple) -> RuleName:
+            if key not in names:
+                names[key] = self.out.reserve(f"{hint}-o")
+                queue.append(key)
+            return names[key]
+
+        start = state((frozenset() if any_order else 0, False))
+        for key in queue:
+            pos, emitted = key
+            sep = f'"," {ws} ' if emitted else ""
+            alts = []
+            if any_order:
+                if all(i in pos for i, (_, req) in enumerate(members) if req):
+                    alts.append('"}"')
+                for i, (kv, _) in enumerate(members):
+                    if i not in pos:
+                        alts.append(f"{sep}{kv} {ws} {state((pos | {i}, True))}")
+            elif pos < len(members):
+                kv, required = members[pos]
+                alts.append(f"{sep}{kv} {ws} {state((pos + 1, True))}")
+                if not required:
+                    alts.append(state((pos + 1, emitted)))
+            else:
+                alts.append('"}"')
+            if any_order or pos == len(members):
+                alts += [f"{sep}{kv} {ws} {state((pos, True))}" for kv in extras]
+            self.out.define(names[key], " | ".join(alts) or self._never())
+        return f'"{{" {ws} {start}'

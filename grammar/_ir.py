@@ -1,0 +1,336 @@
+"""The normal form schemas compile through: per JSON type constraints, unions, and lazy children.
+
+A schema normalises to a `Union` of alternatives; each alternative is a `Values` (a finite set of
+JSON values) or a `Typed` (the allowed types, each with its constraints). Subschemas at child
+positions (array items, property values) stay lazy as a `Conj`, a conjunction of `Ref`s to
+document pointers, possibly negated, so deep or recursive schemas are never expanded eagerly.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field, replace
+from decimal import Decimal
+from typing import Any
+
+Bound = tuple[Decimal, bool] | None  # (value, exclusive)
+FALSE_POINTER = "\x00false"
+TRUE_POINTER = "\x00true"
+
+
+class NotExpressible(Exception):
+    """A negation that has no finite normal form (it would need "some item/key fails...")."""
+
+
+@dataclass(frozen=True, order=True)
+class Ref:
+    pointer: str
+    negated: bool = False
+
+    def flip(self) -> Ref:
+        return Ref(self.pointer, not self.negated)
+
+
+Conj = frozenset[Ref]
+TRUE: Conj = frozenset()
+FALSE: Conj = frozenset({Ref(FALSE_POINTER)})
+
+
+@dataclass(frozen=True)
+class Num:
+    lo: Bound = None
+    hi: Bound = None
+    integer: bool | None = None  # True: integers only, False: non-integers only
+
+
+@dataclass(frozen=True)
+class Pattern:
+    source: str
+    kind: str  # "search" (JSON Schema pattern), "full" (formats) or "literal"
+    negated: bool = False
+
+
+@dataclass(frozen=True)
+class Str:
+    min_len: int = 0
+    max_len: int | None = None
+    patterns: frozenset[Pattern] = frozenset()
+
+
+@dataclass(frozen=True)
+class Arr:
+    prefix: tuple[Conj, ...] = ()
+    items: Conj = TRUE
+    min_items: int = 0
+    max_items: int | None = None
+
+
+@dataclass(frozen=True)
+class ObjPart:
+    """One schema's properties/patternProperties/additionalProperties (None: keyword absent)."""
+
+    props: tuple[tuple[str, Conj], ...] = ()
+    patterns: tuple[tuple[str, Conj], ...] = ()
+    additional: Conj | None = None
+
+
+@dataclass(frozen=True)
+class Obj:
+    parts: frozenset[ObjPart] = frozenset()
+    required: frozenset[str] = frozenset()
+    names: Conj = TRUE  # propertyNames
+
+
+@dataclass(frozen=True)
+class Typed:
+    null: bool = False
+    boolean: frozenset[bool] = frozenset()
+    number: Num | None = None
+    string: Str | None = None
+    array: Arr | None = None
+    object: Obj | None = None
+
+
+@dataclass(frozen=True)
+class Values:
+    """A finite set of JSON values, held as canonical JSON text so it can be hashed."""
+
+    texts: tuple[str, ...] = field(default=())
+
+    @staticmethod
+    def of(values: list[Any]) -> Values:
+        unique: list[Any] = []
+        for v in values:
+            if not any(json_equal(v, u) for u in unique):
+                unique.append(v)
+        return Values(tuple(json.dumps(v, sort_keys=True) for v in unique))
+
+    def decoded(self) -> list[Any]:
+        return [json.loads(t) for t in self.texts]
+
+
+Alt = Typed | Values
+Union = tuple[Alt, ...]
+ALL = Typed(True, frozenset({True, False}), Num(), Str(), Arr(), Obj())
+NOTHING = Typed()
+
+
+def only(**kind: Any) -> Typed:
+    """ALL with the given per-type fields replaced (e.g. only(string=Str(min_len=2)))."""
+    return replace(ALL, **kind)
+
+
+def json_equal(a: Any, b: Any) -> bool:
+    """JSON Schema equality: 1 == 1.0, but true != 1, and containers compare deeply."""
+    if isinstance(a, bool) or isinstance(b, bool):
+        return isinstance(a, bool) and isinstance(b, bool) and a == b
+    if isinstance(a, int | float) and isinstance(b, int | float):
+        return Decimal(repr(a)) == Decimal(repr(b))
+    if isinstance(a, list) and isinstance(b, list):
+        return len(a) == len(b) and all(json_equal(x, y) for x, y in zip(a, b, strict=True))
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(json_equal(a[k], b[k]) for k in a)
+    return type(a) is type(b) and a == b
+
+
+# ---------------------------------------------------------------- intersection
+
+
+def _max_lo(a: Bound, b: Bound) -> Bound:
+    if a is None or b is None:
+        return a or b
+    if a[0] != b[0]:
+        return a if a[0] > b[0] else b
+    return (a[0], a[1] or b[1])
+
+
+def _min_hi(a: Bound, b: Bound) -> Bound:
+    if a is None or b is None:
+        return a or b
+    if a[0] != b[0]:
+        return a if a[0] < b[0] else b
+    return (a[0], a[1] or b[1])
+
+
+def _and_num(a: Num | None, b: Num | None) -> Num | None:
+    if a is None or b is None:
+        return None
+    if a.integer is not None and b.integer is not None and a.integer != b.integer:
+        return None
+    integer = a.integer if a.integer is not None else b.integer
+    return Num(_max_lo(a.lo, b.lo), _min_hi(a.hi, b.hi), integer)
+
+
+def _and_str(a: Str | None, b: Str | None) -> Str | None:
+    if a is None or b is None:
+        return None
+    hi = b.max_len if a.max_len is None else a.max_len if b.max_len is None else None
+    if a.max_len is not None and b.max_len is not None:
+        hi = min(a.max_len, b.max_len)
+    return Str(max(a.min_len, b.min_len), hi, a.patterns | b.patterns)
+
+
+def _and_arr(a: Arr | None, b: Arr | None) -> Arr | None:
+    if a is None or b is None:
+        return None
+    n = max(len(a.prefix), len(b.prefix))
+    prefix = tuple(
+        (a.prefix[i] if i < len(a.prefix) else a.items)
+        | (b.prefix[i] if i < len(b.prefix) else b.items)
+        for i in range(n)
+    )
+    hi = a.max_items if b.max_items is None else b.max_items
+    if a.max_items is not None and b.max_items is not None:
+        hi = min(a.max_items, b.max_items)
+    return Arr(prefix, a.items | b.items, max(a.min_items, b.min_items), hi)
+
+
+def _and_obj(a: Obj | None, b: Obj | None) -> Obj | None:
+    if a is None or b is None:
+        return None
+    return Obj(a.parts | b.parts, a.required | b.required, a.names | b.names)
+
+
+def and_typed(a: Typed, b: Typed) -> Typed:
+    return Typed(
+        a.null and b.null,
+        a.boolean & b.boolean,
+        _and_num(a.number, b.number),
+        _and_str(a.string, b.string),
+        _and_arr(a.array, b.array),
+        _and_obj(a.object, b.object),
+    )
+
+
+# ---------------------------------------------------------------- shallow emptiness
+
+
+def num_empty(n: Num) -> bool:
+    if n.lo is not None and n.hi is not None:
+        if n.lo[0] > n.hi[0] or (n.lo[0] == n.hi[0] and (n.lo[1] or n.hi[1])):
+            return True
+        if n.integer:
+            lo = n.lo[0].to_integral_value(rounding="ROUND_CEILING")
+            lo += 1 if n.lo[1] and lo == n.lo[0] else 0
+            hi = n.hi[0].to_integral_value(rounding="ROUND_FLOOR")
+            hi -= 1 if n.hi[1] and hi == n.hi[0] else 0
+            return lo > hi
+        if n.integer is False and n.lo[0] == n.hi[0]:
+            return True
+    return False
+
+
+def typed_empty(t: Typed) -> bool:
+    """True when no value can match, judged without looking into child schemas."""
+    return not (
+        t.null
+        or t.boolean
+        or (t.number is not None and not num_empty(t.number))
+        or (
+            t.string is not None
+            and not (t.string.max_len is not None and t.string.min_len > t.string.max_len)
+        )
+        or (t.array is not None and not _arr_empty(t.array))
+        or t.object is not None
+    )
+
+
+def _arr_empty(a: Arr) -> bool:
+    top = a.max_items
+    if a.items >= FALSE:
+        top = len(a.prefix) if top is None else min(top, len(a.prefix))
+    if top is not None and a.min_items > top:
+        return True
+    return any(c >= FALSE for c in a.prefix[: a.min_items])
+
+
+def prune(alts: list[Alt]) -> Union:
+    """Drop shallowly empty alternatives and duplicates, keeping order."""
+    out: list[Alt] = []
+    for alt in alts:
+        empty = not alt.texts if isinstance(alt, Values) else typed_empty(alt)
+        if not empty and alt not in out:
+            out.append(alt)
+    return tuple(out)
+
+
+# ---------------------------------------------------------------- negation
+
+
+def negate_typed(t: Typed) -> list[Typed]:
+    """Alternatives covering exactly the values `t` rejects."""
+    out: list[Typed] = []
+    if not t.null:
+        out.append(Typed(null=True))
+    missing = frozenset({True, False}) - t.boolean
+    if missing:
+        out.append(Typed(boolean=missing))
+    out += [Typed(number=n) for n in ([Num()] if t.number is None else _neg_num(t.number))]
+    out += [Typed(string=s) for s in ([Str()] if t.string is None else _neg_str(t.string))]
+    out += [Typed(array=a) for a in ([Arr()] if t.array is None else _neg_arr(t.array))]
+    out += [Typed(object=o) for o in ([Obj()] if t.object is None else _neg_obj(t.object))]
+    return out
+
+
+def _neg_num(n: Num) -> list[Num]:
+    out = []
+    if n.lo is not None:
+        out.append(Num(hi=(n.lo[0], not n.lo[1])))
+    if n.hi is not None:
+        out.append(Num(lo=(n.hi[0], not n.hi[1])))
+    if n.integer is not None:
+        out.append(Num(integer=not n.integer))
+    return out
+
+
+def _neg_str(s: Str) -> list[Str]:
+    out = []
+    if s.min_len > 0:
+        out.append(Str(max_len=s.min_len - 1))
+    if s.max_len is not None:
+        out.append(Str(min_len=s.max_len + 1))
+    out += [Str(patterns=frozenset({replace(p, negated=not p.negated)})) for p in s.patterns]
+    return out
+
+
+def _neg_arr(a: Arr) -> list[Arr]:
+    out = []
+    if a.min_items > 0:
+        out.append(Arr(max_items=a.min_items - 1))
+    if a.max_items is not None:
+        out.append(Arr(min_items=a.max_items + 1))
+    for i, conj in enumerate(a.prefix):
+        out += [Arr((TRUE,) * i + (frozenset({r.flip()}),), min_items=i + 1) for r in conj]
+    if a.items >= FALSE and len(a.items) == 1:
+        out.append(Arr(min_items=len(a.prefix) + 1))
+    elif a.items:
+        raise NotExpressible("negating `items` needs 'some item fails', which has no grammar")
+    return out
+
+
+def _neg_obj(o: Obj) -> list[Obj]:
+    if o.names:
+        raise NotExpressible("negating `propertyNames` needs 'some key fails'")
+    out = [Obj(frozenset({ObjPart(props=((r, FALSE),))})) for r in sorted(o.required)]
+    for part in o.parts:
+        if any(conj for _, conj in part.patterns) or part.additional:
+            raise NotExpressible("negating pattern/additional properties needs 'some key fails'")
+        for key, conj in part.props:
+            for r in conj:
+                flipped = ObjPart(props=((key, frozenset({r.flip()})),))
+                out.append(Obj(frozenset({flipped}), frozenset({key})))
+    return out
+
+
+def negate_value(v: Any) -> list[Typed]:
+    """Alternatives covering every JSON value except `v`."""
+    if v is None:
+        return [replace(ALL, null=False)]
+    if isinstance(v, bool):
+        return [replace(ALL, boolean=frozenset({not v}))]
+    if isinstance(v, int | float):
+        d = Decimal(repr(v))
+        return [replace(ALL, number=Num(hi=(d, True))), Typed(number=Num(lo=(d, True)))]
+    if isinstance(v, str):
+        return [replace(ALL, string=Str(patterns=frozenset({Pattern(v, "literal", True)})))]
+    raise NotExpressible("negating an array or object value has no finite grammar")

@@ -1,0 +1,509 @@
+"""Pass 1: schema -> normal form (`_ir.Union`), one method per keyword.
+
+Keywords that constrain the same instance (`$ref`, `allOf`, `anyOf`, `oneOf`, `not`, `if`) are
+merged here, exactly: intersections distribute over unions, `oneOf` keeps only values matching
+one branch, and a keyword constrains only the types it applies to. Child schemas stay lazy.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from decimal import Decimal
+from typing import Any
+
+from grammar import _ir
+from grammar._errors import UnsupportedSchemaError
+from grammar._formats import FORMATS
+from grammar._ir import ALL, FALSE, TRUE, Alt, Conj, Num, Obj, Pattern, Ref, Str, Typed, Union
+from grammar._regex import RegexError, compile_pattern, literal
+from grammar._resolve import Document, escape_token
+
+MAX_ALTERNATIVES = 256
+MAX_APPLICATOR_DEPTH = 64
+_TYPES: dict[str, Typed] = {
+    "null": Typed(null=True),
+    "boolean": Typed(boolean=frozenset({True, False})),
+    "integer": Typed(number=Num(integer=True)),
+    "number": Typed(number=Num()),
+    "string": Typed(string=Str()),
+    "array": Typed(array=_ir.Arr()),
+    "object": Typed(object=Obj()),
+}
+# Assertions with no exact grammar: refused when strict, dropped (a documented superset) if not.
+_UNSUPPORTED = {
+    "multipleOf": "divisibility",
+    "uniqueItems": "uniqueness of array items",
+    "contains": "'some item matches'",
+    "minContains": "'some item matches'",
+    "maxContains": "'some item matches'",
+    "minProperties": "counting object members",
+    "maxProperties": "counting object members",
+    "dependentRequired": "conditional members",
+    "unevaluatedItems": "evaluation tracking",
+    "unevaluatedProperties": "evaluation tracking",
+    "$dynamicRef": "dynamic scoping",
+    "$recursiveRef": "dynamic scoping",
+}
+_TRIVIAL = {"uniqueItems": False, "minProperties": 0, "minContains": 1}
+
+Handler = Callable[[dict[str, Any], str], Union | None]
+
+
+def _number(value: Any, keyword: str, ptr: str) -> Decimal:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise UnsupportedSchemaError(keyword, ptr, "must be a number")
+    return Decimal(repr(value))
+
+
+def _count(schema: dict[str, Any], keyword: str, ptr: str) -> int | None:
+    value = schema.get(keyword)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float) or value != int(value):
+        raise UnsupportedSchemaError(keyword, ptr, "must be a non-negative integer")
+    return int(value)
+
+
+def and_unions(a: Union, b: Union, accepts: Callable[[Alt, Any], bool]) -> Union:
+    out: list[Alt] = []
+    for x in a:
+        for y in b:
+            out.append(_and_alt(x, y, accepts))
+    if len(out) > MAX_ALTERNATIVES:
+        raise UnsupportedSchemaError("anyOf", "", "too many alternatives after merging")
+    return _ir.prune(out)
+
+
+def _and_alt(x: Alt, y: Alt, accepts: Callable[[Alt, Any], bool]) -> Alt:
+    if isinstance(x, Typed) and isinstance(y, Typed):
+        return _ir.and_typed(x, y)
+    values, other = (x, y) if isinstance(x, _ir.Values) else (y, x)
+    return _ir.Values.of([v for v in values.decoded() if accepts(other, v)])
+
+
+class Normalizer:
+    """Normalises the schemas of one document; results are cached per pointer."""
+
+    def __init__(self, doc: Document, strict: bool) -> None:
+        self.doc = doc
+        self.strict = strict
+        self._schemas: dict[str, Union] = {}
+        self._conjs: dict[Conj, Union] = {}
+        self._active: list[str] = []
+        self._handlers = self._build_dispatch()
+
+    def _build_dispatch(self) -> dict[str, Handler]:
+        table: dict[str, Handler] = {
+            "type": self._kw_type,
+            "enum": self._kw_enum,
+            "const": self._kw_const,
+            "minimum": self._kw_bounds,
+            "maximum": self._kw_bounds,
+            "exclusiveMinimum": self._kw_bounds,
+            "exclusiveMaximum": self._kw_bounds,
+            "minLength": self._kw_length,
+            "maxLength": self._kw_length,
+            "pattern": self._kw_pattern,
+            "format": self._kw_format,
+            "prefixItems": self._kw_items,
+            "items": self._kw_items,
+            "minItems": self._kw_item_count,
+            "maxItems": self._kw_item_count,
+            "properties": self._kw_members,
+            "patternProperties": self._kw_members,
+            "additionalProperties": self._kw_members,
+            "required": self._kw_required,
+            "propertyNames": self._kw_property_names,
+            "dependentSchemas": self._kw_dependent_schemas,
+            "$ref": self._kw_ref,
+            "allOf": self._kw_all_of,
+            "anyOf": self._kw_any_of,
+            "oneOf": self._kw_one_of,
+            "not": self._kw_not,
+            "if": self._kw_conditional,
+        }
+        return table
+
+    # ------------------------------------------------------------ entry points
+
+    def conj(self, conj: Conj) -> Union:
+        """The normal form of a conjunction of (possibly negated) subschemas."""
+        if conj not in self._conjs:
+            result: Union = (ALL,)
+            for ref in sorted(conj):
+                result = self.and_(result, self.ref(ref))
+            self._conjs[conj] = result
+        return self._conjs[conj]
+
+    def ref(self, ref: Ref) -> Union:
+        base = self.schema(ref.pointer)
+        return self.negate(base, ref.pointer, "not") if ref.negated else base
+
+    def schema(self, ptr: str) -> Union:
+        if ptr in self._schemas:
+            return self._schemas[ptr]
+        if ptr in self._active:
+            raise UnsupportedSchemaError("$ref", ptr, "reference cycle without an instance step")
+        if len(self._active) > MAX_APPLICATOR_DEPTH:
+            raise UnsupportedSchemaError("allOf", ptr, "applicators nested too deeply")
+        self._active.append(ptr)
+        try:
+            result = self._schema(self._lookup(ptr), ptr)
+        finally:
+            self._active.pop()
+        self._schemas[ptr] = result
+        return result
+
+    def _lookup(self, ptr: str) -> Any:
+        if ptr == _ir.FALSE_POINTER:
+            return False
+        if ptr == _ir.TRUE_POINTER:
+            return True
+        return self.doc.schemas[ptr]
+
+    def _schema(self, schema: Any, ptr: str) -> Union:
+        if schema is True:
+            return (ALL,)
+        if schema is False:
+            return ()
+        if not isinstance(schema, dict):
+            raise UnsupportedSchemaError("", ptr, "a schema must be an object or a boolean")
+        result: Union = (ALL,)
+        done: set[Handler] = set()
+        for keyword in schema:
+            if keyword in _UNSUPPORTED:
+                if _TRIVIAL.get(keyword, object()) != schema[keyword]:
+                    self._refuse(keyword, ptr, _UNSUPPORTED[keyword])
+                continue
+            handler = self._handlers.get(keyword)
+            if handler is None or handler in done:
+                continue  # annotations and unknown keywords are ignored, as JSON Schema says
+            done.add(handler)
+            part = handler(schema, ptr)
+            if part is not None:
+                result = self.and_(result, part)
+        return result
+
+    # ------------------------------------------------------------ union algebra
+
+    def and_(self, a: Union, b: Union) -> Union:
+        return and_unions(a, b, self.accepts)
+
+    def negate(self, union: Union, ptr: str, keyword: str) -> Union:
+        result: Union = (ALL,)
+        try:
+            for alt in union:
+                if isinstance(alt, _ir.Values):
+                    for v in alt.decoded():
+                        result = self.and_(result, tuple(_ir.negate_value(v)))
+                else:
+                    result = self.and_(result, tuple(_ir.negate_typed(alt)))
+        except _ir.NotExpressible as exc:
+            if self.strict:
+                raise UnsupportedSchemaError(keyword, ptr, str(exc)) from exc
+            return (ALL,)
+        return result
+
+    # ------------------------------------------------------------ instance checks (enum/const)
+
+    def accepts(self, alt: Alt, v: Any) -> bool:
+        """Whether the JSON value `v` matches the alternative `alt`."""
+        if isinstance(alt, _ir.Values):
+            return any(_ir.json_equal(v, u) for u in alt.decoded())
+        if v is None:
+            return alt.null
+        if isinstance(v, bool):
+            return v in alt.boolean
+        if isinstance(v, int | float):
+            return alt.number is not None and _num_accepts(alt.number, Decimal(repr(v)))
+        if isinstance(v, str):
+            return alt.string is not None and _str_accepts(alt.string, v)
+        if isinstance(v, list):
+            return alt.array is not None and self._arr_accepts(alt.array, v)
+        return alt.object is not None and self._obj_accepts(alt.object, v)
+
+    def accepts_conj(self, conj: Conj, v: Any) -> bool:
+        return any(self.accepts(alt, v) for alt in self.conj(conj))
+
+    def _arr_accepts(self, a: _ir.Arr, v: list[Any]) -> bool:
+        if len(v) < a.min_items or (a.max_items is not None and len(v) > a.max_items):
+            return False
+        return all(
+            self.accepts_conj(a.prefix[i] if i < len(a.prefix) else a.items, item)
+            for i, item in enumerate(v)
+        )
+
+    def _obj_accepts(self, o: Obj, v: dict[str, Any]) -> bool:
+        if not o.required <= v.keys():
+            return False
+        if not all(self.accepts_conj(o.names, key) for key in v):
+            return False
+        return all(
+            self.accepts_conj(conj_for_key(part, key), item)
+            for part in o.parts
+            for key, item in v.items()
+        )
+
+    # ------------------------------------------------------------ keywords
+
+    def _kw_type(self, schema: dict[str, Any], ptr: str) -> Union:
+        names = schema["type"] if isinstance(schema["type"], list) else [schema["type"]]
+        alt = Typed()
+        for name in names:
+            if not isinstance(name, str) or name not in _TYPES:
+                raise UnsupportedSchemaError("type", ptr, f"unknown type {name!r}")
+            t = _TYPES[name]
+            number = alt.number
+            if t.number is not None:
+                number = t.number if number is None or number == t.number else Num()
+            alt = Typed(
+                alt.null or t.null,
+                alt.boolean | t.boolean,
+                number,
+                alt.string or t.string,
+                alt.array or t.array,
+                alt.object or t.object,
+            )
+        return (alt,)
+
+    def _kw_enum(self, schema: dict[str, Any], ptr: str) -> Union:
+        if not isinstance(schema["enum"], list):
+            raise UnsupportedSchemaError("enum", ptr, "must be an array")
+        return _ir.prune([_ir.Values.of(schema["enum"])])
+
+    def _kw_const(self, schema: dict[str, Any], ptr: str) -> Union:
+        return (_ir.Values.of([schema["const"]]),)
+
+    def _kw_bounds(self, schema: dict[str, Any], ptr: str) -> Union:
+        lo: _ir.Bound = None
+        hi: _ir.Bound = None
+        for keyword, exclusive, is_lower in (
+            ("minimum", False, True),
+            ("exclusiveMinimum", True, True),
+            ("maximum", False, False),
+            ("exclusiveMaximum", True, False),
+        ):
+            if keyword in schema:
+                bound = (_number(schema[keyword], keyword, ptr), exclusive)
+                lo, hi = (_ir._max_lo(lo, bound), hi) if is_lower else (lo, _ir._min_hi(hi, bound))
+        return (_ir.only(number=Num(lo, hi)),)
+
+    def _kw_length(self, schema: dict[str, Any], ptr: str) -> Union:
+        lo = _count(schema, "minLength", ptr) or 0
+        return (_ir.only(string=Str(lo, _count(schema, "maxLength", ptr))),)
+
+    def _kw_pattern(self, schema: dict[str, Any], ptr: str) -> Union | None:
+        pattern = self._checked_pattern(schema["pattern"], "pattern", ptr)
+        if pattern is None:
+            return None
+        return (_ir.only(string=Str(patterns=frozenset({Pattern(pattern, "search")}))),)
+
+    def _checked_pattern(self, pattern: Any, keyword: str, ptr: str) -> str | None:
+        if not isinstance(pattern, str):
+            raise UnsupportedSchemaError(keyword, ptr, "must be a string")
+        try:
+            compile_pattern(pattern)
+        except RegexError as exc:
+            if self.strict:
+                raise UnsupportedSchemaError(keyword, ptr, str(exc)) from exc
+            return None
+        return pattern
+
+    def _kw_format(self, schema: dict[str, Any], ptr: str) -> Union | None:
+        regex = FORMATS.get(schema["format"])
+        if regex is None:
+            return None  # an annotation (format-annotation vocabulary)
+        return (_ir.only(string=Str(patterns=frozenset({Pattern(regex, "full")}))),)
+
+    def _kw_items(self, schema: dict[str, Any], ptr: str) -> Union:
+        items = schema.get("items")
+        if isinstance(items, list):  # draft 2019 and older: items array + additionalItems
+            prefix = tuple(frozenset({Ref(f"{ptr}/items/{i}")}) for i in range(len(items)))
+            rest = (
+                frozenset({Ref(f"{ptr}/additionalItems")}) if "additionalItems" in schema else TRUE
+            )
+        else:
+            count = len(schema.get("prefixItems", []))
+            prefix = tuple(frozenset({Ref(f"{ptr}/prefixItems/{i}")}) for i in range(count))
+            rest = frozenset({Ref(f"{ptr}/items")}) if "items" in schema else TRUE
+        return (_ir.only(array=_ir.Arr(prefix, rest)),)
+
+    def _kw_item_count(self, schema: dict[str, Any], ptr: str) -> Union:
+        lo = _count(schema, "minItems", ptr) or 0
+        return (_ir.only(array=_ir.Arr(min_items=lo, max_items=_count(schema, "maxItems", ptr))),)
+
+    def _kw_members(self, schema: dict[str, Any], ptr: str) -> Union:
+        props = tuple(
+            (name, frozenset({Ref(f"{ptr}/properties/{escape_token(name)}")}))
+            for name in schema.get("properties", {})
+        )
+        patterns = []
+        for source in schema.get("patternProperties", {}):
+            if self._checked_pattern(source, "patternProperties", ptr) is None:
+                raise UnsupportedSchemaError("patternProperties", ptr, f"pattern {source!r}")
+            patterns.append(
+                (source, frozenset({Ref(f"{ptr}/patternProperties/{escape_token(source)}")}))
+            )
+        extra = (
+            frozenset({Ref(f"{ptr}/additionalProperties")})
+            if "additionalProperties" in schema
+            else None
+        )
+        part = _ir.ObjPart(props, tuple(patterns), extra)
+        return (_ir.only(object=Obj(frozenset({part}))),)
+
+    def _kw_required(self, schema: dict[str, Any], ptr: str) -> Union:
+        names = schema["required"]
+        if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+            raise UnsupportedSchemaError("required", ptr, "must be an array of strings")
+        return (_ir.only(object=Obj(required=frozenset(names))),)
+
+    def _kw_property_names(self, schema: dict[str, Any], ptr: str) -> Union:
+        return (_ir.only(object=Obj(names=frozenset({Ref(f"{ptr}/propertyNames")}))),)
+
+    def _kw_dependent_schemas(self, schema: dict[str, Any], ptr: str) -> Union | None:
+        for name in schema["dependentSchemas"]:
+            sub = f"{ptr}/dependentSchemas/{escape_token(name)}"
+            if not self._vacuous_for_objects(self.schema(sub)):
+                self._refuse("dependentSchemas", ptr, "conditional schemas")
+        return None
+
+    def _vacuous_for_objects(self, union: Union) -> bool:
+        """True when every object matches (so a dependent schema changes nothing)."""
+        return any(
+            isinstance(a, Typed)
+            and a.object is not None
+            and not a.object.required
+            and not a.object.names
+            and all(
+                all(not c for _, c in p.props) and not p.patterns and not p.additional
+                for p in a.object.parts
+            )
+            for a in union
+        )
+
+    def _refuse(self, keyword: str, ptr: str, what: str) -> None:
+        """Raise for an assertion no grammar can express; when not strict, drop it instead."""
+        if self.strict:
+            raise UnsupportedSchemaError(keyword, ptr, f"a grammar cannot express {what}")
+
+    def _kw_ref(self, schema: dict[str, Any], ptr: str) -> Union:
+        if not isinstance(schema["$ref"], str):
+            raise UnsupportedSchemaError("$ref", ptr, "must be a string")
+        return self.schema(self.doc.resolve(ptr, schema["$ref"]))
+
+    def _subschemas(self, schema: dict[str, Any], keyword: str, ptr: str) -> list[Union]:
+        subs = schema[keyword]
+        if not isinstance(subs, list) or not subs:
+            raise UnsupportedSchemaError(keyword, ptr, "must be a non-empty array")
+        return [self.schema(f"{ptr}/{keyword}/{i}") for i in range(len(subs))]
+
+    def _kw_all_of(self, schema: dict[str, Any], ptr: str) -> Union:
+        result: Union = (ALL,)
+        for sub in self._subschemas(schema, "allOf", ptr):
+            result = self.and_(result, sub)
+        return result
+
+    def _kw_any_of(self, schema: dict[str, Any], ptr: str) -> Union:
+        return _ir.prune([alt for sub in self._subschemas(schema, "anyOf", ptr) for alt in sub])
+
+    def _kw_one_of(self, schema: dict[str, Any], ptr: str) -> Union:
+        branches = [b for b in self._subschemas(schema, "oneOf", ptr) if b]
+        if all(self._disjoint(a, b) for i, a in enumerate(branches) for b in branches[i + 1 :]):
+            return _ir.prune([alt for b in branches for alt in b])
+        out: list[_ir.Alt] = []
+        for i, branch in enumerate(branches):
+            result = branch
+            for j, other in enumerate(branches):
+                if j != i:
+                    negated = self.negate(other, ptr, "oneOf")
+                    if negated == (ALL,) and not self.strict:
+                        continue
+                    result = self.and_(result, negated)
+            out.extend(result)
+        return _ir.prune(out)
+
+    def _disjoint(self, a: Union, b: Union) -> bool:
+        return all(self.alt_empty(alt, 2) for alt in self.and_(a, b))
+
+    def _kw_not(self, schema: dict[str, Any], ptr: str) -> Union:
+        return self.negate(self.schema(f"{ptr}/not"), ptr, "not")
+
+    def _kw_conditional(self, schema: dict[str, Any], ptr: str) -> Union | None:
+        if "then" not in schema and "else" not in schema:
+            return None
+        cond = self.schema(f"{ptr}/if")
+        then = self.schema(f"{ptr}/then") if "then" in schema else (ALL,)
+        other = self.schema(f"{ptr}/else") if "else" in schema else (ALL,)
+        return _ir.prune([*self.and_(cond, then), *self.and_(self.negate(cond, ptr, "if"), other)])
+
+    # ------------------------------------------------------------ emptiness (bounded depth)
+
+    def conj_empty(self, conj: Conj, depth: int) -> bool:
+        """True only when provably no value matches (looking `depth` levels into children)."""
+        return all(self.alt_empty(alt, depth) for alt in self.conj(conj))
+
+    def alt_empty(self, alt: Alt, depth: int) -> bool:
+        if isinstance(alt, _ir.Values):
+            return not alt.texts
+        if _ir.typed_empty(alt):
+            return True
+        if depth <= 0:
+            return False
+        others = Typed(alt.null, alt.boolean, alt.number, alt.string)
+        if not _ir.typed_empty(others):
+            return False
+        array_ok = alt.array is not None and not any(
+            self.conj_empty(c, depth - 1) for c in alt.array.prefix[: alt.array.min_items]
+        )
+        object_ok = alt.object is not None and not any(
+            self.conj_empty(key_conj(alt.object, key), depth - 1) for key in alt.object.required
+        )
+        return not (array_ok or object_ok)
+
+
+def key_conj(o: Obj, key: str) -> Conj:
+    """What the value of member `key` must match under every part of `o`."""
+    conj: Conj = TRUE
+    for part in o.parts:
+        conj |= conj_for_key(part, key)
+    return conj
+
+
+def conj_for_key(part: _ir.ObjPart, key: str) -> Conj:
+    conj: Conj = TRUE
+    named = False
+    for name, c in part.props:
+        if name == key:
+            conj |= c
+            named = True
+    matched = [c for source, c in part.patterns if compile_pattern(source).matches(key)]
+    for c in matched:
+        conj |= c
+    if not named and not matched and part.additional is not None:
+        conj |= part.additional
+    return conj
+
+
+def _num_accepts(n: Num, d: Decimal) -> bool:
+    if n.integer is not None and (d == d.to_integral_value()) != n.integer:
+        return False
+    if n.lo is not None and (d < n.lo[0] or (n.lo[1] and d == n.lo[0])):
+        return False
+    return not (n.hi is not None and (d > n.hi[0] or (n.hi[1] and d == n.hi[0])))
+
+
+def _str_accepts(s: Str, v: str) -> bool:
+    if len(v) < s.min_len or (s.max_len is not None and len(v) > s.max_len):
+        return False
+    return all(pattern_dfa(p).matches(v) != p.negated for p in s.patterns)
+
+
+def pattern_dfa(p: Pattern) -> Any:
+    """The automaton of a pattern, ignoring its negation flag."""
+    if p.kind == "literal":
+        return literal(p.source)
+    return compile_pattern(p.source, search=p.kind == "search")
+
+
+__all__ = ["FALSE", "Normalizer", "conj_for_key", "key_conj", "pattern_dfa"]

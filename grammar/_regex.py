@@ -1,0 +1,492 @@
+"""ECMAScript regular expressions (JSON Schema `pattern`) to deterministic automata.
+
+parse -> Thompson NFA -> subset construction -> minimise. Automata run over code points; anchors
+`^`/`$` are honoured anywhere (no multiline flag), and `search` wraps the pattern in `.*` on both
+sides because JSON Schema patterns are unanchored. Lookarounds, backreferences and word
+boundaries have no regular equivalent here and raise RegexError.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from dataclasses import dataclass
+
+from grammar import _charset as cs
+from grammar._charset import CharSet
+
+MAX_NFA_STATES = 20_000
+MAX_DFA_STATES = 3_000
+MAX_GROUP_DEPTH = 100
+
+
+class RegexError(Exception):
+    """A pattern this module cannot turn into an exact automaton."""
+
+
+# ---------------------------------------------------------------- 1. parsing to a tiny AST
+# Nodes: ("set", CharSet) | ("cat", tuple) | ("alt", tuple) | ("rep", node, lo, hi) | ("bol",)
+# | ("eol",); hi is None for an unbounded repetition.
+Node = tuple
+
+_QUANT = re.compile(r"\{(\d+)(,(\d*))?\}")
+_CLASS_ESCAPES = {"d": cs.DIGIT, "w": cs.WORD, "s": cs.SPACE}
+_CHAR_ESCAPES = {"n": 10, "r": 13, "t": 9, "f": 12, "v": 11, "0": 0}
+
+
+class _Parser:
+    def __init__(self, src: str) -> None:
+        self.src = src
+        self.pos = 0
+
+    def _peek(self) -> str:
+        return self.src[self.pos] if self.pos < len(self.src) else ""
+
+    def parse(self) -> Node:
+        node = self._alt(0)
+        if self.pos != len(self.src):
+            raise RegexError(f"unbalanced ')' at offset {self.pos}")
+        return node
+
+    def _alt(self, depth: int) -> Node:
+        if depth > MAX_GROUP_DEPTH:
+            raise RegexError("groups nested too deeply")
+        branches = [self._seq(depth)]
+        while self._peek() == "|":
+            self.pos += 1
+            branches.append(self._seq(depth))
+        return branches[0] if len(branches) == 1 else ("alt", tuple(branches))
+
+    def _seq(self, depth: int) -> Node:
+        items: list[Node] = []
+        while self._peek() not in ("", "|", ")"):
+            atom = self._atom(depth)
+            items.append(self._quantified(atom))
+        return items[0] if len(items) == 1 else ("cat", tuple(items))
+
+    def _quantified(self, atom: Node) -> Node:
+        c = self._peek()
+        if c in ("*", "+", "?"):
+            self.pos += 1
+            lo, hi = {"*": (0, None), "+": (1, None), "?": (0, 1)}[c]
+        else:
+            m = _QUANT.match(self.src, self.pos)
+            if not m:
+                return atom
+            self.pos = m.end()
+            lo = int(m.group(1))
+            hi = lo if m.group(2) is None else (int(m.group(3)) if m.group(3) else None)
+            if hi is not None and hi < lo:
+                raise RegexError("quantifier {m,n} with n < m")
+        if self._peek() == "?":
+            self.pos += 1  # lazy quantifiers match the same language
+        if atom[0] in ("bol", "eol"):
+            raise RegexError("quantified anchor")
+        return ("rep", atom, lo, hi)
+
+    def _atom(self, depth: int) -> Node:
+        c = self.src[self.pos]
+        self.pos += 1
+        if c == "(":
+            return self._group(depth)
+        if c == "^":
+            return ("bol",)
+        if c == "$":
+            return ("eol",)
+        if c == ".":
+            return ("set", cs.complement(cs.LINE_TERMINATORS))
+        if c == "[":
+            return ("set", self._class())
+        if c == "\\":
+            return ("set", self._escape(in_class=False))
+        if c in "*+?":
+            raise RegexError(f"nothing to repeat at offset {self.pos - 1}")
+        if c == "{" and _QUANT.match(self.src, self.pos - 1):
+            raise RegexError(f"nothing to repeat at offset {self.pos - 1}")
+        return ("set", ((ord(c), ord(c)),))
+
+    def _group(self, depth: int) -> Node:
+        if self.src.startswith("?:", self.pos):
+            self.pos += 2
+        elif self.src.startswith("?<", self.pos) and self.src[self.pos + 2 : self.pos + 3] not in (
+            "=",
+            "!",
+        ):
+            end = self.src.find(">", self.pos)
+            if end < 0:
+                raise RegexError("unterminated group name")
+            self.pos = end + 1
+        elif self._peek() == "?":
+            raise RegexError("lookaround assertions have no grammar equivalent")
+        node = self._alt(depth + 1)
+        if self._peek() != ")":
+            raise RegexError("missing ')'")
+        self.pos += 1
+        return node
+
+    def _class(self) -> CharSet:
+        negated = self._peek() == "^"
+        if negated:
+            self.pos += 1
+        ranges: list[CharSet] = []
+        while True:
+            c = self._peek()
+            if c == "":
+                raise RegexError("unterminated character class")
+            if c == "]":
+                self.pos += 1
+                break
+            lo = self._class_atom()
+            if self._peek() == "-" and self.src[self.pos + 1 : self.pos + 2] not in ("]", ""):
+                self.pos += 1
+                hi = self._class_atom()
+                if len(lo) != 1 or len(hi) != 1 or lo[0][0] != lo[0][1] or hi[0][0] != hi[0][1]:
+                    raise RegexError("character class range with a class escape")
+                if hi[0][0] < lo[0][0]:
+                    raise RegexError("character class range out of order")
+                ranges.append(((lo[0][0], hi[0][0]),))
+            else:
+                ranges.append(lo)
+        result = cs.union(*ranges)
+        return cs.complement(result) if negated else result
+
+    def _class_atom(self) -> CharSet:
+        c = self.src[self.pos]
+        self.pos += 1
+        if c == "\\":
+            return self._escape(in_class=True)
+        return ((ord(c), ord(c)),)
+
+    def _escape(self, in_class: bool) -> CharSet:
+        c = self._peek()
+        if not c:
+            raise RegexError("pattern ends with a backslash")
+        self.pos += 1
+        if c.lower() in _CLASS_ESCAPES:
+            base = _CLASS_ESCAPES[c.lower()]
+            return cs.complement(base) if c.isupper() else base
+        if c == "b" and in_class:
+            return ((8, 8),)
+        if c in "bB" or c == "k" or (c.isdigit() and c != "0"):
+            raise RegexError(f"\\{c} (word boundary or backreference) has no grammar equivalent")
+        if c in _CHAR_ESCAPES:
+            cp = _CHAR_ESCAPES[c]
+            return ((cp, cp),)
+        if c == "x":
+            return self._hex(2)
+        if c == "u":
+            if self._peek() == "{":
+                end = self.src.find("}", self.pos)
+                return self._hex_digits(self.src[self.pos + 1 : end], end + 1)
+            return self._hex(4)
+        if c == "c" and self._peek().isalpha():
+            cp = ord(self._peek()) % 32
+            self.pos += 1
+            return ((cp, cp),)
+        if c in "pP":
+            return self._property(negated=c == "P")
+        return ((ord(c), ord(c)),)
+
+    def _hex(self, width: int) -> CharSet:
+        return self._hex_digits(self.src[self.pos : self.pos + width], self.pos + width)
+
+    def _hex_digits(self, digits: str, end: int) -> CharSet:
+        if not digits or any(d not in "0123456789abcdefABCDEF" for d in digits):
+            raise RegexError("malformed hex escape")
+        cp = int(digits, 16)
+        if cp > cs.MAX_CP:
+            raise RegexError("code point out of range")
+        self.pos = end
+        return ((cp, cp),)
+
+    def _property(self, negated: bool) -> CharSet:
+        if self._peek() != "{":
+            raise RegexError("\\p needs {Name}")
+        end = self.src.find("}", self.pos)
+        name = self.src[self.pos + 1 : end].removeprefix("General_Category=").removeprefix("gc=")
+        found = cs.unicode_category(name)
+        if end < 0 or found is None:
+            raise RegexError(f"unknown Unicode property {name!r}")
+        self.pos = end + 1
+        return cs.complement(found) if negated else found
+
+
+# ---------------------------------------------------------------- 2. Thompson NFA
+
+
+class _Nfa:
+    def __init__(self) -> None:
+        self.moves: list[list[tuple[CharSet, int]]] = []
+        self.eps: list[list[tuple[str, int]]] = []  # kind: "" plain, "bol", "eol"
+
+    def state(self) -> int:
+        if len(self.moves) >= MAX_NFA_STATES:
+            raise RegexError("pattern expands to too many states")
+        self.moves.append([])
+        self.eps.append([])
+        return len(self.moves) - 1
+
+    def build(self, node: Node) -> tuple[int, int]:
+        kind = node[0]
+        start, end = self.state(), self.state()
+        if kind == "set":
+            if node[1]:
+                self.moves[start].append((node[1], end))
+        elif kind in ("bol", "eol"):
+            self.eps[start].append((kind, end))
+        elif kind == "cat":
+            cur = start
+            for child in node[1]:
+                s, e = self.build(child)
+                self.eps[cur].append(("", s))
+                cur = e
+            self.eps[cur].append(("", end))
+        elif kind == "alt":
+            for child in node[1]:
+                s, e = self.build(child)
+                self.eps[start].append(("", s))
+                self.eps[e].append(("", end))
+        else:
+            self._repeat(node, start, end)
+        return start, end
+
+    def _repeat(self, node: Node, start: int, end: int) -> None:
+        _, child, lo, hi = node
+        cur = start
+        for _ in range(lo):
+            s, e = self.build(child)
+            self.eps[cur].append(("", s))
+            cur = e
+        if hi is None:
+            s, e = self.build(child)
+            self.eps[cur].append(("", s))
+            self.eps[e].append(("", cur))
+        else:
+            for _ in range(hi - lo):
+                s, e = self.build(child)
+                self.eps[cur].append(("", s))
+                self.eps[cur].append(("", end))
+                cur = e
+        self.eps[cur].append(("", end))
+
+    def closure(self, states: frozenset[int], at_start: bool, at_end: bool) -> frozenset[int]:
+        seen, stack = set(states), list(states)
+        while stack:
+            for kind, nxt in self.eps[stack.pop()]:
+                ok = not kind or (kind == "bol" and at_start) or (kind == "eol" and at_end)
+                if ok and nxt not in seen:
+                    seen.add(nxt)
+                    stack.append(nxt)
+        return frozenset(seen)
+
+
+# ---------------------------------------------------------------- 3. DFA
+
+
+@dataclass(frozen=True)
+class Dfa:
+    """State 0 is the start; `moves[s]` maps disjoint code point sets to next states."""
+
+    moves: tuple[tuple[tuple[CharSet, int], ...], ...]
+    accept: tuple[bool, ...]
+
+    def matches(self, text: str) -> bool:
+        state = 0
+        for ch in text:
+            cp = ord(ch)
+            state = next((t for s, t in self.moves[state] if cs.contains(s, cp)), -1)
+            if state < 0:
+                return False
+        return self.accept[state]
+
+    def live(self) -> list[bool]:
+        """States from which an accepting state is reachable."""
+        live = list(self.accept)
+        changed = True
+        while changed:
+            changed = False
+            for s, moves in enumerate(self.moves):
+                if not live[s] and any(live[t] for _, t in moves):
+                    live[s] = changed = True
+        return live
+
+    def is_empty(self) -> bool:
+        return not self.live()[0]
+
+
+def _split(moves: list[tuple[CharSet, object]]) -> list[tuple[CharSet, frozenset]]:
+    """Partition the union of the move sets into pieces with the same set of targets."""
+    events: dict[int, list[tuple[int, object]]] = {}
+    for chars, target in moves:
+        for lo, hi in chars:
+            events.setdefault(lo, []).append((1, target))
+            events.setdefault(hi + 1, []).append((-1, target))
+    active: dict[object, int] = {}
+    pieces: dict[frozenset, list[tuple[int, int]]] = {}
+    points = sorted(events)
+    for i, p in enumerate(points):
+        for delta, target in events[p]:
+            active[target] = active.get(target, 0) + delta
+            if not active[target]:
+                del active[target]
+        if active and i + 1 < len(points):
+            pieces.setdefault(frozenset(active), []).append((p, points[i + 1] - 1))
+    return [(cs.normalize(r), key) for key, r in pieces.items()]
+
+
+def _determinize(nfa: _Nfa, start: int, final: int) -> Dfa:
+    first = nfa.closure(frozenset([start]), True, False)
+    keys: dict[tuple[frozenset[int], bool], int] = {(first, True): 0}
+    todo = [(first, True)]
+    moves: list[tuple[tuple[CharSet, int], ...]] = []
+    accept: list[bool] = []
+    for states, at_start in todo:
+        accept.append(final in nfa.closure(states, at_start, True))
+        out = []
+        raw = [(c, t) for s in states for c, t in nfa.moves[s]]
+        for chars, targets in _split(raw):
+            nxt = (nfa.closure(frozenset(targets), False, False), False)
+            if nxt not in keys:
+                if len(keys) >= MAX_DFA_STATES:
+                    raise RegexError("pattern needs too many automaton states")
+                keys[nxt] = len(keys)
+                todo.append(nxt)
+            out.append((chars, keys[nxt]))
+        moves.append(tuple(out))
+    return minimize(Dfa(tuple(moves), tuple(accept)))
+
+
+def minimize(dfa: Dfa) -> Dfa:
+    """Drop dead states, then merge equivalent ones (Moore's partition refinement)."""
+    live = dfa.live()
+    if not live[0]:
+        return Dfa(((),), (False,))
+    cls = [int(a) for a in dfa.accept]
+    while True:
+        sigs: dict[tuple, int] = {}
+        new = []
+        for s, moves in enumerate(dfa.moves):
+            by_cls: dict[int, list[tuple[int, int]]] = {}
+            for chars, t in moves:
+                if live[t]:
+                    by_cls.setdefault(cls[t], []).extend(chars)
+            sig = (cls[s], tuple(sorted((c, cs.normalize(r)) for c, r in by_cls.items())))
+            new.append(sigs.setdefault(sig, len(sigs)))
+        if len(sigs) == len(set(cls)):
+            break
+        cls = new
+    order = {cls[0]: 0}
+    for s in range(len(dfa.moves)):
+        if live[s] and cls[s] not in order:
+            order[cls[s]] = len(order)
+    moves_out: list[tuple[tuple[CharSet, int], ...]] = [()] * len(order)
+    accept_out = [False] * len(order)
+    for s, moves in enumerate(dfa.moves):
+        if not live[s]:
+            continue
+        merged: dict[int, list[tuple[int, int]]] = {}
+        for chars, t in moves:
+            if live[t]:
+                merged.setdefault(order[cls[t]], []).extend(chars)
+        moves_out[order[cls[s]]] = tuple((cs.normalize(r), t) for t, r in sorted(merged.items()))
+        accept_out[order[cls[s]]] = dfa.accept[s]
+    return Dfa(tuple(moves_out), tuple(accept_out))
+
+
+# ---------------------------------------------------------------- 4. building and combining
+
+_ANY_STAR: Node = ("rep", ("set", cs.ANY), 0, None)
+
+
+@functools.lru_cache(maxsize=512)
+def compile_pattern(pattern: str, search: bool = True) -> Dfa:
+    """The strings a pattern matches: anywhere in the string (`search`) or as a whole."""
+    node = _Parser(pattern).parse()
+    if search:
+        node = ("cat", (_ANY_STAR, node, _ANY_STAR))
+    nfa = _Nfa()
+    start, end = nfa.build(node)
+    return _determinize(nfa, start, end)
+
+
+def literal(text: str) -> Dfa:
+    """Exactly the string `text`."""
+    moves = tuple(((((ord(c), ord(c)),), i + 1),) for i, c in enumerate(text)) + ((),)
+    return Dfa(moves, tuple(i == len(text) for i in range(len(text) + 1)))
+
+
+def length(lo: int, hi: int | None) -> Dfa:
+    """Strings of `lo` to `hi` code points (unbounded when hi is None)."""
+    top = hi if hi is not None else lo
+    if top >= MAX_DFA_STATES:
+        raise RegexError("length bound too large to combine with a pattern")
+    moves = [(((cs.ANY, i + 1),) if i < top else ()) for i in range(top + 1)]
+    if hi is None:
+        moves[top] = ((cs.ANY, top),)
+    return Dfa(tuple(moves), tuple(i >= lo for i in range(top + 1)))
+
+
+def complement(dfa: Dfa) -> Dfa:
+    """Every string `dfa` rejects."""
+    dead = len(dfa.moves)
+    moves = []
+    for out in dfa.moves:
+        covered = cs.union(*(c for c, _ in out))
+        rest = cs.complement(covered)
+        moves.append(out + (((rest, dead),) if rest else ()))
+    moves.append(((cs.ANY, dead),))
+    return minimize(Dfa(tuple(moves), tuple(not a for a in dfa.accept) + (True,)))
+
+
+def intersect(dfas: list[Dfa]) -> Dfa:
+    """Strings every automaton accepts (product construction)."""
+    if len(dfas) == 1:
+        return dfas[0]
+    start = (0,) * len(dfas)
+    keys = {start: 0}
+    todo = [start]
+    moves: list[tuple[tuple[CharSet, int], ...]] = []
+    for key in todo:
+        out = []
+        current: list[tuple[CharSet, tuple[int, ...]]] = [(cs.ANY, ())]
+        for d, s in zip(dfas, key, strict=True):
+            nxt = []
+            for chars, partial in current:
+                for dchars, t in d.moves[s]:
+                    both = cs.intersect(chars, dchars)
+                    if both:
+                        nxt.append((both, (*partial, t)))
+            current = nxt
+        for chars, target in current:
+            if target not in keys:
+                if len(keys) >= MAX_DFA_STATES:
+                    raise RegexError("combined patterns need too many automaton states")
+                keys[target] = len(keys)
+                todo.append(target)
+            out.append((chars, keys[target]))
+        moves.append(tuple(out))
+    accept = tuple(all(d.accept[s] for d, s in zip(dfas, key, strict=True)) for key in todo)
+    return minimize(Dfa(tuple(moves), accept))
+
+
+def words(texts: list[str]) -> Dfa:
+    """Exactly the given strings (a trie)."""
+    moves: list[dict[int, int]] = [{}]
+    accept = [False]
+    for text in texts:
+        state = 0
+        for ch in text:
+            cp = ord(ch)
+            if cp not in moves[state]:
+                moves[state][cp] = len(moves)
+                moves.append({})
+                accept.append(False)
+            state = moves[state][cp]
+        accept[state] = True
+    table = tuple(tuple((((cp, cp),), t) for cp, t in sorted(m.items())) for m in moves)
+    return minimize(Dfa(table, tuple(accept)))
+
+
+def union(dfas: list[Dfa]) -> Dfa:
+    """Strings any automaton accepts."""
+    return complement(intersect([complement(d) for d in dfas]))
