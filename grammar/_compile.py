@@ -8,6 +8,7 @@ them in any order (duplicates of named keys excluded); larger ones follow schema
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
@@ -24,6 +25,7 @@ from grammar._strings import json_char, json_string_literal
 WS_BODY = '| " " | "\\n" [ \\t]{0,40}'
 ANY_ORDER_MAX = 6
 MAX_KEY_PATTERNS = 4
+MAX_MODULUS = 1000
 QUOTE = '"\\""'
 
 
@@ -34,6 +36,14 @@ def _pointer(conj: Conj) -> str:
 def _hint(conj: Conj) -> str:
     tokens = [t for t in _pointer(conj).split("/") if t]
     return "-".join(tokens[-2:]) or "value"
+
+
+def _digit_steps(m: int, r: int, first: int, names: list[RuleName]) -> list[str]:
+    """Alternatives `digit next-state` from remainder r, digits grouped by target state."""
+    targets: dict[int, list[int]] = {}
+    for d in range(first, 10):
+        targets.setdefault((10 * r + d) % m, []).append(d)
+    return [f"[{''.join(map(str, ds))}] {names[t]}" for t, ds in targets.items()]
 
 
 class Compiler:
@@ -120,12 +130,31 @@ class Compiler:
         return " | ".join(f'"{str(v).lower()}"' for v in sorted(values, reverse=True))
 
     def _type_number(self, n: Num, hint: str) -> str | None:
+        if n.multiples:
+            return self._multiple_of(n, hint)
         expr = number_expr(n.lo, n.hi, n.integer)
         if expr is None:
             return None
         plain = n.lo is None and n.hi is None
         name = {None: "number", True: "integer", False: "fraction"}[n.integer] if plain else hint
         return self.out.rule(name, expr)
+
+    def _multiple_of(self, n: Num, hint: str) -> str | None:
+        """Integers divisible by the multipleOf values: a remainder automaton over digits."""
+        if any(m != m.to_integral_value() for m in n.multiples) or n.lo or n.hi:
+            why = "only integer multipleOf values without bounds have an exact grammar"
+            raise self._unsupported("multipleOf", ValueError(why))
+        m = math.lcm(*(int(v) for v in n.multiples))
+        if m > MAX_MODULUS:
+            raise self._unsupported("multipleOf", ValueError(f"modulus above {MAX_MODULUS}"))
+        if n.integer is False:
+            return None
+        names = [self.out.reserve(f"{hint}-mod{r}") for r in range(m)]
+        for r in range(m):
+            alts = _digit_steps(m, r, 0, names) + (['("." "0"+)?'] if r == 0 else [])
+            self.out.define(names[r], " | ".join(alts))
+        first = " | ".join(['"0" ("." "0"+)?', *_digit_steps(m, 0, 1, names)])
+        return self.out.rule(f"{hint}-multiple", f'"-"? ({first})')
 
     def _type_string(self, s: Str, hint: str) -> str | None:
         if s.max_len is not None and s.min_len > s.max_len:

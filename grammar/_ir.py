@@ -41,6 +41,7 @@ class Num:
     lo: Bound = None
     hi: Bound = None
     integer: bool | None = None  # True: integers only, False: non-integers only
+    multiples: frozenset[Decimal] = frozenset()  # multipleOf values
 
 
 @dataclass(frozen=True)
@@ -158,7 +159,7 @@ def _and_num(a: Num | None, b: Num | None) -> Num | None:
     if a.integer is not None and b.integer is not None and a.integer != b.integer:
         return None
     integer = a.integer if a.integer is not None else b.integer
-    return Num(_max_lo(a.lo, b.lo), _min_hi(a.hi, b.hi), integer)
+    return Num(_max_lo(a.lo, b.lo), _min_hi(a.hi, b.hi), integer, a.multiples | b.multiples)
 
 
 def _and_str(a: Str | None, b: Str | None) -> Str | None:
@@ -217,7 +218,7 @@ def num_empty(n: Num) -> bool:
             return lo > hi
         if n.integer is False and n.lo[0] == n.hi[0]:
             return True
-    return False
+    return n.integer is False and any(m == m.to_integral_value() for m in n.multiples)
 
 
 def typed_empty(t: Typed) -> bool:
@@ -273,6 +274,8 @@ def negate_typed(t: Typed) -> list[Typed]:
 
 
 def _neg_num(n: Num) -> list[Num]:
+    if n.multiples:
+        raise NotExpressible("negating `multipleOf` has no grammar here")
     out = []
     if n.lo is not None:
         out.append(Num(hi=(n.lo[0], not n.lo[1])))

@@ -31,7 +31,6 @@ _TYPES: dict[str, Typed] = {
 }
 # Assertions with no exact grammar: refused when strict, dropped (a documented superset) if not.
 _UNSUPPORTED = {
-    "multipleOf": "divisibility",
     "uniqueItems": "uniqueness of array items",
     "contains": "'some item matches'",
     "minContains": "'some item matches'",
@@ -101,6 +100,7 @@ class Normalizer:
             "maximum": self._kw_bounds,
             "exclusiveMinimum": self._kw_bounds,
             "exclusiveMaximum": self._kw_bounds,
+            "multipleOf": self._kw_multiple_of,
             "minLength": self._kw_length,
             "maxLength": self._kw_length,
             "pattern": self._kw_pattern,
@@ -288,6 +288,12 @@ class Normalizer:
                 lo, hi = (_ir._max_lo(lo, bound), hi) if is_lower else (lo, _ir._min_hi(hi, bound))
         return (_ir.only(number=Num(lo, hi)),)
 
+    def _kw_multiple_of(self, schema: dict[str, Any], ptr: str) -> Union:
+        value = _number(schema["multipleOf"], "multipleOf", ptr)
+        if value <= 0:
+            raise UnsupportedSchemaError("multipleOf", ptr, "must be greater than 0")
+        return (_ir.only(number=Num(multiples=frozenset({value}))),)
+
     def _kw_length(self, schema: dict[str, Any], ptr: str) -> Union:
         lo = _count(schema, "minLength", ptr) or 0
         return (_ir.only(string=Str(lo, _count(schema, "maxLength", ptr))),)
@@ -375,12 +381,14 @@ class Normalizer:
             and a.object is not None
             and not a.object.required
             and not a.object.names
-            and all(
-                all(not c for _, c in p.props) and not p.patterns and not p.additional
-                for p in a.object.parts
-            )
+            and all(self._universal(p) for p in a.object.parts)
             for a in union
         )
+
+    def _universal(self, part: _ir.ObjPart) -> bool:
+        conjs = [c for _, c in part.props] + [c for _, c in part.patterns]
+        conjs += [part.additional] if part.additional is not None else []
+        return all(self.conj(c) == (ALL,) for c in conjs)
 
     def _refuse(self, keyword: str, ptr: str, what: str) -> None:
         """Raise for an assertion no grammar can express; when not strict, drop it instead."""
@@ -487,6 +495,8 @@ def conj_for_key(part: _ir.ObjPart, key: str) -> Conj:
 
 def _num_accepts(n: Num, d: Decimal) -> bool:
     if n.integer is not None and (d == d.to_integral_value()) != n.integer:
+        return False
+    if any(d % m != 0 for m in n.multiples):
         return False
     if n.lo is not None and (d < n.lo[0] or (n.lo[1] and d == n.lo[0])):
         return False
