@@ -29,8 +29,21 @@ from .pipeline import RequestOptionError
 
 log = logging.getLogger("localai_gateway.errors")
 
-_URL = re.compile(r"\b[a-z][a-z0-9+.-]*://[^\s\"']+", re.IGNORECASE)
-_BEARER = re.compile(r"(?i)(bearer\s+|api[_-]?key[=:\s]+)\S+")
+# What `scrub` removes from upstream messages: URLs, bare addresses (IPv4, [IPv6], host:port,
+# cluster-internal host names), then credentials (bearer/basic tokens, key=value secrets, sk-...).
+_ADDRESSES = re.compile(
+    r"\b[a-z][a-z0-9+.-]*://[^\s\"'<>]+"
+    r"|\[[0-9a-f:.%]+\](?::\d+)?"
+    r"|\b\d{1,3}(?:\.\d{1,3}){3}(?::\d+)?\b"
+    r"|\b[a-z][a-z0-9-]*(?:\.[a-z0-9-]+)*:\d{2,5}\b"
+    r"|\b[a-z0-9-]+(?:\.[a-z0-9-]+)*\.(?:svc|local|internal|lan|localdomain)\b",
+    re.IGNORECASE,
+)
+_CREDENTIALS = re.compile(
+    r"(?i)((?:bearer|basic)\s+"
+    r"|(?:api[_-]?key|token|secret|password|authorization)[\"']?\s*[=:]\s*[\"']?)[^\s\"',;]+"
+    r"|\bsk-[a-z0-9_-]{6,}"
+)
 
 
 class GatewayError(Exception):
@@ -80,6 +93,37 @@ class OutputValidationFailed(GatewayError):
     code = "output_validation_failed"
 
 
+class AuthenticationFailed(GatewayError):
+    """Raised when a request carries no API key or an unknown one (401)."""
+
+    status = 401
+    type = "authentication_error"
+    code = "invalid_api_key"
+
+
+class PermissionDenied(GatewayError):
+    """Raised when the API key may not use the requested model (403)."""
+
+    status = 403
+    type = "permission_error"
+    code = "model_not_allowed"
+
+
+class RateLimited(GatewayError):
+    """Raised when an API key is over its requests or tokens per minute (429, `Retry-After`)."""
+
+    status = 429
+    type = "rate_limit_error"
+    code = "rate_limit_exceeded"
+
+
+class PayloadTooLarge(GatewayError):
+    """Raised when the request body exceeds the configured size (413)."""
+
+    status = 413
+    code = "request_too_large"
+
+
 class RouteNotFound(GatewayError):
     """Raised for an unknown path (404)."""
 
@@ -109,15 +153,20 @@ def error_response(
 
 def scrub(message: str) -> str:
     """Remove URLs and credentials from an upstream message before it reaches a client."""
-    return _BEARER.sub(r"\1[redacted]", _URL.sub("[upstream]", message))
+    return _CREDENTIALS.sub(_redact, _ADDRESSES.sub("[upstream]", message))
+
+
+def _redact(match: re.Match[str]) -> str:
+    return (match.group(1) or "") + "[redacted]"
 
 
 def upstream_error_object(exc: UpstreamError) -> dict[str, Any]:
     """Return the client-facing error object for an upstream failure."""
     if isinstance(exc, UpstreamStatusError | UpstreamStreamError):
-        error = dict(exc.error)
-        error["message"] = scrub(str(error["message"]))
-        return error
+        return {
+            name: scrub(value) if isinstance(value, str) else value
+            for name, value in exc.error.items()
+        }
     if isinstance(exc, UpstreamTimeout):
         return {"message": exc.message, "type": "api_error", "param": None, "code": "timeout"}
     code = "upstream_unavailable" if upstream_status(exc) == 502 else "upstream_error"
@@ -133,11 +182,16 @@ def upstream_status(exc: UpstreamError) -> int:
     return 502
 
 
-async def _gateway_error(request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, GatewayError)
+def gateway_error_response(exc: GatewayError) -> Response:
+    """Return the response for a `GatewayError` (also used by middleware, outside the handlers)."""
     return error_response(
         exc.status, exc.message, exc.type, param=exc.param, code=exc.code, headers=exc.headers
     )
+
+
+async def _gateway_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, GatewayError)
+    return gateway_error_response(exc)
 
 
 async def _upstream_error(request: Request, exc: Exception) -> Response:

@@ -4,22 +4,54 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
+from .auth import AuthMiddleware, configured_keys
 from .errors import install_error_handlers
 from .lifespan import lifespan_for
+from .limits import BodyLimitMiddleware
+from .observability import (
+    ObservabilityMiddleware,
+    TracingMiddleware,
+    configured_tracer,
+    metrics_router,
+)
+from .ratelimit import RateLimitMiddleware, open_buckets
 from .routes import chat, embeddings, health, images, models
 from .settings import Settings
+from .state import Lifecycle
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the gateway app for `settings` (read from the environment when omitted)."""
     settings = settings or Settings()
+    lifecycle = Lifecycle()
     app = FastAPI(
         title="LocalAI Gateway",
         version="0.1.0",
         summary="OpenAI-compatible gateway in front of LocalAI",
-        lifespan=lifespan_for(settings),
+        lifespan=lifespan_for(settings, lifecycle),
     )
+    app.state.lifecycle = lifecycle
     install_error_handlers(app)
     for module in (chat, embeddings, images, models, health):
         app.include_router(module.router)
+    app.include_router(metrics_router)
+    install_middleware(app, settings)
     return app
+
+
+def install_middleware(app: FastAPI, settings: Settings) -> None:
+    """Add the pure ASGI middleware, each `add_middleware` wrapping the previous ones.
+
+    Order from the outside in: observability (creates the request record the others use),
+    tracing, body limit, auth, rate limit.
+    """
+    keys = configured_keys(settings)
+    if keys is not None:
+        if keys.limited:
+            app.add_middleware(RateLimitMiddleware, buckets=open_buckets(settings))
+        app.add_middleware(AuthMiddleware, keys=keys, protect_metrics=settings.metrics_auth)
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_request_bytes)
+    tracer = configured_tracer(settings)
+    if tracer is not None:
+        app.add_middleware(TracingMiddleware, tracer=tracer)
+    app.add_middleware(ObservabilityMiddleware)

@@ -49,6 +49,24 @@ class Settings(BaseSettings):
     registry: Path | None = None
     localai_api_key: SecretStr | None = None
 
+    # Clients: API keys (None = auto, see app/auth.py), rate limits, body limits, observability.
+    api_keys_file: Path | None = None
+    auth: bool | None = None
+    metrics_auth: bool = False
+    rate_limit_redis_url: SecretStr | None = None
+    max_request_bytes: Annotated[int, Field(ge=1)] = 32 * 1024 * 1024
+    max_messages: Annotated[int, Field(ge=1)] = 2048
+    otel: bool = False
+
+    connect_timeout: OptionalSeconds = 5.0
+    first_token_timeout: OptionalSeconds = 120.0
+    idle_timeout: OptionalSeconds = 60.0
+    total_timeout: OptionalSeconds = 600.0
+
+    max_connections: Annotated[int, Field(ge=1)] = 512
+    keepalive_expiry: Seconds = 60.0
+    http_transport: Literal["aiohttp", "httpx"] = "aiohttp"
+
     connect_timeout: OptionalSeconds = 5.0
     first_token_timeout: OptionalSeconds = 120.0
     idle_timeout: OptionalSeconds = 60.0

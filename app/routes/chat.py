@@ -8,6 +8,8 @@ from fastapi import APIRouter, Depends, Request
 from starlette.responses import Response
 
 from .. import proxy
+from ..auth import authorize
+from ..limits import check_chat_body
 from ..registry import Capability
 from ..relay import read_json_object, require_field
 from ..state import Gateway, get_gateway
@@ -22,8 +24,10 @@ async def chat_completions(
     """Relay a chat completion to the model's LocalAI, streamed when `stream` is true."""
     body = await read_json_object(request)
     target = gateway.registry.resolve(require_field(body, "model", str))
+    authorize(request, target)
     target.require(Capability.CHAT)
     require_field(body, "messages", list)
+    check_chat_body(body, gateway.settings)
     if body.get("stream") is True:
         return await proxy.stream_chat(gateway, target, body)
     return await proxy.complete_chat(gateway, target, body)

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends, Request
 from starlette.responses import Response
 
 from .. import proxy
+from ..auth import authorize
 from ..registry import Capability
 from ..relay import read_json_object, require_field
 from ..state import Gateway, get_gateway
@@ -22,6 +23,7 @@ async def embeddings(
     """Relay an embeddings request to the model's LocalAI."""
     body = await read_json_object(request)
     target = gateway.registry.resolve(require_field(body, "model", str))
+    authorize(request, target)
     target.require(Capability.EMBEDDINGS)
     require_field(body, "input", (str, list))
     return await proxy.embed(gateway, target, body)

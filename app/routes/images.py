@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends, Request
 from starlette.responses import Response
 
 from .. import images
+from ..auth import authorize
 from ..image_edits import edit_image
 from ..registry import Capability
 from ..relay import read_json_object, require_field
@@ -28,6 +29,7 @@ async def generations(request: Request, gateway: GatewayDep) -> Response:
     """Generate images; `url` replies point at this gateway, never at LocalAI."""
     body = await read_json_object(request)
     target = gateway.registry.resolve(require_field(body, "model", str))
+    authorize(request, target)
     target.require(Capability.IMAGES)
     require_field(body, "prompt", (str, list))
     return await images.generate(gateway, target, body, public_base_url(request, gateway))
@@ -38,6 +40,7 @@ async def edits(request: Request, gateway: GatewayDep) -> Response:
     """Edit one image (inpainting when a mask is sent)."""
     async with read_form(request, max_bytes=2 * gateway.settings.max_image_bytes) as form:
         target = gateway.registry.resolve(required_text(form, "model"))
+        authorize(request, target)
         target.require(Capability.IMAGE_EDIT)
         return await edit_image(gateway, target, form, public_base_url(request, gateway))
 

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Request
 
+from ..auth import can_use, require_visible
 from ..registry import ModelTarget
 from ..state import Gateway, get_gateway
 
@@ -20,14 +21,19 @@ def model_object(target: ModelTarget) -> dict[str, Any]:
 
 
 @router.get("/v1/models", summary="List models")
-async def list_models(gateway: Annotated[Gateway, Depends(get_gateway)]) -> dict[str, Any]:
-    """List the internal model ids of the registry."""
-    return {"object": "list", "data": [model_object(target) for target in gateway.registry]}
+async def list_models(
+    request: Request, gateway: Annotated[Gateway, Depends(get_gateway)]
+) -> dict[str, Any]:
+    """List the internal model ids of the registry that the request's key may use."""
+    visible = [model_object(target) for target in gateway.registry if can_use(request, target)]
+    return {"object": "list", "data": visible}
 
 
 @router.get("/v1/models/{model_id:path}", summary="Retrieve a model")
 async def get_model(
-    model_id: str, gateway: Annotated[Gateway, Depends(get_gateway)]
+    model_id: str, request: Request, gateway: Annotated[Gateway, Depends(get_gateway)]
 ) -> dict[str, Any]:
-    """Describe one model by internal id or alias."""
-    return model_object(gateway.registry.resolve(model_id))
+    """Describe one model by internal id or alias (404 if the key may not use it)."""
+    target = gateway.registry.resolve(model_id)
+    require_visible(request, target, model_id)
+    return model_object(target)

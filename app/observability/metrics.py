@@ -1,0 +1,132 @@
+"""Prometheus metrics of the gateway, and the GET /metrics route that exposes them.
+
+`METRICS` holds every metric object. Request metrics (requests, latency, TTFT, tokens and
+retries) are observed by the observability middleware from the request record, so code that
+retries sets `record.retries`; `breaker_state`, `queue_depth` are set by the resilience code.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    REGISTRY,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+)
+from prometheus_client.metrics import MetricWrapperBase
+from starlette.responses import Response
+
+from .record import RequestRecord
+
+# Seconds; LLM requests span milliseconds (cached, embeddings) to minutes (long generations).
+LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600)
+TTFT_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 120)
+
+BREAKER_CLOSED, BREAKER_HALF_OPEN, BREAKER_OPEN = 0, 1, 2
+
+
+class Metrics:
+    """The gateway's metric objects, registered on one `CollectorRegistry`."""
+
+    def __init__(self, registry: CollectorRegistry = REGISTRY) -> None:
+        self.registry = registry
+        self.requests = Counter(
+            "localai_gateway_requests",
+            "HTTP requests answered, by model, endpoint (route template) and status.",
+            ["model", "endpoint", "status"],
+            registry=registry,
+        )
+        self.latency = Histogram(
+            "localai_gateway_request_duration_seconds",
+            "Time from request start to the last response byte, by model and endpoint.",
+            ["model", "endpoint"],
+            buckets=LATENCY_BUCKETS,
+            registry=registry,
+        )
+        self.ttft = Histogram(
+            "localai_gateway_time_to_first_token_seconds",
+            "Time from request start to the first body byte of a streamed response, by model.",
+            ["model"],
+            buckets=TTFT_BUCKETS,
+            registry=registry,
+        )
+        self.tokens = Counter(
+            "localai_gateway_tokens",
+            "Tokens reported by upstream usage, by model and direction (in = prompt, out).",
+            ["model", "direction"],
+            registry=registry,
+        )
+        self.retries = Counter(
+            "localai_gateway_upstream_retries",
+            "Upstream attempts retried or failed over (from the request record), by model.",
+            ["model"],
+            registry=registry,
+        )
+        self.breaker_state = Gauge(
+            "localai_gateway_breaker_state",
+            "Circuit breaker state per upstream replica: 0 closed, 1 half-open, 2 open.",
+            ["upstream"],
+            registry=registry,
+        )
+        self.queue_depth = Gauge(
+            "localai_gateway_queue_depth",
+            "Requests waiting for a free upstream slot, per upstream replica.",
+            ["upstream"],
+            registry=registry,
+        )
+        self.inflight_streams = Gauge(
+            "localai_gateway_inflight_streams",
+            "Streamed (SSE) responses being sent right now, by model.",
+            ["model"],
+            registry=registry,
+        )
+        self.rate_limited = Counter(
+            "localai_gateway_rate_limited",
+            "Requests refused with 429 by the per-key rate limits, by key name and limit.",
+            ["key", "limit"],
+            registry=registry,
+        )
+        self._children: dict[tuple[int, tuple[str, ...]], Any] = {}
+
+    def child(self, metric: MetricWrapperBase, *labels: str) -> Any:
+        """Return `metric.labels(*labels)`, cached (label sets are bounded: models x routes)."""
+        slot = (id(metric), labels)
+        found = self._children.get(slot)
+        if found is None:
+            found = self._children[slot] = metric.labels(*labels)
+        return found
+
+    def observe(self, record: RequestRecord, finished: float) -> None:
+        """Count one finished request from its record."""
+        model = record.model or ""
+        self.child(self.requests, model, record.endpoint, str(record.status)).inc()
+        self.child(self.latency, model, record.endpoint).observe(finished - record.started)
+        if record.streaming and record.first_byte is not None:
+            self.child(self.ttft, model).observe(record.first_byte - record.started)
+        if record.tokens_in:
+            self.child(self.tokens, model, "in").inc(record.tokens_in)
+        if record.tokens_out:
+            self.child(self.tokens, model, "out").inc(record.tokens_out)
+        if record.retries:
+            self.child(self.retries, model).inc(record.retries)
+
+    def render(self) -> Response:
+        """The Prometheus text exposition of the registry."""
+        return Response(generate_latest(self.registry), media_type=CONTENT_TYPE_LATEST)
+
+
+METRICS = Metrics()
+
+router = APIRouter()
+
+
+@router.get("/metrics", include_in_schema=False)
+async def metrics() -> Response:
+    """Prometheus scrape endpoint."""
+    return METRICS.render()
