@@ -34,7 +34,7 @@ def _pointer(conj: Conj) -> str:
 
 
 def _hint(conj: Conj) -> str:
-    tokens = [t for t in _pointer(conj).split("/") if t]
+    tokens = [t for t in _pointer(conj).rsplit("/", 2) if t]
     return "-".join(tokens[-2:]) or "value"
 
 
@@ -56,6 +56,7 @@ class Compiler:
         self._todo: list[Conj] = []
         self._chars: dict[cs.CharSet, RuleName] = {}
         self._dfas: dict[_regex.Dfa, RuleName] = {}
+        self._strings: dict[tuple[Str, str], str | None] = {}
         self._ptr = ""
         self._types: dict[str, Callable[[Any, str], str | None]] = {
             "null": self._type_null,
@@ -157,6 +158,12 @@ class Compiler:
         return self.out.rule(f"{hint}-multiple", f'"-"? ({first})')
 
     def _type_string(self, s: Str, hint: str) -> str | None:
+        key = (s, hint if s.patterns else "")
+        if key not in self._strings:
+            self._strings[key] = self._string(s, hint)
+        return self._strings[key]
+
+    def _string(self, s: Str, hint: str) -> str | None:
         if s.max_len is not None and s.min_len > s.max_len:
             return None
         if not s.patterns:
@@ -275,14 +282,16 @@ class Compiler:
         if len(sources) > MAX_KEY_PATTERNS:
             raise self._unsupported("patternProperties", ValueError("too many patterns to combine"))
         try:
-            base = [_regex.complement(_regex.words(known))] if known else []
-            base += self._names_dfa(o)
+            base: list[_regex.Dfa] | None = None
             out = []
             for mask in range(2 ** len(sources)):
                 chosen = {src for i, src in enumerate(sources) if mask >> i & 1}
                 value = self._extra_value(o, chosen)
-                if value is None or self.norm.conj_empty(value, 1):
+                if self.norm.conj_empty(value, 1):
                     continue
+                if base is None:
+                    base = [_regex.complement(_regex.words(known))] if known else []
+                    base += self._names_dfa(o)
                 dfas = base + [
                     _regex.compile_pattern(src)
                     if src in chosen
@@ -301,7 +310,7 @@ class Compiler:
             return self._type_string(Str(), hint)
         return self._dfa_string(_regex.intersect(dfas), f"{hint}-key")
 
-    def _extra_value(self, o: Obj, chosen: set[str]) -> Conj | None:
+    def _extra_value(self, o: Obj, chosen: set[str]) -> Conj:
         conj: Conj = TRUE
         for part in o.parts:
             matched = [c for src, c in part.patterns if src in chosen]

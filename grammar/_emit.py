@@ -30,13 +30,15 @@ class Emitter:
     def __init__(self) -> None:
         self._bodies: dict[RuleName, str | None] = {}
         self._by_body: dict[str, RuleName] = {}
+        self._counts: dict[str, int] = {}
 
     def reserve(self, hint: str) -> RuleName:
         base = sanitize(hint)
-        name, n = base, 1
+        name, n = base, self._counts.get(base, 1)
         while name in self._bodies:
             n += 1
             name = f"{base}-{n}"
+        self._counts[base] = n
         rule = RuleName(name)
         self._bodies[rule] = None
         return rule

@@ -88,10 +88,7 @@ def _magnitude(lo: Bound, hi: Bound, integer: bool | None) -> str | None:
     ai, af = _split(lo[0])
     lower = (af, lo[1])
     whole = ("", integer is False)  # a bound-free fraction: any, or non-zero for non-integers
-    if whole == ("", False):
-        whole_frac = (True, "[0-9]+")
-    else:
-        whole_frac = frac_range(*whole, None, False)
+    whole_frac = (True, "[0-9]+") if whole == ("", False) else frac_range(*whole, None, False)
     if af == "" and not lo[1] and integer is False:
         lower = whole
     alts: list[str | None] = []

@@ -300,14 +300,18 @@ class Dfa:
         return self.accept[state]
 
     def live(self) -> list[bool]:
-        """States from which an accepting state is reachable."""
+        """States from which an accepting state is reachable (reverse breadth-first search)."""
+        back: list[list[int]] = [[] for _ in self.moves]
+        for s, moves in enumerate(self.moves):
+            for _, t in moves:
+                back[t].append(s)
         live = list(self.accept)
-        changed = True
-        while changed:
-            changed = False
-            for s, moves in enumerate(self.moves):
-                if not live[s] and any(live[t] for _, t in moves):
-                    live[s] = changed = True
+        todo = [s for s, a in enumerate(self.accept) if a]
+        while todo:
+            for s in back[todo.pop()]:
+                if not live[s]:
+                    live[s] = True
+                    todo.append(s)
         return live
 
     def is_empty(self) -> bool:
@@ -411,7 +415,7 @@ def compile_pattern(pattern: str, search: bool = True) -> Dfa:
 
 def literal(text: str) -> Dfa:
     """Exactly the string `text`."""
-    moves = tuple(((((ord(c), ord(c)),), i + 1),) for i, c in enumerate(text)) + ((),)
+    moves = (*tuple(((((ord(c), ord(c)),), i + 1),) for i, c in enumerate(text)), ())
     return Dfa(moves, tuple(i == len(text) for i in range(len(text) + 1)))
 
 
@@ -435,7 +439,7 @@ def complement(dfa: Dfa) -> Dfa:
         rest = cs.complement(covered)
         moves.append(out + (((rest, dead),) if rest else ()))
     moves.append(((cs.ANY, dead),))
-    return minimize(Dfa(tuple(moves), tuple(not a for a in dfa.accept) + (True,)))
+    return minimize(Dfa(tuple(moves), (*tuple(not a for a in dfa.accept), True)))
 
 
 def intersect(dfas: list[Dfa]) -> Dfa:

@@ -8,12 +8,21 @@ and left recursion through indirectly empty rules (its matcher loops forever).
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 from grammar._errors import GrammarSyntaxError
 
 MAX_REPETITION = 2000  # llama.cpp's MAX_REPETITION_THRESHOLD
-MAX_NESTING = 200  # parenthesis depth; llama.cpp recurses per level and would overflow its stack
+MAX_NESTING = 200
+_NAME = re.compile(r"[a-zA-Z0-9-]+")
+_ESCAPE = r'\\(?:x[0-9a-fA-F]{2}|u[0-9a-fA-F]{4}|U[0-9a-fA-F]{8}|[trn\\"\[\]-])'
+_LITERAL = re.compile(rf'"(?:[^"\\]|{_ESCAPE})*"')
+_CLASS = re.compile(rf"\[\^?(?:[^\]\\]|{_ESCAPE})*\]")
+_BLANK = re.compile(r"(?:[ \t]|#[^\r\n]*)*")
+_BLANK_NL = re.compile(
+    r"(?:[ \t\r\n]|#[^\r\n]*)*"
+)  # parenthesis depth; llama.cpp recurses per level and would overflow its stack
 _SIMPLE_ESCAPES = frozenset('trn\\"[]-')
 _HEX_WIDTH = {"x": 2, "u": 4, "U": 8}
 
@@ -82,24 +91,13 @@ class _Parser:
         return rid
 
     def _skip(self, pos: int, newline_ok: bool) -> int:
-        while pos < self.n:
-            c = self.src[pos]
-            if c in " \t" or (newline_ok and c in "\r\n"):
-                pos += 1
-            elif c == "#":
-                while pos < self.n and self.src[pos] not in "\r\n":
-                    pos += 1
-            else:
-                break
-        return pos
+        return (_BLANK_NL if newline_ok else _BLANK).match(self.src, pos).end()  # type: ignore[union-attr]
 
     def _name_end(self, pos: int) -> int:
-        end = pos
-        while end < self.n and _is_word(self.src[end]):
-            end += 1
-        if end == pos:
+        m = _NAME.match(self.src, pos)
+        if m is None:
             raise _error(self.st, "expecting a rule name ([a-zA-Z0-9-]+)", pos)
-        return end
+        return m.end()
 
     def _int_end(self, pos: int) -> int:
         end = pos
@@ -166,7 +164,14 @@ class _Parser:
         n_prev = 1
         while pos < self.n:
             c = self.src[pos]
-            if c == '"':
+            fast = _LITERAL if c == '"' else _CLASS if c == "[" else None
+            m = fast.match(self.src, pos) if fast else None
+            if m is not None:
+                last_start, n_prev = len(seq), 1
+                if m.end() - pos > (2 if c == '"' else 2 + (self.src[pos + 1] == "^")):
+                    seq.append(None)
+                pos = self._skip(m.end(), nested)
+            elif c == '"':
                 start, pos = pos, pos + 1
                 last_start, n_prev = len(seq), 1
                 while self._ch(pos) != '"':
