@@ -32,7 +32,8 @@ def _requested_grammar(body: ChatBody) -> str | None:
 
     if fmt.json_schema is None:
         return str(grammar.JSON_OBJECT_GBNF)
-    schema = json.dumps(fmt.json_schema.schema_, sort_keys=True, separators=(",", ":"))
+    # Key order is kept: the grammar asks for properties in the order the schema lists them.
+    schema = json.dumps(fmt.json_schema.schema_, separators=(",", ":"))
     try:
         return str(grammar.schema_to_gbnf_cached(schema))
     except ValueError as exc:

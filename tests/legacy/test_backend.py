@@ -101,8 +101,9 @@ async def test_closing_a_stream_stops_generation_and_frees_the_model(
     await asyncio.wait_for(stream.aclose(), WAIT)
     entry = backend.pool._models["smol"]
     assert not entry.lock.locked()
-    # Evaluated: the prompt and the few tokens generated before the close reached the thread.
-    assert entry.llama.n_tokens < 45 + 20 < UNSTOPPED_TOKENS
+    # Evaluated: the prompt and the tokens generated before the close reached the thread
+    # (a handful; the margin absorbs a busy event loop).
+    assert entry.llama.n_tokens < UNSTOPPED_TOKENS - 40
 
 
 async def test_cancelling_a_whole_answer_stops_generation(
@@ -110,13 +111,13 @@ async def test_cancelling_a_whole_answer_stops_generation(
 ) -> None:
     await backend.chat("smol", chat_config, chat_body(max_tokens=1))  # load it first
     task = asyncio.create_task(backend.chat("smol", chat_config, COUNTING))
-    await asyncio.sleep(0.3)  # let it generate a little; cancelling earlier is fine too
+    await asyncio.sleep(0.1)  # let it generate a little; cancelling earlier is fine too
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
     entry = backend.pool._models["smol"]
     async with asyncio.timeout(WAIT), entry.lock:  # freed once the thread has stopped
-        assert entry.llama.n_tokens < UNSTOPPED_TOKENS - 20
+        assert entry.llama.n_tokens < UNSTOPPED_TOKENS - 40
 
 
 async def test_yes_no_grammar(backend: LegacyBackend, chat_config: LegacyModelConfig) -> None:
@@ -137,7 +138,7 @@ async def test_json_object_response_format(
 ) -> None:
     body = {
         "messages": [{"role": "user", "content": "Give a JSON object with a name."}],
-        "max_tokens": 60,
+        "max_tokens": 30,
         "temperature": 0,
         "response_format": {"type": "json_object"},
     }
