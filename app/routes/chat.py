@@ -13,6 +13,7 @@ from ..limits import check_chat_body
 from ..registry import Capability
 from ..relay import read_json_object, require_field
 from ..state import Gateway, get_gateway
+from ..vision import get_image_fetcher, inline_images
 
 router = APIRouter()
 
@@ -28,6 +29,7 @@ async def chat_completions(
     target.require(Capability.CHAT)
     require_field(body, "messages", list)
     check_chat_body(body, gateway.settings)
+    await inline_images(body, target, gateway.settings, get_image_fetcher(request))
     if body.get("stream") is True:
         return await proxy.stream_chat(gateway, target, body)
     return await proxy.complete_chat(gateway, target, body)

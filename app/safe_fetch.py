@@ -1,0 +1,136 @@
+"""Fetch a client-given http(s) URL without letting it reach into the gateway's network (SSRF).
+
+Every hop, redirects included: resolve the host, refuse unless every address is public (not
+loopback, private, link-local, metadata, multicast or reserved), then connect to the checked
+address itself (the Host header and TLS SNI keep the name), so DNS cannot answer differently
+between the check and the connection. "host:port" pairs on an allow-list skip the address check.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import socket
+from dataclasses import dataclass
+
+import httpx
+
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+class FetchRefused(ValueError):
+    """Raised when a URL may not be fetched, or its answer is unusable; the message says why."""
+
+
+@dataclass(frozen=True, slots=True)
+class FetchPolicy:
+    """Limits of one fetch: body size, total time (all hops), redirects, allowed host:ports."""
+
+    max_bytes: int
+    timeout: float
+    allow_hosts: frozenset[str] = frozenset()
+    max_redirects: int = 3
+
+
+@dataclass(frozen=True, slots=True)
+class Fetched:
+    """A fetched body and the content type its server declared."""
+
+    content: bytes
+    content_type: str
+
+
+def fetch_client() -> httpx.AsyncClient:
+    """An outbound client for untrusted URLs: no proxies from the environment, no redirects
+    followed by httpx, no connection reuse (connections are made to checked addresses)."""
+    return httpx.AsyncClient(
+        trust_env=False,
+        follow_redirects=False,
+        limits=httpx.Limits(max_keepalive_connections=0),
+    )
+
+
+async def safe_fetch(http: httpx.AsyncClient, url: str, policy: FetchPolicy) -> Fetched:
+    """GET `url` under `policy`; raise `FetchRefused` for anything but a complete 200."""
+    try:
+        async with asyncio.timeout(policy.timeout):
+            return await _follow(http, httpx.URL(url), policy)
+    except TimeoutError:
+        raise FetchRefused(f"no complete answer within {policy.timeout}s") from None
+    except httpx.InvalidURL as exc:
+        raise FetchRefused(f"not a valid URL ({exc})") from exc
+    except httpx.HTTPError as exc:
+        raise FetchRefused(f"the connection failed ({type(exc).__name__})") from exc
+
+
+async def _follow(http: httpx.AsyncClient, url: httpx.URL, policy: FetchPolicy) -> Fetched:
+    for _ in range(policy.max_redirects + 1):
+        response = await http.send(await _pinned_request(url, policy), stream=True)
+        try:
+            if response.is_redirect:
+                url = url.join(response.headers["location"])
+                continue
+            if response.status_code != 200:
+                raise FetchRefused(f"the server answered HTTP {response.status_code}")
+            content = await _read(response, policy.max_bytes)
+            return Fetched(content, response.headers.get("content-type", ""))
+        finally:
+            await response.aclose()
+    raise FetchRefused(f"more than {policy.max_redirects} redirects")
+
+
+async def _pinned_request(url: httpx.URL, policy: FetchPolicy) -> httpx.Request:
+    """A GET of `url` sent to a checked address of its host."""
+    if url.scheme not in _DEFAULT_PORTS or not url.host:
+        raise FetchRefused("only http and https URLs with a host can be fetched")
+    if url.userinfo:
+        raise FetchRefused("URLs with credentials are not fetched")
+    port = url.port or _DEFAULT_PORTS[url.scheme]
+    addresses = await _resolve(url.host, port)
+    if f"{url.host}:{port}" not in policy.allow_hosts:
+        for address in addresses:
+            if not _public(address):
+                raise FetchRefused(f"{url.host!r} resolves to a non-public address")
+    extensions = {"sni_hostname": url.host} if url.scheme == "https" else {}
+    return httpx.Request(
+        "GET",
+        url.copy_with(host=str(addresses[0])),
+        headers={"host": url.netloc.decode("ascii"), "accept": "image/*"},
+        extensions=extensions,
+    )
+
+
+async def _resolve(host: str, port: int) -> list[IPAddress]:
+    try:
+        return [ipaddress.ip_address(host)]
+    except ValueError:
+        pass  # a name, not an address literal
+    loop = asyncio.get_running_loop()
+    try:
+        infos = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except OSError as exc:
+        raise FetchRefused(f"{host!r} does not resolve") from exc
+    addresses = [ipaddress.ip_address(str(info[4][0]).split("%", 1)[0]) for info in infos]
+    if not addresses:
+        raise FetchRefused(f"{host!r} does not resolve")
+    return addresses
+
+
+def _public(address: IPAddress) -> bool:
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    return address.is_global and not address.is_multicast
+
+
+async def _read(response: httpx.Response, max_bytes: int) -> bytes:
+    declared = response.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > max_bytes:
+        raise FetchRefused(f"the body is larger than {max_bytes} bytes")
+    chunks, size = [], 0
+    async for chunk in response.aiter_bytes():
+        size += len(chunk)
+        if size > max_bytes:
+            raise FetchRefused(f"the body is larger than {max_bytes} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
