@@ -785,6 +785,10 @@ def main(argv: list[str] | None = None) -> None:
         args.publish.mkdir(parents=True, exist_ok=True)
         (args.publish / "summary.md").write_text(text)
         (args.publish / "summary.json").write_text(json.dumps(summary, indent=1) + "\n")
+        if summary["main"]:
+            from plot import plot  # bench/plot.py; needs matplotlib (the `bench` extra)
+
+            plot(summary, args.publish / "rps_latency.png")
 
 
 if __name__ == "__main__":
