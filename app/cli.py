@@ -6,11 +6,14 @@ import argparse
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from types import FrameType
 
+import uvicorn
 from pydantic import ValidationError
 
 from .registry import Registry, RegistryError, load_registry
 from .settings import Settings
+from .state import Lifecycle
 
 
 def settings_error(error: ValidationError) -> str:
@@ -31,8 +34,6 @@ def _load_settings() -> Settings:
 
 def serve(args: argparse.Namespace) -> None:
     """Check settings and registry, then run the app under uvicorn."""
-    import uvicorn
-
     from .lifespan import load_models
     from .main import create_app
 
@@ -41,8 +42,9 @@ def serve(args: argparse.Namespace) -> None:
         load_models(settings)
     except RegistryError as exc:
         raise SystemExit(f"localai-gateway: {exc}") from None
-    uvicorn.run(
-        create_app(settings),
+    app = create_app(settings)
+    config = uvicorn.Config(
+        app,
         host=args.host,
         port=args.port,
         loop="uvloop",
@@ -50,7 +52,25 @@ def serve(args: argparse.Namespace) -> None:
         access_log=False,
         log_level=args.log_level,
         timeout_keep_alive=30,
+        timeout_graceful_shutdown=int(settings.drain_timeout),
     )
+    DrainingServer(config, app.state.lifecycle).run()
+
+
+class DrainingServer(uvicorn.Server):
+    """uvicorn's server, marking the app as draining on SIGTERM so /readyz answers 503.
+
+    uvicorn then stops accepting connections and lets in-flight requests and streams finish
+    for up to `timeout_graceful_shutdown` (LOCALAI_GATEWAY_DRAIN_TIMEOUT) before closing.
+    """
+
+    def __init__(self, config: uvicorn.Config, lifecycle: Lifecycle) -> None:
+        super().__init__(config)
+        self.lifecycle = lifecycle
+
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        self.lifecycle.draining = True
+        super().handle_exit(sig, frame)
 
 
 def check_registry(args: argparse.Namespace) -> None:

@@ -40,8 +40,8 @@ _ADDRESSES = re.compile(
     re.IGNORECASE,
 )
 _CREDENTIALS = re.compile(
-    r"(?i)((?:bearer|basic)\s+"
-    r"|(?:api[_-]?key|token|secret|password|authorization)[\"']?\s*[=:]\s*[\"']?)[^\s\"',;]+"
+    r"(?i)((?:api[_-]?key|token|secret|password|authorization)[\"']?\s*[=:]\s*[\"']?"
+    r"(?:(?:bearer|basic)\s+)?|(?:bearer|basic)\s+)[^\s\"',;]+"
     r"|\bsk-[a-z0-9_-]{6,}"
 )
 
@@ -122,6 +122,27 @@ class PayloadTooLarge(GatewayError):
 
     status = 413
     code = "request_too_large"
+
+
+class NoHealthyUpstream(GatewayError):
+    """Raised when every replica of a model is down or its breaker is open (503)."""
+
+    status = 503
+    type = "api_error"
+    code = "upstream_unavailable"
+
+
+class Overloaded(GatewayError):
+    """Raised when a concurrency limit and its wait queue are full, or the wait ran out (429)."""
+
+    status = 429
+    type = "rate_limit_error"
+    code = "overloaded"
+
+
+def retry_after(seconds: float) -> dict[str, str]:
+    """A `Retry-After` header for a wait of `seconds` (at least one second)."""
+    return {"retry-after": str(max(1, round(seconds + 0.49)))}
 
 
 class RouteNotFound(GatewayError):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Callable
@@ -12,9 +13,11 @@ from fastapi import FastAPI
 
 from clients import LocalAIClient
 
+from .dispatch import Dispatcher
+from .probing import probe_all, probe_forever
 from .registry import Registry, load_registry
 from .settings import Settings
-from .state import Gateway
+from .state import Gateway, Lifecycle
 
 log = logging.getLogger("localai_gateway")
 
@@ -42,8 +45,29 @@ def open_client(settings: Settings) -> LocalAIClient:
     )
 
 
+@contextlib.asynccontextmanager
+async def health_probes(
+    client: LocalAIClient, dispatcher: Dispatcher, settings: Settings
+) -> AsyncIterator[None]:
+    """Probe every upstream once before serving, then in the background until shutdown."""
+    if not settings.health_interval:
+        yield
+        return
+    upstreams = dispatcher.upstreams.values()
+    await probe_all(client, upstreams, settings.health_timeout)
+    task = asyncio.create_task(
+        probe_forever(client, upstreams, settings.health_interval, settings.health_timeout)
+    )
+    try:
+        yield
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
 def lifespan_for(
-    settings: Settings,
+    settings: Settings, lifecycle: Lifecycle
 ) -> Callable[[FastAPI], contextlib.AbstractAsyncContextManager[dict[str, Any]]]:
     """Return the lifespan that owns this app's long-lived objects."""
 
@@ -51,7 +75,17 @@ def lifespan_for(
     async def lifespan(app: FastAPI) -> AsyncIterator[dict[str, Any]]:
         registry = load_models(settings)
         async with open_client(settings) as client:
-            log.info("serving %d models from %s", len(registry), settings.registry_path)
-            yield {"gateway": Gateway(settings=settings, registry=registry, client=client)}
+            dispatcher = Dispatcher(client, registry, settings)
+            async with health_probes(client, dispatcher, settings):
+                log.info("serving %d models from %s", len(registry), settings.registry_path)
+                yield {
+                    "gateway": Gateway(
+                        settings=settings,
+                        registry=registry,
+                        client=client,
+                        dispatcher=dispatcher,
+                        lifecycle=lifecycle,
+                    )
+                }
 
     return lifespan

@@ -15,21 +15,24 @@ from .observability import (
     metrics_router,
 )
 from .ratelimit import RateLimitMiddleware, open_buckets
-from .routes import chat, embeddings, health, images, models
+from .routes import audio, chat, embeddings, health, images, models, rerank
 from .settings import Settings
+from .state import Lifecycle
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the gateway app for `settings` (read from the environment when omitted)."""
     settings = settings or Settings()
+    lifecycle = Lifecycle()
     app = FastAPI(
         title="LocalAI Gateway",
         version="0.1.0",
         summary="OpenAI-compatible gateway in front of LocalAI",
-        lifespan=lifespan_for(settings),
+        lifespan=lifespan_for(settings, lifecycle),
     )
+    app.state.lifecycle = lifecycle
     install_error_handlers(app)
-    for module in (chat, embeddings, images, models, health):
+    for module in (chat, embeddings, images, audio, rerank, models, health):
         app.include_router(module.router)
     app.include_router(metrics_router)
     install_middleware(app, settings)

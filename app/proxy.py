@@ -1,8 +1,9 @@
-"""Forwarding one request to its model's upstream and shaping the reply for the client."""
+"""Forwarding one request to its model's replicas and shaping the reply for the client."""
 
 from __future__ import annotations
 
-import contextlib
+import asyncio
+from collections.abc import AsyncGenerator, Callable
 from typing import Any
 
 import orjson
@@ -10,6 +11,7 @@ from starlette.responses import Response
 
 from clients import UpstreamProtocolError
 
+from .dispatch import Commitment, OpenStream
 from .errors import OutputValidationFailed
 from .pipeline import (
     apply_system_template,
@@ -18,20 +20,34 @@ from .pipeline import (
     client_wants_usage,
     split_reasoning_message,
 )
-from .registry import ModelTarget
+from .registry import Capability, ModelTarget
 from .relay import add_usage, estimated_usage, rewrite_model, upstream_payload
 from .state import Gateway
-from .streaming import SSEResponse, relay_chain, relay_events
+from .streaming import SSEResponse, keepalive_then, relay_stream
 
 JSON = "application/json"
+CHAT_PATH = "/v1/chat/completions"
 
 
-def _upstream(target: ModelTarget) -> str:
-    return target.upstreams[0]
+def _headers(served: ModelTarget, asked: ModelTarget, correlation_id: str | None) -> dict[str, str]:
+    headers = {"x-correlation-id": correlation_id} if correlation_id else {}
+    if served is not asked:
+        headers["x-gateway-fallback"] = served.id
+    return headers
 
 
-def _headers(correlation_id: str | None) -> dict[str, str] | None:
-    return {"x-correlation-id": correlation_id} if correlation_id else None
+def payloads(
+    body: dict[str, Any], build: Callable[..., bytes], **options: Any
+) -> Callable[..., bytes]:
+    """One upstream body per model that may serve the request (the asked one or a fallback)."""
+    made: dict[str, bytes] = {}
+
+    def payload(target: ModelTarget) -> bytes:
+        if target.id not in made:
+            made[target.id] = build(dict(body), target, **options)
+        return made[target.id]
+
+    return payload
 
 
 def chat_payload(body: dict[str, Any], target: ModelTarget, *, stream: bool) -> bytes:
@@ -74,52 +90,66 @@ def _shape_completion(content: bytes, target: ModelTarget, request: dict[str, An
 
 async def complete_chat(gateway: Gateway, target: ModelTarget, body: dict[str, Any]) -> Response:
     """Relay a non-streaming chat completion, with the model renamed back to the internal id."""
-    request = dict(body)
-    reply = await gateway.client.chat(
-        _upstream(target),
-        chat_payload(body, target, stream=False),
-        model=target.id,
-        timeouts=target.timeouts,
+    served, reply = await gateway.dispatcher.post(
+        target, Capability.CHAT, CHAT_PATH, payloads(body, chat_payload, stream=False)
     )
-    if target.stream is None:
-        content = rewrite_model(reply.content, target.member)
+    if served.stream is None:
+        content = rewrite_model(reply.content, served.member)
     else:
-        content = _shape_completion(reply.content, target, request)
-    return Response(content, reply.status, media_type=JSON)
+        content = _shape_completion(reply.content, served, body)
+    headers = _headers(served, target, reply.correlation_id)
+    return Response(content, reply.status, headers=headers, media_type=JSON)
 
 
 async def stream_chat(gateway: Gateway, target: ModelTarget, body: dict[str, Any]) -> Response:
     """Open the upstream stream and read its first event before committing to a 200.
 
-    A failure before the first event still becomes a proper error status; after it, the relay
-    reports errors in-stream.
+    A failure before the first event still becomes a proper error status (after retries).
+    When the first event is slow, the response starts with `: keep-alive` comments instead,
+    and a later failure is reported in-stream.
     """
     include_usage = client_wants_usage(body)
-    chain = build_chain(target.stream, body)
-    payload = chat_payload(body, target, stream=True)
-    stack = contextlib.AsyncExitStack()
-    try:
-        events = await stack.enter_async_context(
-            gateway.client.chat_stream(
-                _upstream(target), payload, model=target.id, timeouts=target.timeouts
-            )
+    commitment = Commitment()
+    opening = asyncio.ensure_future(
+        gateway.dispatcher.open_stream(
+            target,
+            Capability.CHAT,
+            CHAT_PATH,
+            payloads(body, chat_payload, stream=True),
+            commitment,
         )
-        iterator = aiter(events)
-        first = await anext(iterator, None)
+    )
+
+    def relay(stream: OpenStream) -> AsyncGenerator[bytes]:
+        chain = build_chain(stream.target.stream, body)
+        return relay_stream(stream, chain, include_usage=include_usage)
+
+    interval = gateway.settings.keepalive_interval or None
+    try:
+        await asyncio.wait({opening}, timeout=interval)
     except BaseException:
-        await stack.aclose()
+        await discard(opening)
         raise
-    if chain is None:
-        frames = relay_events(first, iterator, target, stack, include_usage=include_usage)
-    else:
-        frames = relay_chain(first, iterator, target, stack, chain, include_usage=include_usage)
-    return SSEResponse(frames, _headers(events.correlation_id))
+    if not opening.done():
+        commitment.committed = True
+        assert interval is not None
+        return SSEResponse(keepalive_then(opening, interval, relay, discard))
+    stream = opening.result()
+    return SSEResponse(relay(stream), _headers(stream.target, target, stream.correlation_id))
+
+
+async def discard(opening: asyncio.Future[OpenStream]) -> None:
+    """Cancel a stream still opening; close it if it opened anyway."""
+    opening.cancel()
+    await asyncio.wait({opening})
+    if not opening.cancelled() and opening.exception() is None:
+        await opening.result().stack.aclose()
 
 
 async def embed(gateway: Gateway, target: ModelTarget, body: dict[str, Any]) -> Response:
     """Relay an embeddings request, adding the `usage` LocalAI leaves out."""
-    reply = await gateway.client.embeddings(
-        _upstream(target), upstream_payload(body, target), model=target.id, timeouts=target.timeouts
+    served, reply = await gateway.dispatcher.post(
+        target, Capability.EMBEDDINGS, "/v1/embeddings", payloads(body, upstream_payload)
     )
-    content = add_usage(rewrite_model(reply.content, target.member), estimated_usage(body))
-    return Response(content, reply.status, media_type=JSON)
+    content = add_usage(rewrite_model(reply.content, served.member), estimated_usage(body))
+    return Response(content, reply.status, headers=_headers(served, target, None), media_type=JSON)

@@ -59,6 +59,14 @@ class TimeoutSpec(_Strict):
         return defaults.merge(**{name: getattr(self, name) for name in self.model_fields_set})
 
 
+class UpstreamSpec(_Strict):
+    """One replica of a model: its URL, load-balancing weight and parallel slots."""
+
+    url: HttpUrl
+    weight: Annotated[float, Field(gt=0)] = 1.0
+    max_concurrency: Annotated[int, Field(ge=1)] | None = None
+
+
 class LocalAIModelSpec(BaseModel):
     """How LocalAI loads the model (input of `render-localai`); other LocalAI keys pass through."""
 
@@ -76,12 +84,22 @@ class ModelEntry(_Strict):
 
     localai_model: Annotated[str, Field(min_length=1)]
     capabilities: Annotated[frozenset[Capability], Field(min_length=1)]
-    upstreams: tuple[HttpUrl, ...] = ()
+    upstreams: tuple[HttpUrl | UpstreamSpec, ...] = ()
     aliases: tuple[ModelId, ...] = ()
     defaults: dict[str, Any] = Field(default_factory=dict)
     timeout: TimeoutSpec | None = None
     localai: LocalAIModelSpec | None = None
     stream: StreamConfig | None = None
+    fallback: ModelId | None = None
+    retries: Annotated[int, Field(ge=0, le=10)] | None = None
+    max_concurrency: Annotated[int, Field(ge=1)] | None = None
+
+    def upstream_specs(self) -> tuple[UpstreamSpec, ...]:
+        """Every replica as an `UpstreamSpec` (a bare URL gets the defaults)."""
+        return tuple(
+            spec if isinstance(spec, UpstreamSpec) else UpstreamSpec(url=spec)
+            for spec in self.upstreams
+        )
 
 
 class RegistryFile(_Strict):
@@ -95,18 +113,35 @@ class RegistryError(ValueError):
 
 
 @dataclass(frozen=True, slots=True)
+class Replica:
+    """A replica as configured: base URL (no /v1), weight and parallel slots."""
+
+    url: str
+    weight: float = 1.0
+    max_concurrency: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class ModelTarget:
     """A resolved model: everything a request needs, computed once at load time."""
 
     id: str
     localai_model: str
     capabilities: frozenset[Capability]
-    upstreams: tuple[str, ...]
+    replicas: tuple[Replica, ...]
     timeouts: Timeouts
     defaults: dict[str, Any]
     created: int
     stream: StreamConfig | None = None
     member: bytes = b""  # `"model":"<id>"`, written into every reply
+    fallback: str | None = None
+    retries: int | None = None  # None: the process default
+    max_concurrency: int | None = None
+
+    @property
+    def upstreams(self) -> tuple[str, ...]:
+        """The replica base URLs."""
+        return tuple(replica.url for replica in self.replicas)
 
     def require(self, capability: Capability) -> None:
         """Raise `CapabilityNotSupported` unless the model has `capability`."""
@@ -164,8 +199,11 @@ class Registry:
         targets: dict[str, ModelTarget] = {}
         names: dict[str, ModelTarget] = {}
         for model_id, entry in document.models.items():
-            upstreams = tuple(upstream_base(str(url)) for url in entry.upstreams)
-            if not upstreams and default_upstream is None:
+            replicas = tuple(
+                Replica(upstream_base(str(spec.url)), spec.weight, spec.max_concurrency)
+                for spec in entry.upstream_specs()
+            )
+            if not replicas and default_upstream is None:
                 raise RegistryError(
                     f"{source}: model {model_id!r}: field 'upstreams': none given and "
                     "LOCALAI_GATEWAY_LOCALAI_URL is not set"
@@ -174,12 +212,15 @@ class Registry:
                 id=model_id,
                 localai_model=entry.localai_model,
                 capabilities=entry.capabilities,
-                upstreams=upstreams or (str(default_upstream),),
+                replicas=replicas or (Replica(str(default_upstream)),),
                 timeouts=entry.timeout.over(timeouts) if entry.timeout else timeouts,
                 defaults=entry.defaults,
                 created=created,
                 stream=entry.stream,
                 member=b'"model":' + orjson.dumps(model_id),
+                fallback=entry.fallback,
+                retries=entry.retries,
+                max_concurrency=entry.max_concurrency,
             )
             targets[model_id] = target
             for name in (model_id, *entry.aliases):
@@ -189,6 +230,17 @@ class Registry:
                         f"used by model {names[name].id!r}"
                     )
                 names[name] = target
+        for target in targets.values():
+            if target.fallback is not None and target.fallback not in targets:
+                raise RegistryError(
+                    f"{source}: model {target.id!r}: field 'fallback': no model "
+                    f"{target.fallback!r} in the registry"
+                )
+            if target.fallback == target.id:
+                raise RegistryError(
+                    f"{source}: model {target.id!r}: field 'fallback': a model cannot fall "
+                    "back to itself"
+                )
         return cls(targets, names)
 
     def resolve(self, name: object) -> ModelTarget:
@@ -200,6 +252,10 @@ class Registry:
                 param="model",
             )
         return target
+
+    def get(self, model_id: str) -> ModelTarget:
+        """Return the target registered under `model_id` (ids only, no aliases)."""
+        return self._targets[model_id]
 
     def __iter__(self) -> Iterator[ModelTarget]:
         return iter(self._targets.values())

@@ -12,6 +12,8 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from clients import PoolLimits, Timeouts
 
+from .breaker import BreakerPolicy
+
 DEFAULT_REGISTRY = Path("localai_models.yaml")
 
 
@@ -67,14 +69,22 @@ class Settings(BaseSettings):
     keepalive_expiry: Seconds = 60.0
     http_transport: Literal["aiohttp", "httpx"] = "aiohttp"
 
-    connect_timeout: OptionalSeconds = 5.0
-    first_token_timeout: OptionalSeconds = 120.0
-    idle_timeout: OptionalSeconds = 60.0
-    total_timeout: OptionalSeconds = 600.0
-
-    max_connections: Annotated[int, Field(ge=1)] = 512
-    keepalive_expiry: Seconds = 60.0
-    http_transport: Literal["aiohttp", "httpx"] = "aiohttp"
+    retry_attempts: Annotated[int, Field(ge=1, le=10)] = 3
+    retry_backoff: Seconds = 0.1
+    retry_backoff_max: Seconds = 2.0
+    breaker_failures: Annotated[int, Field(ge=1)] = 5
+    breaker_failure_rate: Annotated[float, Field(gt=0, le=1)] = 0.5
+    breaker_window: Annotated[int, Field(ge=1)] = 20
+    breaker_min_calls: Annotated[int, Field(ge=1)] = 10
+    breaker_cooldown: Seconds = 10.0
+    health_interval: Annotated[float, Field(ge=0)] = 5.0
+    health_timeout: Seconds = 2.0
+    ready_requires_upstreams: bool = True
+    max_concurrency: Annotated[int, Field(ge=1)] = 1024
+    max_queue: Annotated[int, Field(ge=0)] = 1024
+    queue_timeout: Seconds = 30.0
+    keepalive_interval: Annotated[float, Field(ge=0)] = 15.0
+    drain_timeout: Seconds = 30.0
 
     # Media (images, vision, audio): public URLs of generated images and upload/fetch limits.
     public_base_url: Annotated[HttpUrl, AfterValidator(lambda url: str(url).rstrip("/"))] | None = (
@@ -102,6 +112,17 @@ class Settings(BaseSettings):
             first_token=self.first_token_timeout,
             idle=self.idle_timeout,
             total=self.total_timeout,
+        )
+
+    @cached_property
+    def breaker_policy(self) -> BreakerPolicy:
+        """When a replica's circuit breaker opens, and for how long."""
+        return BreakerPolicy(
+            failures=self.breaker_failures,
+            failure_rate=self.breaker_failure_rate,
+            window=self.breaker_window,
+            min_calls=self.breaker_min_calls,
+            cooldown=self.breaker_cooldown,
         )
 
     @cached_property

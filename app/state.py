@@ -8,17 +8,27 @@ from starlette.requests import Request
 
 from clients import LocalAIClient
 
+from .dispatch import Dispatcher
 from .registry import Registry
 from .settings import Settings
 
 
+@dataclass
+class Lifecycle:
+    """Process-wide flags: `draining` is set on SIGTERM, when /readyz turns 503."""
+
+    draining: bool = False
+
+
 @dataclass(frozen=True, slots=True)
 class Gateway:
-    """Settings, registry and the one upstream client of this process."""
+    """Settings, registry, the one upstream client and the dispatcher of this process."""
 
     settings: Settings
     registry: Registry
     client: LocalAIClient
+    dispatcher: Dispatcher
+    lifecycle: Lifecycle
 
 
 def get_gateway(request: Request) -> Gateway:

@@ -9,10 +9,9 @@ a relay itself ends a failed stream with an OpenAI-shaped error event and `[DONE
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import re
-from collections.abc import AsyncGenerator, AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import orjson
@@ -21,14 +20,15 @@ from starlette.types import Receive, Scope, Send
 
 from clients import UpstreamError, UpstreamProtocolError
 
-from .errors import upstream_error_object
+from .dispatch import OpenStream
+from .errors import GatewayError, upstream_error_object
 from .pipeline import Chain
-from .registry import ModelTarget
 from .relay import rewrite_model
 
 log = logging.getLogger("localai_gateway.streaming")
 
 DONE_FRAME = b"data: [DONE]\n\n"
+KEEPALIVE_FRAME = b": keep-alive\n\n"
 SSE_HEADERS = {"cache-control": "no-cache", "x-accel-buffering": "no"}
 
 # LocalAI serialises an empty delta as `"content":null` (no omitempty); OpenAI clients expect
@@ -43,9 +43,13 @@ def frame(data: bytes) -> bytes:
     return b"data: " + data + b"\n\n"
 
 
-def error_frame(exc: UpstreamError) -> bytes:
+def error_frame(exc: UpstreamError | GatewayError) -> bytes:
     """Return the OpenAI-shaped error event that ends a stream which failed mid-way."""
-    return frame(orjson.dumps({"error": upstream_error_object(exc)}))
+    if isinstance(exc, GatewayError):
+        error = {"message": exc.message, "type": exc.type, "param": exc.param, "code": exc.code}
+    else:
+        error = upstream_error_object(exc)
+    return frame(orjson.dumps({"error": error}))
 
 
 def tidy_chunk(data: bytes, member: bytes) -> bytes:
@@ -79,22 +83,25 @@ async def _with_first(first: bytes | None, events: AsyncIterator[bytes]) -> Asyn
         yield data
 
 
-async def relay_events(
-    first: bytes | None,
-    events: AsyncIterator[bytes],
-    target: ModelTarget,
-    upstream: contextlib.AsyncExitStack,
-    *,
-    include_usage: bool,
+def relay_stream(
+    stream: OpenStream, chain: Chain | None, *, include_usage: bool
 ) -> AsyncGenerator[bytes]:
-    """Byte relay: yield client frames for an upstream stream whose first event was read.
+    """The client frames of an opened upstream stream: byte relay, or chunk relay via `chain`."""
+    if chain is None:
+        return _relay_bytes(stream, include_usage)
+    return _relay_chunks(stream, chain, include_usage)
+
+
+async def _relay_bytes(stream: OpenStream, include_usage: bool) -> AsyncGenerator[bytes]:
+    """Byte relay: frame each event as it arrives, rewriting only the model member.
 
     The usage trailer (always requested upstream) reaches the client only if it asked for it.
-    `upstream` owns the upstream response and is closed when the relay ends for any reason.
+    The stream's stack (upstream response and slots) is closed when the relay ends.
     """
+    target = stream.target
     chunks = 0
     try:
-        async for data in _with_first(first, events):
+        async for data in _with_first(stream.first, stream.events):
             if is_usage_trailer(data):
                 if include_usage:
                     trailer = with_completion_tokens(orjson.loads(data), chunks - 2)
@@ -105,17 +112,15 @@ async def relay_events(
             yield frame(tidy_chunk(data, target.member))
         yield DONE_FRAME
     except UpstreamError as exc:
-        log.warning("stream for model %r failed mid-way: %s", exc.model, exc.message)
-        yield error_frame(exc)
+        yield _failed(stream, exc)
         yield DONE_FRAME
     finally:
-        await upstream.aclose()
+        await stream.stack.aclose()
 
 
-async def _parsed(
-    first: bytes | None, events: AsyncIterator[bytes], target: ModelTarget
-) -> AsyncIterator[dict[str, Any]]:
-    async for data in _with_first(first, events):
+async def _parsed(stream: OpenStream) -> AsyncIterator[dict[str, Any]]:
+    target = stream.target
+    async for data in _with_first(stream.first, stream.events):
         try:
             chunk = orjson.loads(data)
         except orjson.JSONDecodeError as exc:
@@ -126,20 +131,14 @@ async def _parsed(
         yield chunk
 
 
-async def relay_chain(
-    first: bytes | None,
-    events: AsyncIterator[bytes],
-    target: ModelTarget,
-    upstream: contextlib.AsyncExitStack,
-    chain: Chain,
-    *,
-    include_usage: bool,
+async def _relay_chunks(
+    stream: OpenStream, chain: Chain, include_usage: bool
 ) -> AsyncGenerator[bytes]:
     """Chunk relay: parse each event, run it through the model's stages, frame the result.
 
     A stage that interrupts ends the stream with its finish reason; the upstream is closed.
     """
-    chunks = chain.run(_parsed(first, events, target))
+    chunks = chain.run(_parsed(stream))
     try:
         async for chunk in chunks:
             if not chunk.get("choices") and "usage" in chunk:
@@ -150,12 +149,47 @@ async def relay_chain(
             yield frame(orjson.dumps(chunk))
         yield DONE_FRAME
     except UpstreamError as exc:
-        log.warning("stream for model %r failed mid-way: %s", exc.model, exc.message)
-        yield error_frame(exc)
+        yield _failed(stream, exc)
         yield DONE_FRAME
     finally:
-        await chunks.aclose()  # type: ignore[attr-defined]
-        await upstream.aclose()
+        await chunks.aclose()
+        await stream.stack.aclose()
+
+
+def _failed(stream: OpenStream, exc: UpstreamError) -> bytes:
+    log.warning("stream for model %r failed mid-way: %s", stream.target.id, exc.message)
+    stream.failed()
+    return error_frame(exc)
+
+
+async def keepalive_then(
+    opening: asyncio.Future[OpenStream],
+    interval: float,
+    relay: Callable[[OpenStream], AsyncGenerator[bytes]],
+    discard: Callable[[asyncio.Future[OpenStream]], Awaitable[None]],
+) -> AsyncGenerator[bytes]:
+    """Send `: keep-alive` comments every `interval` s until the stream opens, then relay it.
+
+    The response has started, so a failure to open becomes an error event.
+    """
+    frames: AsyncGenerator[bytes] | None = None
+    try:
+        while not opening.done():
+            yield KEEPALIVE_FRAME
+            await asyncio.wait({opening}, timeout=interval)
+        try:
+            frames = relay(opening.result())
+        except (UpstreamError, GatewayError) as exc:
+            yield error_frame(exc)
+            yield DONE_FRAME
+            return
+        async for chunk in frames:
+            yield chunk
+    finally:
+        if frames is not None:
+            await frames.aclose()
+        else:
+            await discard(opening)
 
 
 class SSEResponse(Response):

@@ -80,7 +80,7 @@ class _Clock:
             UpstreamIdleTimeout: "went silent",
         }[phase]
         return phase(
-            f"model {model!r}: the upstream {what} within {limit}s", model=model, limit=limit
+            f"model {model!r}: the upstream {what} within {limit:.3g}s", model=model, limit=limit
         )
 
 
@@ -239,7 +239,7 @@ class LocalAIClient:
         self,
         upstream: str,
         path: str,
-        fields: Mapping[str, str],
+        fields: Mapping[str, str | list[str]],
         files: Mapping[str, FilePart],
         *,
         model: str,

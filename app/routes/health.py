@@ -1,10 +1,12 @@
-"""GET /healthz (the process is alive) and GET /readyz (the registry is loaded)."""
+"""GET /healthz (the process is alive) and GET /readyz (ready to route: upstreams and drain)."""
 
 from __future__ import annotations
 
 from typing import Annotated, Any
 
+import orjson
 from fastapi import APIRouter, Depends
+from starlette.responses import Response
 
 from ..state import Gateway, get_gateway
 
@@ -17,7 +19,33 @@ async def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
+def readiness(gateway: Gateway) -> tuple[int, dict[str, Any]]:
+    """The readiness verdict: draining or a model without a usable replica makes it 503."""
+    dispatcher = gateway.dispatcher
+    down = [
+        model_id for model_id, replicas in dispatcher.replica_sets.items() if replicas.all_down()
+    ]
+    upstreams = {
+        url: {"healthy": upstream.healthy, "breaker": upstream.breaker.state.name.lower()}
+        for url, upstream in dispatcher.upstreams.items()
+    }
+    if gateway.lifecycle.draining:
+        status = "draining"
+    elif down and gateway.settings.ready_requires_upstreams:
+        status = "degraded"
+    else:
+        status = "ready"
+    body = {
+        "status": status,
+        "models": len(gateway.registry),
+        "models_without_upstream": down,
+        "upstreams": upstreams,
+    }
+    return (200 if status == "ready" else 503), body
+
+
 @router.get("/readyz", summary="Readiness")
-async def readyz(gateway: Annotated[Gateway, Depends(get_gateway)]) -> dict[str, Any]:
-    """Answer 200 once the registry is loaded, with the number of models."""
-    return {"status": "ready", "models": len(gateway.registry)}
+async def readyz(gateway: Annotated[Gateway, Depends(get_gateway)]) -> Response:
+    """200 when every model has a usable replica (configurable) and the process is not draining."""
+    status, body = readiness(gateway)
+    return Response(orjson.dumps(body), status, media_type="application/json")

@@ -53,6 +53,7 @@ def settings(registry_file: Path) -> Settings:
         registry=registry_file,
         localai_api_key="sk-upstream-secret",
         http_transport="httpx",
+        health_interval=0,
         _env_file=None,
     )
 
