@@ -1,0 +1,104 @@
+"""Audio: transcriptions (multipart, OpenAI's `text` format mapped to LocalAI's `txt`) and speech.
+
+Replies are relayed with LocalAI's content type; JSON ones get `model` rewritten to the id.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.datastructures import FormData
+from starlette.responses import Response
+
+from clients import UpstreamReply
+
+from .errors import InvalidRequest
+from .registry import ModelTarget
+from .relay import rewrite_model, upstream_payload
+from .state import Gateway
+from .uploads import file_field
+
+_OCTETS = "application/octet-stream"
+
+# OpenAI's formats and LocalAI's own; LocalAI answers a 500 for `text`, which it calls `txt`.
+TRANSCRIPT_FORMATS = {
+    "json": "json",
+    "verbose_json": "verbose_json",
+    "text": "txt",
+    "srt": "srt",
+    "vtt": "vtt",
+    "txt": "txt",
+    "lrc": "lrc",
+}
+
+
+def relay(reply: UpstreamReply, target: ModelTarget) -> Response:
+    """Relay an upstream reply with its content type; only JSON gets `model` rewritten."""
+    content = reply.content
+    if reply.content_type.startswith("application/json"):
+        content = rewrite_model(content, target.member)
+    return Response(content, reply.status, media_type=reply.content_type)
+
+
+async def transcribe(gateway: Gateway, target: ModelTarget, form: FormData) -> Response:
+    """Forward an upload to LocalAI's `/v1/audio/transcriptions` with the model renamed."""
+    upload = await file_field(form, "file", max_bytes=gateway.settings.max_audio_bytes)
+    if upload is None:
+        raise InvalidRequest("Missing required parameter: 'file'.", param="file")
+    fields = _transcription_fields(form, target)
+    reply = await gateway.client.post_multipart(
+        target.upstreams[0],
+        "/v1/audio/transcriptions",
+        fields,
+        {
+            "file": (
+                upload.filename,
+                upload.content,
+                upload.content_type or "application/octet-stream",
+            )
+        },
+        model=target.id,
+        timeouts=target.timeouts,
+    )
+    return relay(reply, target)
+
+
+def _transcription_fields(form: FormData, target: ModelTarget) -> dict[str, str | list[str]]:
+    """The form's text fields for LocalAI: model renamed, `response_format` mapped."""
+    fields: dict[str, str | list[str]] = {"model": target.localai_model}
+    for name, value in form.multi_items():
+        if name in ("file", "model"):
+            continue
+        if not isinstance(value, str):
+            raise InvalidRequest(f"{name!r} must be a text field, not a file.", param=name)
+        if name == "response_format":
+            if value not in TRANSCRIPT_FORMATS:
+                raise InvalidRequest(
+                    f"Invalid response_format {value!r}: use one of "
+                    + ", ".join(sorted(TRANSCRIPT_FORMATS)),
+                    param="response_format",
+                )
+            value = TRANSCRIPT_FORMATS[value]
+        if name == "stream" and value.lower() == "true":
+            raise InvalidRequest(
+                "Streaming transcription is not supported by this gateway.", param="stream"
+            )
+        previous = fields.get(name)
+        fields[name] = value if previous is None else [*_as_list(previous), value]
+    return fields
+
+
+def _as_list(value: str | list[str]) -> list[str]:
+    return value if isinstance(value, list) else [value]
+
+
+async def speak(gateway: Gateway, target: ModelTarget, body: dict[str, Any]) -> Response:
+    """Relay a speech request; the audio comes back in LocalAI's format and content type."""
+    reply = await gateway.client.post(
+        target.upstreams[0],
+        "/v1/audio/speech",
+        upstream_payload(body, target),
+        model=target.id,
+        timeouts=target.timeouts,
+    )
+    return relay(reply, target)

@@ -1,0 +1,28 @@
+"""POST /v1/rerank."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request
+from starlette.responses import Response
+
+from ..auth import authorize
+from ..registry import Capability
+from ..relay import read_json_object, require_field
+from ..rerank import rerank as relay_rerank
+from ..state import Gateway, get_gateway
+
+router = APIRouter()
+
+
+@router.post("/v1/rerank", summary="Rerank documents for a query (Jina/Cohere shape)")
+async def rerank(request: Request, gateway: Annotated[Gateway, Depends(get_gateway)]) -> Response:
+    """Relay a rerank request to the model's LocalAI."""
+    body = await read_json_object(request)
+    target = gateway.registry.resolve(require_field(body, "model", str))
+    authorize(request, target)
+    target.require(Capability.RERANK)
+    require_field(body, "query", str)
+    require_field(body, "documents", list)
+    return await relay_rerank(gateway, target, body)
