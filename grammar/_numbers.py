@@ -26,7 +26,7 @@ def number_expr(lo: Bound, hi: Bound, integer: bool | None) -> str | None:
             return ANY_NUMBER
         frac = _ZERO_FRACTION if integer else f'"." {_NONZERO_DIGITS}'
         return f'"-"? {INT_PART} {frac}'
-    alts = []
+    alts = [] if integer else _exponent_forms(lo, hi, integer is None)
     neg = _negative_magnitudes(lo, hi)
     if neg is not None:
         body = _magnitude(*neg, integer)
@@ -38,6 +38,42 @@ def number_expr(lo: Bound, hi: Bound, integer: bool | None) -> str | None:
         if body:
             alts.append(body)
     return " | ".join(f"({a})" for a in alts) if alts else None
+
+
+def _exponent_digits(least: int) -> str:
+    return f'"0"* ({int_range(least, None)})'
+
+
+def _smallest_exponent(limit: Decimal | None) -> int:
+    """Least e >= 1 with 10**(1 - e) <= limit: then every m.ddd e-e is below the limit."""
+    e = 1
+    while limit is not None and Decimal(10) ** (1 - e) > limit:
+        e += 1
+    return e
+
+
+def _exponent_forms(lo: Bound, hi: Bound, large: bool) -> list[str]:
+    """Exponent spellings (as json.dumps writes 1e-05 or 1e+16) that certainly lie in range:
+    tiny ones when the range reaches past zero, huge ones when it is unbounded."""
+    mantissa = '[1-9] ("." [0-9]+)?'
+    out = []
+    if (hi is None or hi[0] > 0) and (lo is None or lo[0] <= 0):
+        e = _smallest_exponent(None if hi is None else hi[0])
+        out.append(f'{mantissa} [eE] "-" {_exponent_digits(e)}')
+    if (lo is None or lo[0] < 0) and (hi is None or hi[0] >= 0):
+        e = _smallest_exponent(None if lo is None else -lo[0])
+        out.append(f'"-" {mantissa} [eE] "-" {_exponent_digits(e)}')
+    if large and hi is None and lo is not None:
+        e = 0
+        while Decimal(10) ** e < lo[0] or (lo[1] and Decimal(10) ** e == lo[0]):
+            e += 1
+        out.append(f'{mantissa} [eE] "+"? {_exponent_digits(e)}')
+    if large and lo is None and hi is not None:
+        e = 0
+        while -(Decimal(10) ** e) > hi[0] or (hi[1] and -(Decimal(10) ** e) == hi[0]):
+            e += 1
+        out.append(f'"-" {mantissa} [eE] "+"? {_exponent_digits(e)}')
+    return out
 
 
 def _zero_in(lo: Bound, hi: Bound) -> bool:

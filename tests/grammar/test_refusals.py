@@ -1,0 +1,71 @@
+"""One test per refusal: each names the keyword and the JSON pointer of the schema using it."""
+
+from typing import Any
+
+import pytest
+
+from grammar import UnsupportedSchemaError, schema_to_gbnf
+
+REFUSALS: list[tuple[str, dict[str, Any], str, str]] = [
+    ("uniqueItems", {"type": "array", "uniqueItems": True}, "uniqueItems", ""),
+    ("contains", {"items": {"contains": {"type": "integer"}}}, "contains", "/items"),
+    ("minContains", {"minContains": 2, "contains": {}}, "minContains", ""),
+    ("maxContains", {"maxContains": 2, "contains": {}}, "maxContains", ""),
+    (
+        "minProperties",
+        {"properties": {"a": {"minProperties": 1}}},
+        "minProperties",
+        "/properties/a",
+    ),
+    ("maxProperties", {"maxProperties": 3}, "maxProperties", ""),
+    ("dependentRequired", {"dependentRequired": {"a": ["b"]}}, "dependentRequired", ""),
+    ("dependentSchemas", {"dependentSchemas": {"a": {"required": ["b"]}}}, "dependentSchemas", ""),
+    ("unevaluatedProperties", {"unevaluatedProperties": False}, "unevaluatedProperties", ""),
+    ("unevaluatedItems", {"unevaluatedItems": False}, "unevaluatedItems", ""),
+    ("dynamicRef", {"$dynamicRef": "#meta"}, "$dynamicRef", ""),
+    ("remote ref", {"$ref": "https://example.com/s.json"}, "$ref", ""),
+    ("unknown anchor", {"items": {"$ref": "#nowhere"}}, "$ref", "/items"),
+    ("dangling pointer", {"$ref": "#/$defs/missing"}, "$ref", ""),
+    ("ref cycle", {"$defs": {"a": {"$ref": "#/$defs/a"}}, "$ref": "#/$defs/a"}, "$ref", "/$defs/a"),
+    ("lookahead", {"pattern": "^(?=a)"}, "pattern", ""),
+    ("backreference", {"properties": {"p": {"pattern": "(a)\\1"}}}, "pattern", "/properties/p"),
+    ("word boundary", {"pattern": "\\bword"}, "pattern", ""),
+    ("bad property pattern", {"patternProperties": {"(?!x)": {}}}, "patternProperties", ""),
+    ("not on items", {"not": {"items": {"type": "string"}}}, "not", ""),
+    ("not on additionalProperties", {"not": {"additionalProperties": False}}, "not", ""),
+    ("oneOf overlap", {"oneOf": [{"items": {"type": "string"}}, {"type": "array"}]}, "oneOf", ""),
+    ("multipleOf fraction", {"type": "number", "multipleOf": 0.5}, "multipleOf", ""),
+    ("multipleOf bounds", {"multipleOf": 3, "minimum": 1}, "multipleOf", ""),
+    ("unknown type", {"type": "decimal"}, "type", ""),
+    ("bad minLength", {"minLength": -1.5}, "minLength", ""),
+    ("exclusive bool", {"exclusiveMinimum": True, "minimum": 1}, "exclusiveMinimum", ""),
+]
+
+
+@pytest.mark.parametrize(
+    ("schema", "keyword", "pointer"), [r[1:] for r in REFUSALS], ids=[r[0] for r in REFUSALS]
+)
+def test_refusal_names_keyword_and_pointer(
+    schema: dict[str, Any], keyword: str, pointer: str
+) -> None:
+    with pytest.raises(UnsupportedSchemaError) as info:
+        schema_to_gbnf(schema)
+    assert (info.value.keyword, info.value.pointer) == (keyword, pointer)
+    assert isinstance(info.value, ValueError)
+
+
+def test_applicators_nested_beyond_the_limit_are_refused() -> None:
+    schema: dict[str, Any] = {"type": "string"}
+    for _ in range(100):
+        schema = {"allOf": [schema]}
+    with pytest.raises(UnsupportedSchemaError) as info:
+        schema_to_gbnf(schema)
+    assert info.value.keyword == "allOf"
+    assert info.value.pointer.startswith("/allOf/0/allOf/0")
+
+
+def test_non_strict_drops_inexpressible_assertions_only() -> None:
+    loose = schema_to_gbnf(
+        {"type": "array", "items": {"type": "integer"}, "uniqueItems": True}, strict=False
+    )
+    assert loose == schema_to_gbnf({"type": "array", "items": {"type": "integer"}})

@@ -1,0 +1,33 @@
+"""The JSON Schema Test Suite score must not drop (about 2 s: 183 schemas, 664 instances x 2)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.grammar.conftest import SHARED_TOOLS
+
+PROJECT = Path(__file__).resolve().parents[2]
+ACHIEVED = 176  # of 183; llama.cpp's converter: 70, llguidance: 120
+
+
+def test_suite_score_does_not_regress(tmp_path: Path) -> None:
+    out = tmp_path / "suite.json"
+    cmd = [
+        sys.executable,
+        str(SHARED_TOOLS / "measure_suite.py"),
+        "--converter",
+        "grammar:schema_to_gbnf",
+        "--jobs",
+        "2",
+        "--json-out",
+        str(out),
+    ]
+    subprocess.run(cmd, cwd=PROJECT, check=True, capture_output=True, timeout=300)
+    total = json.loads(out.read_text())["summary"]["TOTAL"]
+    assert total["gerr"] == 0
+    assert total["pass"] >= ACHIEVED
+    # soundness: no invalid instance is ever accepted, in either rendering
+    assert total["irej_default"] == total["irej_compact"] == total["invalid"]
