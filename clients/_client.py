@@ -230,7 +230,11 @@ class LocalAIClient:
         timeouts: Timeouts | None = None,
         headers: Mapping[str, str] | None = None,
     ) -> UpstreamReply:
-        """POST a JSON body and return the whole 2xx reply; bounded by connect and total."""
+        """POST a JSON body and return the whole 2xx reply; bounded by connect and total.
+
+        A JSON reply that does not even start and end like an object raises
+        `UpstreamProtocolError` (truncated or garbage bodies are not relayed as a success).
+        """
         timeouts = timeouts or self.timeouts
         request = self._request("POST", upstream + path, body, headers, timeouts)
         return await self._whole(request, timeouts, model)
@@ -278,10 +282,15 @@ class LocalAIClient:
             raise clock.expired(model, UpstreamTotalTimeout, timeouts.total) from exc
         finally:
             await response.aclose()
+        content_type = response.headers.get("content-type", "application/json")
+        if content_type.startswith("application/json") and not _framed(content):
+            raise UpstreamProtocolError(
+                f"model {model!r}: the upstream answer is not a JSON object", model=model
+            )
         return UpstreamReply(
             response.status_code,
             content,
-            response.headers.get("content-type", "application/json"),
+            content_type,
             response.headers.get("x-correlation-id"),
         )
 
@@ -358,6 +367,12 @@ class LocalAIClient:
         """Return True when the upstream's `/readyz` answers 200 (startup-aware since v4.8)."""
         response = await self.get(upstream, "/readyz", timeouts=timeouts)
         return response.status_code == 200
+
+
+def _framed(content: bytes) -> bool:
+    """True when a body starts and ends like a JSON object (a cheap check, not a parse)."""
+    body = content.strip()
+    return body[:1] == b"{" and body[-1:] == b"}"
 
 
 def _retry_after(value: str | None) -> float | None:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import subprocess
 import sys
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -33,3 +35,18 @@ def gateway_url(_fake_localai_process: FakeLocalAI) -> Iterator[str]:
 def sdk(gateway_url: str) -> OpenAI:
     """The official OpenAI SDK pointed at the gateway, with its own retries off."""
     return OpenAI(base_url=f"{gateway_url}/v1", api_key="sk-test", max_retries=0, timeout=20)
+
+
+@contextmanager
+def gateway_process(
+    registry: str, tmp_dir: Path, env: dict[str, str] | None = None
+) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """Run `localai-gateway serve` with `registry` (YAML text) and extra settings."""
+    path = tmp_dir / f"registry-{free_port()}.yaml"
+    path.write_text(registry)
+    port = free_port()
+    cmd = [GATEWAY, "serve", "--port", str(port), "--log-level", "warning"]
+    with run_process(
+        cmd, {"LOCALAI_GATEWAY_REGISTRY": str(path), **(env or {})}, port=port
+    ) as process:
+        yield f"http://127.0.0.1:{port}", process
