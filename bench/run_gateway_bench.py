@@ -18,6 +18,7 @@ import contextlib
 import hashlib
 import json
 import os
+import shutil
 import signal
 import statistics
 import subprocess
@@ -356,6 +357,22 @@ def flatness(samples: list[tuple[float, float]]) -> Record:
 
 
 # ---------------------------------------------------------------- phases
+
+
+def stub_with_readyz(shared: Path, dest: Path) -> Path:
+    """Copy the shared harness and give its stub LocalAI's `/readyz`, which the gateway probes."""
+    if dest.exists():
+        shutil.rmtree(dest)
+    shutil.copytree(shared, dest)
+    template = dest / "stub" / "nginx.conf.tmpl"
+    template.chmod(0o644)
+    text = template.read_text()
+    anchor = "        location = /health {"
+    if anchor not in text:
+        raise SystemExit(f"bench: no '/health' location in {template} to add /readyz beside")
+    readyz = '        location = /readyz {\n            return 200 "ok\\n";\n        }\n\n'
+    template.write_text(text.replace(anchor, readyz + anchor, 1))
+    return dest
 
 
 def export_source(rev: str, dest: Path) -> Path:
@@ -767,6 +784,7 @@ def main(argv: list[str] | None = None) -> None:
     if args.gateway_rev and not args.no_run:
         args.source = export_source(args.gateway_rev, args.out / "src")
     if not args.no_run:
+        args.shared = stub_with_readyz(args.shared, args.out / "shared-bench")
         report["meta"] = {
             "gateway": source_label(args.gateway_rev) + (", API key checked" if args.auth else ""),
             "command": "python bench/run_gateway_bench.py "
