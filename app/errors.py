@@ -124,6 +124,14 @@ class PayloadTooLarge(GatewayError):
     code = "request_too_large"
 
 
+class UpstreamSchemaViolation(GatewayError):
+    """Raised when a non-streamed answer breaks the requested JSON schema (502)."""
+
+    status = 502
+    type = "upstream_schema_violation"
+    code = "upstream_schema_violation"
+
+
 class NoHealthyUpstream(GatewayError):
     """Raised when every replica of a model is down or its breaker is open (503)."""
 

@@ -24,6 +24,7 @@ from .registry import Capability, ModelTarget
 from .relay import add_usage, estimated_usage, rewrite_model, upstream_payload
 from .state import Gateway
 from .streaming import SSEResponse, keepalive_then, relay_stream
+from .structured import AnswerContract, answer_contract, check_answer, constrain, grammar_for
 
 JSON = "application/json"
 CHAT_PATH = "/v1/chat/completions"
@@ -50,10 +51,14 @@ def payloads(
     return payload
 
 
-def chat_payload(body: dict[str, Any], target: ModelTarget, *, stream: bool) -> bytes:
-    """The upstream body: system template applied, gateway-only fields removed, usage asked."""
+def chat_payload(
+    body: dict[str, Any], target: ModelTarget, *, stream: bool, contract: AnswerContract | None
+) -> bytes:
+    """The upstream body: system template and grammar applied, gateway-only fields removed,
+    usage asked for streams."""
     body = apply_system_template(body, target.stream, body.get("metadata"))
     body.pop("include_reasoning", None)
+    constrain(body, contract, target)
     if stream:
         options = body.get("stream_options")
         body["stream_options"] = {**(options or {}), "include_usage": True}
@@ -72,8 +77,13 @@ def _visible_text(response: dict[str, Any]) -> str:
     return "\n".join(parts)
 
 
-def _shape_completion(content: bytes, target: ModelTarget, request: dict[str, Any]) -> bytes:
-    """Apply the model's reasoning split and output validators to a complete answer."""
+def _shape_completion(
+    content: bytes,
+    target: ModelTarget,
+    request: dict[str, Any],
+    contract: AnswerContract | None,
+) -> bytes:
+    """Apply the reasoning split, output validators and schema check to a complete answer."""
     try:
         response = orjson.loads(content)
     except orjson.JSONDecodeError as exc:
@@ -84,19 +94,32 @@ def _shape_completion(content: bytes, target: ModelTarget, request: dict[str, An
     violation = check_output(_visible_text(response), target.stream)
     if violation is not None:
         raise OutputValidationFailed(f"The answer of model {target.id!r} failed: {violation}.")
+    if contract is not None:
+        check_answer(response, contract, target.id)
     response["model"] = target.id
     return orjson.dumps(response)
 
 
+def _early(contract: AnswerContract | None, target: ModelTarget) -> AnswerContract | None:
+    """Compile the grammar before dispatching, so an unsupported schema is a 400 at once."""
+    if contract is not None and Capability.GRAMMAR in target.capabilities:
+        grammar_for(contract)
+    return contract
+
+
 async def complete_chat(gateway: Gateway, target: ModelTarget, body: dict[str, Any]) -> Response:
     """Relay a non-streaming chat completion, with the model renamed back to the internal id."""
+    contract = answer_contract(body)
     served, reply = await gateway.dispatcher.post(
-        target, Capability.CHAT, CHAT_PATH, payloads(body, chat_payload, stream=False)
+        target,
+        Capability.CHAT,
+        CHAT_PATH,
+        payloads(body, chat_payload, stream=False, contract=_early(contract, target)),
     )
-    if served.stream is None:
+    if served.stream is None and contract is None:
         content = rewrite_model(reply.content, served.member)
     else:
-        content = _shape_completion(reply.content, served, body)
+        content = _shape_completion(reply.content, served, body, contract)
     headers = _headers(served, target, reply.correlation_id)
     return Response(content, reply.status, headers=headers, media_type=JSON)
 
@@ -109,13 +132,14 @@ async def stream_chat(gateway: Gateway, target: ModelTarget, body: dict[str, Any
     and a later failure is reported in-stream.
     """
     include_usage = client_wants_usage(body)
+    contract = _early(answer_contract(body), target)
     commitment = Commitment()
     opening = asyncio.ensure_future(
         gateway.dispatcher.open_stream(
             target,
             Capability.CHAT,
             CHAT_PATH,
-            payloads(body, chat_payload, stream=True),
+            payloads(body, chat_payload, stream=True, contract=contract),
             commitment,
         )
     )

@@ -18,12 +18,15 @@ REGISTRY = """
 models:
   chat-model:
     localai_model: qwen3-30b-instruct:q4_k_m
-    capabilities: [chat, tools]
+    capabilities: [chat, tools, grammar]
     aliases: [chat-alias]
     defaults: {max_tokens: 64, temperature: 0.1}
   embed-model:
     localai_model: text-embedding-ada-002
     capabilities: [embeddings]
+  plain-model:
+    localai_model: plain
+    capabilities: [chat]
   timeout-model:
     localai_model: slow
     capabilities: [chat]

@@ -60,6 +60,7 @@ def test_models_lists_internal_ids_in_openai_shape(client: TestClient) -> None:
     assert [model["id"] for model in body["data"]] == [
         "chat-model",
         "embed-model",
+        "plain-model",
         "timeout-model",
         "think-model",
     ]
@@ -79,4 +80,4 @@ def test_health_and_ready(client: TestClient) -> None:
     assert client.get("/healthz").status_code == 200
     ready = client.get("/readyz")
     assert ready.status_code == 200
-    assert ready.json()["models"] == 4
+    assert ready.json()["models"] == 5
