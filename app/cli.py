@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -11,6 +12,7 @@ from types import FrameType
 import uvicorn
 from pydantic import ValidationError
 
+from .auth import AuthNotConfigured, KeysFileError, check_bind
 from .registry import Registry, RegistryError, load_registry
 from .settings import Settings
 from .state import Lifecycle
@@ -40,8 +42,10 @@ def serve(args: argparse.Namespace) -> None:
     settings = _load_settings()
     try:
         load_models(settings)
-    except RegistryError as exc:
+        check_bind(settings, args.host)
+    except (RegistryError, KeysFileError, AuthNotConfigured) as exc:
         raise SystemExit(f"localai-gateway: {exc}") from None
+    log_access_lines()
     app = create_app(settings)
     config = uvicorn.Config(
         app,
@@ -53,6 +57,11 @@ def serve(args: argparse.Namespace) -> None:
         log_level=args.log_level,
         timeout_keep_alive=30,
         timeout_graceful_shutdown=int(settings.drain_timeout),
+        # Bounds against connection floods (uvicorn has no header-read timeout; the ingress's
+        # read timeout covers slowloris): above limit_concurrency uvicorn answers 503.
+        limit_concurrency=4096,
+        backlog=2048,
+        server_header=False,
     )
     DrainingServer(config, app.state.lifecycle).run()
 
@@ -71,6 +80,16 @@ class DrainingServer(uvicorn.Server):
     def handle_exit(self, sig: int, frame: FrameType | None) -> None:
         self.lifecycle.draining = True
         super().handle_exit(sig, frame)
+
+
+def log_access_lines() -> None:
+    """Print the one-JSON-line-per-request access log on stderr (uvicorn sets no handler)."""
+    access = logging.getLogger("localai_gateway.access")
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    access.addHandler(handler)
+    access.setLevel(logging.INFO)
+    access.propagate = False
 
 
 def check_registry(args: argparse.Namespace) -> None:

@@ -30,6 +30,7 @@ from clients import (
 
 from .admission import Admission
 from .errors import NoHealthyUpstream
+from .observability.record import RequestRecord, upstream_headers
 from .registry import Capability, ModelTarget, Registry
 from .replicas import Replica, ReplicaSet, Upstream
 from .settings import Settings
@@ -112,7 +113,7 @@ class Dispatcher:
         capability: Capability,
         path: str,
         payload: Payload,
-        headers: dict[str, str] | None = None,
+        record: RequestRecord | None = None,
     ) -> tuple[ModelTarget, UpstreamReply]:
         """POST to a replica of `target` (or its fallback) and return who answered, and how."""
 
@@ -129,8 +130,9 @@ class Dispatcher:
             )
             return model, reply
 
+        headers = upstream_headers(record) if record else None
         async with self._admitted():
-            return await self._with_fallback(target, capability, attempt, keep=None)
+            return await self._with_fallback(target, capability, attempt, keep=None, record=record)
 
     async def open_stream(
         self,
@@ -139,7 +141,7 @@ class Dispatcher:
         path: str,
         payload: Payload,
         commitment: Commitment,
-        headers: dict[str, str] | None = None,
+        record: RequestRecord | None = None,
     ) -> OpenStream:
         """Open a stream on a replica of `target` (or its fallback) and read its first event.
 
@@ -166,11 +168,17 @@ class Dispatcher:
                 raise
             return OpenStream(model, stack, iterator, first, events.correlation_id, replica)
 
+        headers = upstream_headers(record) if record else None
         admitted = contextlib.AsyncExitStack()
         await admitted.enter_async_context(self._admitted())
         try:
             stream = await self._with_fallback(
-                target, capability, attempt, keep=_stream_stack, commitment=commitment
+                target,
+                capability,
+                attempt,
+                keep=_stream_stack,
+                commitment=commitment,
+                record=record,
             )
         except BaseException:
             await admitted.aclose()
@@ -194,11 +202,14 @@ class Dispatcher:
         *,
         keep: Keep[T] | None,
         commitment: Commitment | None = None,
+        record: RequestRecord | None = None,
     ) -> T:
         seen = {target.id}
         while True:
             try:
-                return await self._attempts(target, attempt, keep=keep, commitment=commitment)
+                return await self._attempts(
+                    target, attempt, keep=keep, commitment=commitment, record=record
+                )
             except _DOWN:
                 fallback = target.fallback
                 if fallback is None or fallback in seen or (commitment and commitment.committed):
@@ -215,6 +226,7 @@ class Dispatcher:
         *,
         keep: Keep[T] | None,
         commitment: Commitment | None,
+        record: RequestRecord | None,
     ) -> T:
         replicas = self.replica_sets[target.id]
         model_admission = self.model_admission.get(target.id)
@@ -264,6 +276,9 @@ class Dispatcher:
                         model_admission.release()
                     raise
                 tried.add(replica.url)
+                if record is not None:
+                    record.upstream = replica.url
+                    record.retries = attempt_state.retry_state.attempt_number - 1
                 left = remaining()
                 timeouts = target.timeouts if left is None else target.timeouts.merge(total=left)
                 result = await self._run(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import AsyncGenerator, Callable
 from typing import Any
 
@@ -13,6 +14,7 @@ from clients import UpstreamProtocolError
 
 from .dispatch import Commitment, OpenStream
 from .errors import OutputValidationFailed
+from .observability.record import RequestRecord
 from .pipeline import (
     apply_system_template,
     build_chain,
@@ -27,6 +29,7 @@ from .streaming import SSEResponse, keepalive_then, relay_stream
 from .structured import AnswerContract, answer_contract, check_answer, constrain, grammar_for
 
 JSON = "application/json"
+_USAGE_MEMBER = re.compile(rb'"(prompt|completion)_tokens"\s*:\s*(\d+)')
 CHAT_PATH = "/v1/chat/completions"
 
 
@@ -63,6 +66,17 @@ def chat_payload(
         options = body.get("stream_options")
         body["stream_options"] = {**(options or {}), "include_usage": True}
     return upstream_payload(body, target)
+
+
+def note_usage(record: RequestRecord | None, content: bytes) -> None:
+    """Copy a reply's token counts into the request record (a scan, not a parse)."""
+    if record is None:
+        return
+    for name, value in _USAGE_MEMBER.findall(content):
+        if name == b"prompt":
+            record.tokens_in = int(value)
+        else:
+            record.tokens_out = int(value)
 
 
 def _visible_text(response: dict[str, Any]) -> str:
@@ -107,7 +121,9 @@ def _early(contract: AnswerContract | None, target: ModelTarget) -> AnswerContra
     return contract
 
 
-async def complete_chat(gateway: Gateway, target: ModelTarget, body: dict[str, Any]) -> Response:
+async def complete_chat(
+    gateway: Gateway, target: ModelTarget, body: dict[str, Any], record: RequestRecord | None = None
+) -> Response:
     """Relay a non-streaming chat completion, with the model renamed back to the internal id."""
     contract = answer_contract(body)
     served, reply = await gateway.dispatcher.post(
@@ -115,7 +131,9 @@ async def complete_chat(gateway: Gateway, target: ModelTarget, body: dict[str, A
         Capability.CHAT,
         CHAT_PATH,
         payloads(body, chat_payload, stream=False, contract=_early(contract, target)),
+        record,
     )
+    note_usage(record, reply.content)
     if served.stream is None and contract is None:
         content = rewrite_model(reply.content, served.member)
     else:
@@ -124,7 +142,9 @@ async def complete_chat(gateway: Gateway, target: ModelTarget, body: dict[str, A
     return Response(content, reply.status, headers=headers, media_type=JSON)
 
 
-async def stream_chat(gateway: Gateway, target: ModelTarget, body: dict[str, Any]) -> Response:
+async def stream_chat(
+    gateway: Gateway, target: ModelTarget, body: dict[str, Any], record: RequestRecord | None = None
+) -> Response:
     """Open the upstream stream and read its first event before committing to a 200.
 
     A failure before the first event still becomes a proper error status (after retries).
@@ -141,12 +161,13 @@ async def stream_chat(gateway: Gateway, target: ModelTarget, body: dict[str, Any
             CHAT_PATH,
             payloads(body, chat_payload, stream=True, contract=contract),
             commitment,
+            record,
         )
     )
 
     def relay(stream: OpenStream) -> AsyncGenerator[bytes]:
         chain = build_chain(stream.target.stream, body)
-        return relay_stream(stream, chain, include_usage=include_usage)
+        return relay_stream(stream, chain, include_usage=include_usage, record=record)
 
     interval = gateway.settings.keepalive_interval or None
     try:
@@ -170,10 +191,13 @@ async def discard(opening: asyncio.Future[OpenStream]) -> None:
         await opening.result().stack.aclose()
 
 
-async def embed(gateway: Gateway, target: ModelTarget, body: dict[str, Any]) -> Response:
+async def embed(
+    gateway: Gateway, target: ModelTarget, body: dict[str, Any], record: RequestRecord | None = None
+) -> Response:
     """Relay an embeddings request, adding the `usage` LocalAI leaves out."""
     served, reply = await gateway.dispatcher.post(
-        target, Capability.EMBEDDINGS, "/v1/embeddings", payloads(body, upstream_payload)
+        target, Capability.EMBEDDINGS, "/v1/embeddings", payloads(body, upstream_payload), record
     )
     content = add_usage(rewrite_model(reply.content, served.member), estimated_usage(body))
+    note_usage(record, content)
     return Response(content, reply.status, headers=_headers(served, target, None), media_type=JSON)

@@ -22,6 +22,7 @@ from clients import UpstreamError, UpstreamProtocolError
 
 from .dispatch import OpenStream
 from .errors import GatewayError, upstream_error_object
+from .observability.record import RequestRecord
 from .pipeline import Chain
 from .relay import rewrite_model
 
@@ -84,15 +85,24 @@ async def _with_first(first: bytes | None, events: AsyncIterator[bytes]) -> Asyn
 
 
 def relay_stream(
-    stream: OpenStream, chain: Chain | None, *, include_usage: bool
+    stream: OpenStream, chain: Chain | None, *, include_usage: bool, record: RequestRecord | None
 ) -> AsyncGenerator[bytes]:
     """The client frames of an opened upstream stream: byte relay, or chunk relay via `chain`."""
     if chain is None:
-        return _relay_bytes(stream, include_usage)
-    return _relay_chunks(stream, chain, include_usage)
+        return _relay_bytes(stream, include_usage, record)
+    return _relay_chunks(stream, chain, include_usage, record)
 
 
-async def _relay_bytes(stream: OpenStream, include_usage: bool) -> AsyncGenerator[bytes]:
+def _note_usage(record: RequestRecord | None, chunk: dict[str, Any]) -> None:
+    usage = chunk.get("usage")
+    if record is not None and isinstance(usage, dict):
+        record.tokens_in = usage.get("prompt_tokens")
+        record.tokens_out = usage.get("completion_tokens")
+
+
+async def _relay_bytes(
+    stream: OpenStream, include_usage: bool, record: RequestRecord | None
+) -> AsyncGenerator[bytes]:
     """Byte relay: frame each event as it arrives, rewriting only the model member.
 
     The usage trailer (always requested upstream) reaches the client only if it asked for it.
@@ -103,8 +113,9 @@ async def _relay_bytes(stream: OpenStream, include_usage: bool) -> AsyncGenerato
     try:
         async for data in _with_first(stream.first, stream.events):
             if is_usage_trailer(data):
+                trailer = with_completion_tokens(orjson.loads(data), chunks - 2)
+                _note_usage(record, trailer)
                 if include_usage:
-                    trailer = with_completion_tokens(orjson.loads(data), chunks - 2)
                     trailer["model"] = target.id
                     yield frame(orjson.dumps(trailer))
                 continue
@@ -132,7 +143,7 @@ async def _parsed(stream: OpenStream) -> AsyncIterator[dict[str, Any]]:
 
 
 async def _relay_chunks(
-    stream: OpenStream, chain: Chain, include_usage: bool
+    stream: OpenStream, chain: Chain, include_usage: bool, record: RequestRecord | None
 ) -> AsyncGenerator[bytes]:
     """Chunk relay: parse each event, run it through the model's stages, frame the result.
 
@@ -142,9 +153,10 @@ async def _relay_chunks(
     try:
         async for chunk in chunks:
             if not chunk.get("choices") and "usage" in chunk:
+                chunk = with_completion_tokens(chunk, chain.usage.completion_tokens(chunk["usage"]))
+                _note_usage(record, chunk)
                 if include_usage:
-                    counted = chain.usage.completion_tokens(chunk["usage"])
-                    yield frame(orjson.dumps(with_completion_tokens(chunk, counted)))
+                    yield frame(orjson.dumps(chunk))
                 continue
             yield frame(orjson.dumps(chunk))
         yield DONE_FRAME

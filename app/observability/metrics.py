@@ -20,6 +20,7 @@ from prometheus_client import (
     generate_latest,
 )
 from prometheus_client.metrics import MetricWrapperBase
+from starlette.requests import Request
 from starlette.responses import Response
 
 from .record import RequestRecord
@@ -76,8 +77,8 @@ class Metrics:
         )
         self.queue_depth = Gauge(
             "localai_gateway_queue_depth",
-            "Requests waiting for a free upstream slot, per upstream replica.",
-            ["upstream"],
+            "Requests waiting for a concurrency slot, per queue (the gateway, or one model).",
+            ["queue"],
             registry=registry,
         )
         self.inflight_streams = Gauge(
@@ -116,6 +117,13 @@ class Metrics:
         if record.retries:
             self.child(self.retries, model).inc(record.retries)
 
+    def set_resilience(self, breakers: dict[str, int], queues: dict[str, int]) -> None:
+        """Set the breaker state per upstream and the waiting requests per queue."""
+        for upstream, state in breakers.items():
+            self.child(self.breaker_state, upstream).set(state)
+        for queue, waiting in queues.items():
+            self.child(self.queue_depth, queue).set(waiting)
+
     def render(self) -> Response:
         """The Prometheus text exposition of the registry."""
         return Response(generate_latest(self.registry), media_type=CONTENT_TYPE_LATEST)
@@ -127,6 +135,14 @@ router = APIRouter()
 
 
 @router.get("/metrics", include_in_schema=False)
-async def metrics() -> Response:
-    """Prometheus scrape endpoint."""
+async def metrics(request: Request) -> Response:
+    """Prometheus scrape endpoint; resilience gauges are read from the dispatcher at scrape."""
+    dispatcher = request.state.gateway.dispatcher
+    METRICS.set_resilience(
+        {url: int(up.breaker.state) for url, up in dispatcher.upstreams.items()},
+        {
+            "gateway": dispatcher.admission.waiting,
+            **{f"model:{m}": a.waiting for m, a in dispatcher.model_admission.items()},
+        },
+    )
     return METRICS.render()

@@ -10,6 +10,7 @@ from starlette.responses import Response
 from .. import proxy
 from ..auth import authorize
 from ..limits import check_chat_body
+from ..observability import current_record
 from ..registry import Capability
 from ..relay import read_json_object, require_field
 from ..state import Gateway, get_gateway
@@ -30,6 +31,7 @@ async def chat_completions(
     require_field(body, "messages", list)
     check_chat_body(body, gateway.settings)
     await inline_images(body, target, gateway.settings, get_image_fetcher(request))
+    record = current_record(request)
     if body.get("stream") is True:
-        return await proxy.stream_chat(gateway, target, body)
-    return await proxy.complete_chat(gateway, target, body)
+        return await proxy.stream_chat(gateway, target, body, record)
+    return await proxy.complete_chat(gateway, target, body, record)

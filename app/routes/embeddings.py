@@ -9,6 +9,7 @@ from starlette.responses import Response
 
 from .. import proxy
 from ..auth import authorize
+from ..observability import current_record
 from ..registry import Capability
 from ..relay import read_json_object, require_field
 from ..state import Gateway, get_gateway
@@ -26,4 +27,4 @@ async def embeddings(
     authorize(request, target)
     target.require(Capability.EMBEDDINGS)
     require_field(body, "input", (str, list))
-    return await proxy.embed(gateway, target, body)
+    return await proxy.embed(gateway, target, body, current_record(request))

@@ -244,3 +244,37 @@ def test_tracing_is_off_by_default_and_on_when_asked(settings: Settings) -> None
 
     assert configured_tracer(settings) is None
     assert configured_tracer(settings.model_copy(update={"otel": True})) is not None
+
+
+def test_proxy_fills_the_record_for_logs_and_passes_the_request_id_upstream(
+    client: TestClient, localai: respx.MockRouter, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="localai_gateway.access")
+    route = localai.post("/v1/chat/completions").respond(json=localai_chat())
+    body = {"model": "chat-model", "messages": [{"role": "user", "content": "hi"}]}
+    response = client.post("/v1/chat/completions", json=body, headers={"x-request-id": "req-42"})
+    assert response.status_code == 200
+    assert route.calls.last.request.headers["x-correlation-id"] == "req-42"
+    (line,) = access_lines(caplog)
+    assert line["request_id"] == "req-42"
+    assert line["upstream"] == "http://localai.test:8080"
+    assert (line["tokens_in"], line["tokens_out"]) == (3, 1)
+    assert line["retries"] == 0
+
+
+def test_streamed_usage_reaches_the_record_even_when_the_client_did_not_ask(
+    client: TestClient, localai: respx.MockRouter, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="localai_gateway.access")
+    trailer = {"id": "u", "object": "chat.completion.chunk", "choices": [], "model": "m"}
+    usage = {"prompt_tokens": 7, "completion_tokens": 2, "total_tokens": 9}
+    stream = localai_stream("m", ["a", "b"]).replace(
+        b"data: [DONE]", b"data: " + orjson.dumps({**trailer, "usage": usage}) + b"\n\ndata: [DONE]"
+    )
+    localai.post("/v1/chat/completions").respond(
+        content=stream, headers={"content-type": "text/event-stream"}
+    )
+    body = {"model": "chat-model", "messages": [{"role": "user", "content": "hi"}], "stream": True}
+    assert "usage" not in client.post("/v1/chat/completions", json=body).text
+    (line,) = access_lines(caplog)
+    assert (line["tokens_in"], line["tokens_out"]) == (7, 2)
