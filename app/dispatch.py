@@ -4,6 +4,8 @@ Retries (tenacity) cover connect errors, 429/502/503/504 and streams that fail b
 first event, with exponential backoff and jitter, honouring `Retry-After` when no other replica
 is left, within the model's attempt budget and its total deadline. Nothing is retried once a
 byte went to the client: a stream is handed over only after its first event arrived.
+When a model's replicas are down, its `fallback` model, or with `legacy_mode: fallback` the
+in-process backend, answers instead; `legacy_mode: only` models never call LocalAI.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import logging
 import random
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import TypeVar
+from typing import Generic, TypeVar
 
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt
 
@@ -28,8 +30,10 @@ from clients import (
     UpstreamUnavailable,
 )
 
+from . import in_process
 from .admission import Admission
-from .errors import NoHealthyUpstream
+from .errors import BackendUnavailable, NoHealthyUpstream
+from .legacy import LegacyBackend
 from .observability.record import RequestRecord, upstream_headers
 from .registry import Capability, ModelTarget, Registry
 from .replicas import Replica, ReplicaSet, Upstream
@@ -39,8 +43,8 @@ log = logging.getLogger("localai_gateway.dispatch")
 
 T = TypeVar("T")
 Payload = Callable[[ModelTarget], bytes]
-Keep = Callable[[T], contextlib.AsyncExitStack]
 _DOWN = (NoHealthyUpstream, UpstreamUnavailable, UpstreamConnectTimeout)
+LOCALAI = "localai"
 
 
 @dataclass
@@ -48,6 +52,15 @@ class Commitment:
     """Set once the response to the client has started; no retry may happen after that."""
 
     committed: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Served:
+    """A complete reply, the model that gave it and the backend (`localai` or `legacy`)."""
+
+    target: ModelTarget
+    reply: UpstreamReply
+    backend: str = LOCALAI
 
 
 @dataclass
@@ -58,16 +71,30 @@ class OpenStream:
     stack: contextlib.AsyncExitStack
     events: AsyncIterator[bytes]
     first: bytes | None
-    correlation_id: str | None
-    replica: Replica = field(repr=False)
+    correlation_id: str | None = None
+    replica: Replica | None = field(default=None, repr=False)
+    backend: str = LOCALAI
 
     def failed(self) -> None:
         """Count a failure after the first event (cut or silent stream) against the replica."""
-        self.replica.upstream.breaker.record(False)
+        if self.replica is not None:
+            self.replica.upstream.breaker.record(False)
 
 
-def _stream_stack(stream: OpenStream) -> contextlib.AsyncExitStack:
-    return stream.stack
+@dataclass(frozen=True)
+class _Call(Generic[T]):
+    """One request's way through the dispatcher."""
+
+    capability: Capability
+    attempt: Callable[[ModelTarget, Replica, Timeouts], Awaitable[T]]
+    in_process: Callable[[ModelTarget], Awaitable[T]]
+    keep: Callable[[T], contextlib.AsyncExitStack] | None = None  # streams hold their slots
+    commitment: Commitment | None = None
+    record: RequestRecord | None = None
+
+    @property
+    def committed(self) -> bool:
+        return self.commitment is not None and self.commitment.committed
 
 
 def build_replica_sets(
@@ -88,10 +115,17 @@ def build_replica_sets(
 class Dispatcher:
     """Routes a model's requests to its replicas and owns the process-wide limits."""
 
-    def __init__(self, client: LocalAIClient, registry: Registry, settings: Settings) -> None:
+    def __init__(
+        self,
+        client: LocalAIClient,
+        registry: Registry,
+        settings: Settings,
+        legacy: LegacyBackend | None = None,
+    ) -> None:
         self.client = client
         self.registry = registry
         self.settings = settings
+        self.legacy = legacy
         self.upstreams, self.replica_sets = build_replica_sets(registry, settings)
         self.admission = Admission(
             "the gateway", settings.max_concurrency, settings.max_queue, settings.queue_timeout
@@ -107,6 +141,14 @@ class Dispatcher:
             if target.max_concurrency is not None
         }
 
+    def down_models(self) -> list[str]:
+        """Models with no usable replica and no in-process backend to answer instead."""
+        return [
+            target.id
+            for target in self.registry
+            if target.legacy_mode == "off" and self.replica_sets[target.id].all_down()
+        ]
+
     async def post(
         self,
         target: ModelTarget,
@@ -114,12 +156,11 @@ class Dispatcher:
         path: str,
         payload: Payload,
         record: RequestRecord | None = None,
-    ) -> tuple[ModelTarget, UpstreamReply]:
-        """POST to a replica of `target` (or its fallback) and return who answered, and how."""
+    ) -> Served:
+        """POST to a replica of `target` (or its fallbacks) and return who answered, and how."""
+        headers = upstream_headers(record) if record else None
 
-        async def attempt(
-            model: ModelTarget, replica: Replica, timeouts: Timeouts
-        ) -> tuple[ModelTarget, UpstreamReply]:
+        async def attempt(model: ModelTarget, replica: Replica, timeouts: Timeouts) -> Served:
             reply = await self.client.post(
                 replica.url,
                 path,
@@ -128,11 +169,16 @@ class Dispatcher:
                 timeouts=timeouts,
                 headers=headers,
             )
-            return model, reply
+            return Served(model, reply)
 
-        headers = upstream_headers(record) if record else None
+        async def locally(model: ModelTarget) -> Served:
+            reply = await in_process.post(self._legacy(model), model, path, payload(model))
+            return Served(model, reply, in_process.BACKEND)
+
         async with self._admitted():
-            return await self._with_fallback(target, capability, attempt, keep=None, record=record)
+            return await self._with_fallback(
+                target, _Call(capability, attempt, locally, record=record)
+            )
 
     async def open_stream(
         self,
@@ -143,10 +189,11 @@ class Dispatcher:
         commitment: Commitment,
         record: RequestRecord | None = None,
     ) -> OpenStream:
-        """Open a stream on a replica of `target` (or its fallback) and read its first event.
+        """Open a stream on a replica of `target` (or its fallbacks) and read its first event.
 
         The returned stream holds its admission and replica slots until its stack is closed.
         """
+        headers = upstream_headers(record) if record else None
 
         async def attempt(model: ModelTarget, replica: Replica, timeouts: Timeouts) -> OpenStream:
             stack = contextlib.AsyncExitStack()
@@ -168,23 +215,27 @@ class Dispatcher:
                 raise
             return OpenStream(model, stack, iterator, first, events.correlation_id, replica)
 
-        headers = upstream_headers(record) if record else None
+        async def locally(model: ModelTarget) -> OpenStream:
+            stack, events, first = await in_process.open_stream(
+                self._legacy(model), model, payload(model)
+            )
+            return OpenStream(model, stack, events, first, backend=in_process.BACKEND)
+
+        call = _Call(capability, attempt, locally, _stream_stack, commitment, record)
         admitted = contextlib.AsyncExitStack()
         await admitted.enter_async_context(self._admitted())
         try:
-            stream = await self._with_fallback(
-                target,
-                capability,
-                attempt,
-                keep=_stream_stack,
-                commitment=commitment,
-                record=record,
-            )
+            stream = await self._with_fallback(target, call)
         except BaseException:
             await admitted.aclose()
             raise
         stream.stack.push_async_callback(admitted.aclose)
         return stream
+
+    def _legacy(self, target: ModelTarget) -> LegacyBackend:
+        if self.legacy is None:
+            raise BackendUnavailable(f"Model {target.id!r} has no in-process backend.")
+        return self.legacy
 
     @contextlib.asynccontextmanager
     async def _admitted(self) -> AsyncIterator[None]:
@@ -194,40 +245,40 @@ class Dispatcher:
         finally:
             self.admission.release()
 
-    async def _with_fallback(
-        self,
-        target: ModelTarget,
-        capability: Capability,
-        attempt: Callable[[ModelTarget, Replica, Timeouts], Awaitable[T]],
-        *,
-        keep: Keep[T] | None,
-        commitment: Commitment | None = None,
-        record: RequestRecord | None = None,
-    ) -> T:
+    async def _with_fallback(self, target: ModelTarget, call: _Call[T]) -> T:
+        """Serve `target`, moving along its `fallback` chain while models are down."""
         seen = {target.id}
         while True:
             try:
-                return await self._attempts(
-                    target, attempt, keep=keep, commitment=commitment, record=record
-                )
+                return await self._serve(target, call)
             except _DOWN:
                 fallback = target.fallback
-                if fallback is None or fallback in seen or (commitment and commitment.committed):
+                if fallback is None or fallback in seen or call.committed:
                     raise
                 seen.add(fallback)
                 log.warning("model %r is down; falling back to %r", target.id, fallback)
                 target = self.registry.get(fallback)
-                target.require(capability)
+                target.require(call.capability)
 
-    async def _attempts(
-        self,
-        target: ModelTarget,
-        attempt: Callable[[ModelTarget, Replica, Timeouts], Awaitable[T]],
-        *,
-        keep: Keep[T] | None,
-        commitment: Commitment | None,
-        record: RequestRecord | None,
-    ) -> T:
+    async def _serve(self, target: ModelTarget, call: _Call[T]) -> T:
+        """Serve one model: in-process, from its replicas, or in-process when they are down."""
+        if target.legacy_mode == "only":
+            return await self._locally(target, call)
+        try:
+            return await self._attempts(target, call)
+        except _DOWN:
+            if target.legacy_mode != "fallback" or call.committed:
+                raise
+            log.warning("model %r: LocalAI is down; answering in-process", target.id)
+            return await self._locally(target, call)
+
+    @staticmethod
+    async def _locally(target: ModelTarget, call: _Call[T]) -> T:
+        if call.record is not None:
+            call.record.upstream = in_process.IN_PROCESS
+        return await call.in_process(target)
+
+    async def _attempts(self, target: ModelTarget, call: _Call[T]) -> T:
         replicas = self.replica_sets[target.id]
         model_admission = self.model_admission.get(target.id)
         loop = asyncio.get_running_loop()
@@ -242,7 +293,7 @@ class Dispatcher:
             return (
                 isinstance(exc, UpstreamError)
                 and exc.retryable
-                and not (commitment and commitment.committed)
+                and not call.committed
                 and (left is None or left > 0)
             )
 
@@ -267,6 +318,7 @@ class Dispatcher:
         )
         async for attempt_state in retrying:
             with attempt_state:
+                number = attempt_state.retry_state.attempt_number
                 if model_admission is not None:
                     await model_admission.acquire()
                 try:
@@ -276,36 +328,29 @@ class Dispatcher:
                         model_admission.release()
                     raise
                 tried.add(replica.url)
-                if record is not None:
-                    record.upstream = replica.url
-                    record.retries = attempt_state.retry_state.attempt_number - 1
+                if call.record is not None:
+                    call.record.upstream = replica.url
+                    call.record.retries = number - 1
                 left = remaining()
                 timeouts = target.timeouts if left is None else target.timeouts.merge(total=left)
-                result = await self._run(
-                    attempt, target, replica, replicas, timeouts, keep, model_admission
-                )
-                if attempt_state.retry_state.attempt_number > 1:
-                    log.info(
-                        "model %r answered on attempt %d",
-                        target.id,
-                        attempt_state.retry_state.attempt_number,
-                    )
+                result = await self._run(call, target, replica, replicas, timeouts, model_admission)
+                if number > 1:
+                    log.info("model %r answered on attempt %d", target.id, number)
                 return result
         raise AssertionError("unreachable: tenacity re-raises the last error")
 
     async def _run(
         self,
-        attempt: Callable[[ModelTarget, Replica, Timeouts], Awaitable[T]],
+        call: _Call[T],
         target: ModelTarget,
         replica: Replica,
         replicas: ReplicaSet,
         timeouts: Timeouts,
-        keep: Keep[T] | None,
         model_admission: Admission | None,
     ) -> T:
         """One attempt on one replica; records the breaker outcome and frees or hands the slot.
 
-        With `keep`, a successful result holds the slot until the stack `keep` returns closes.
+        With `call.keep`, a successful result holds the slot until the stack it names closes.
         """
 
         async def release() -> None:
@@ -315,7 +360,7 @@ class Dispatcher:
 
         breaker = replica.upstream.breaker
         try:
-            result = await attempt(target, replica, timeouts)
+            result = await call.attempt(target, replica, timeouts)
         except UpstreamStatusError as exc:
             if exc.status == 429:
                 breaker.release()
@@ -332,8 +377,12 @@ class Dispatcher:
             await release()
             raise
         breaker.record(True)
-        if keep is None:
+        if call.keep is None:
             await release()
         else:
-            keep(result).push_async_callback(release)
+            call.keep(result).push_async_callback(release)
         return result
+
+
+def _stream_stack(stream: OpenStream) -> contextlib.AsyncExitStack:
+    return stream.stack

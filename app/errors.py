@@ -132,6 +132,14 @@ class UpstreamSchemaViolation(GatewayError):
     code = "upstream_schema_violation"
 
 
+class BackendUnavailable(GatewayError):
+    """Raised when the in-process model cannot serve the request (not loadable) (503)."""
+
+    status = 503
+    type = "api_error"
+    code = "model_unavailable"
+
+
 class NoHealthyUpstream(GatewayError):
     """Raised when every replica of a model is down or its breaker is open (503)."""
 

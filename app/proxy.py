@@ -33,8 +33,13 @@ _USAGE_MEMBER = re.compile(rb'"(prompt|completion)_tokens"\s*:\s*(\d+)')
 CHAT_PATH = "/v1/chat/completions"
 
 
-def _headers(served: ModelTarget, asked: ModelTarget, correlation_id: str | None) -> dict[str, str]:
-    headers = {"x-correlation-id": correlation_id} if correlation_id else {}
+def _headers(
+    served: ModelTarget, asked: ModelTarget, backend: str, correlation_id: str | None
+) -> dict[str, str]:
+    """Response headers saying which backend (and, after a fallback, which model) answered."""
+    headers = {"x-gateway-backend": backend}
+    if correlation_id:
+        headers["x-correlation-id"] = correlation_id
     if served is not asked:
         headers["x-gateway-fallback"] = served.id
     return headers
@@ -126,19 +131,20 @@ async def complete_chat(
 ) -> Response:
     """Relay a non-streaming chat completion, with the model renamed back to the internal id."""
     contract = answer_contract(body)
-    served, reply = await gateway.dispatcher.post(
+    served = await gateway.dispatcher.post(
         target,
         Capability.CHAT,
         CHAT_PATH,
         payloads(body, chat_payload, stream=False, contract=_early(contract, target)),
         record,
     )
+    model, reply = served.target, served.reply
     note_usage(record, reply.content)
-    if served.stream is None and contract is None:
-        content = rewrite_model(reply.content, served.member)
+    if model.stream is None and contract is None:
+        content = rewrite_model(reply.content, model.member)
     else:
-        content = _shape_completion(reply.content, served, body, contract)
-    headers = _headers(served, target, reply.correlation_id)
+        content = _shape_completion(reply.content, model, body, contract)
+    headers = _headers(model, target, served.backend, reply.correlation_id)
     return Response(content, reply.status, headers=headers, media_type=JSON)
 
 
@@ -180,7 +186,8 @@ async def stream_chat(
         assert interval is not None
         return SSEResponse(keepalive_then(opening, interval, relay, discard))
     stream = opening.result()
-    return SSEResponse(relay(stream), _headers(stream.target, target, stream.correlation_id))
+    headers = _headers(stream.target, target, stream.backend, stream.correlation_id)
+    return SSEResponse(relay(stream), headers)
 
 
 async def discard(opening: asyncio.Future[OpenStream]) -> None:
@@ -195,9 +202,11 @@ async def embed(
     gateway: Gateway, target: ModelTarget, body: dict[str, Any], record: RequestRecord | None = None
 ) -> Response:
     """Relay an embeddings request, adding the `usage` LocalAI leaves out."""
-    served, reply = await gateway.dispatcher.post(
+    served = await gateway.dispatcher.post(
         target, Capability.EMBEDDINGS, "/v1/embeddings", payloads(body, upstream_payload), record
     )
-    content = add_usage(rewrite_model(reply.content, served.member), estimated_usage(body))
+    model, reply = served.target, served.reply
+    content = add_usage(rewrite_model(reply.content, model.member), estimated_usage(body))
     note_usage(record, content)
-    return Response(content, reply.status, headers=_headers(served, target, None), media_type=JSON)
+    headers = _headers(model, target, served.backend, None)
+    return Response(content, reply.status, headers=headers, media_type=JSON)

@@ -12,18 +12,24 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import orjson
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, HttpUrl, ValidationError
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, HttpUrl, ValidationError
 
 from clients import Timeouts
 
 from .errors import CapabilityNotSupported, ModelNotFound
+from .legacy import LegacyModelConfig
 from .pipeline import StreamConfig
 from .settings import upstream_base
 
+LegacyMode = Literal["off", "fallback", "only"]
+# YAML 1.1 reads a bare `off` as false.
+LegacyModeField = Annotated[
+    LegacyMode, BeforeValidator(lambda value: "off" if value is False else value)
+]
 ModelId = Annotated[str, Field(min_length=1, max_length=256, pattern=r"^[^\s/][^\s]*$")]
 
 
@@ -93,6 +99,8 @@ class ModelEntry(_Strict):
     fallback: ModelId | None = None
     retries: Annotated[int, Field(ge=0, le=10)] | None = None
     max_concurrency: Annotated[int, Field(ge=1)] | None = None
+    legacy: LegacyModelConfig | None = None
+    legacy_mode: LegacyModeField | None = None
 
     def upstream_specs(self) -> tuple[UpstreamSpec, ...]:
         """Every replica as an `UpstreamSpec` (a bare URL gets the defaults)."""
@@ -137,6 +145,8 @@ class ModelTarget:
     fallback: str | None = None
     retries: int | None = None  # None: the process default
     max_concurrency: int | None = None
+    legacy: LegacyModelConfig | None = None
+    legacy_mode: LegacyMode = "off"  # "off" whenever `legacy` is None
 
     @property
     def upstreams(self) -> tuple[str, ...]:
@@ -193,6 +203,7 @@ class Registry:
         source: Path | str,
         default_upstream: str | None,
         timeouts: Timeouts,
+        legacy_mode: LegacyMode = "off",
     ) -> Registry:
         """Resolve every entry against the process defaults; raise `RegistryError` on conflicts."""
         created = int(time.time())
@@ -203,7 +214,13 @@ class Registry:
                 Replica(upstream_base(str(spec.url)), spec.weight, spec.max_concurrency)
                 for spec in entry.upstream_specs()
             )
-            if not replicas and default_upstream is None:
+            mode = (entry.legacy_mode or legacy_mode) if entry.legacy else "off"
+            if entry.legacy_mode not in (None, "off") and entry.legacy is None:
+                raise RegistryError(
+                    f"{source}: model {model_id!r}: field 'legacy': legacy_mode "
+                    f"{entry.legacy_mode!r} needs a legacy block"
+                )
+            if not replicas and mode != "only" and default_upstream is None:
                 raise RegistryError(
                     f"{source}: model {model_id!r}: field 'upstreams': none given and "
                     "LOCALAI_GATEWAY_LOCALAI_URL is not set"
@@ -212,7 +229,7 @@ class Registry:
                 id=model_id,
                 localai_model=entry.localai_model,
                 capabilities=entry.capabilities,
-                replicas=replicas or (Replica(str(default_upstream)),),
+                replicas=replicas or (() if mode == "only" else (Replica(str(default_upstream)),)),
                 timeouts=entry.timeout.over(timeouts) if entry.timeout else timeouts,
                 defaults=entry.defaults,
                 created=created,
@@ -221,6 +238,8 @@ class Registry:
                 fallback=entry.fallback,
                 retries=entry.retries,
                 max_concurrency=entry.max_concurrency,
+                legacy=entry.legacy,
+                legacy_mode=mode,
             )
             targets[model_id] = target
             for name in (model_id, *entry.aliases):
@@ -252,6 +271,10 @@ class Registry:
                 param="model",
             )
         return target
+
+    def ids(self) -> list[str]:
+        """The internal model ids, in registry order."""
+        return list(self._targets)
 
     def get(self, model_id: str) -> ModelTarget:
         """Return the target registered under `model_id` (ids only, no aliases)."""

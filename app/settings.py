@@ -84,6 +84,9 @@ class Settings(BaseSettings):
     max_queue: Annotated[int, Field(ge=0)] = 1024
     queue_timeout: Seconds = 30.0
     keepalive_interval: Annotated[float, Field(ge=0)] = 15.0
+    legacy_mode: Literal["off", "fallback", "only"] = "off"
+    legacy_max_loaded: Annotated[int, Field(ge=1)] = 2
+    legacy_idle_timeout: OptionalSeconds = 300.0
     drain_timeout: Seconds = 30.0
 
     # Media (images, vision, audio): public URLs of generated images and upload/fetch limits.
@@ -103,6 +106,11 @@ class Settings(BaseSettings):
     def registry_path(self) -> Path:
         """The registry file: `LOCALAI_GATEWAY_REGISTRY`, else `./localai_models.yaml`."""
         return self.registry or DEFAULT_REGISTRY
+
+    @property
+    def embedded(self) -> bool:
+        """True when neither LocalAI nor a registry is configured: serve the embedded models."""
+        return self.localai_url is None and self.registry is None
 
     @cached_property
     def timeouts(self) -> Timeouts:

@@ -22,9 +22,7 @@ async def healthz() -> dict[str, str]:
 def readiness(gateway: Gateway) -> tuple[int, dict[str, Any]]:
     """The readiness verdict: draining or a model without a usable replica makes it 503."""
     dispatcher = gateway.dispatcher
-    down = [
-        model_id for model_id, replicas in dispatcher.replica_sets.items() if replicas.all_down()
-    ]
+    down = dispatcher.down_models()
     upstreams = {
         url: {"healthy": upstream.healthy, "breaker": upstream.breaker.state.name.lower()}
         for url, upstream in dispatcher.upstreams.items()

