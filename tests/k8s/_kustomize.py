@@ -118,7 +118,7 @@ def _generate(directory: Path, kind: str, generator: Obj) -> Obj:
     # kustomize's hasher looks the name up as one key "metadata/name", finds none and hashes
     # an empty name: the suffix depends on kind, type and data only.
     if kind == "Secret":
-        encoded = {k: base64.b64encode(v.encode()).decode() for k, v in data.items()}
+        encoded = {k: _encode_base64(v) for k, v in data.items()}
         body: Obj = {"kind": kind, "name": "", "type": "Opaque", "data": encoded}
         obj: Obj = {"apiVersion": "v1", "kind": kind, "type": "Opaque", "data": encoded}
     else:
@@ -126,6 +126,15 @@ def _generate(directory: Path, kind: str, generator: Obj) -> Obj:
         obj = {"apiVersion": "v1", "kind": kind, "data": data}
     obj["metadata"] = {"name": f"{generator['name']}-{_hash(body)}"}
     return obj
+
+
+def _encode_base64(text: str) -> str:
+    """kustomize's encodeBase64: lines of 70 characters, each ended by a newline once the
+    encoding is 70 characters or longer."""
+    encoded = base64.b64encode(text.encode()).decode()
+    if len(encoded) // 70 + 1 == 1:
+        return encoded
+    return "".join(encoded[i : i + 70] + "\n" for i in range(0, len(encoded), 70))
 
 
 def _hash(body: Obj) -> str:

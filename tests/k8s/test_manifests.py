@@ -213,7 +213,7 @@ def test_shipped_secrets_are_obvious_placeholders(rendered: Rendered) -> None:
     _, objects = rendered
     for secret in (o for o in objects if o["kind"] == "Secret"):
         for value in secret["data"].values():
-            assert base64.b64decode(value).startswith(b"CHANGE-ME-placeholder")
+            assert b"CHANGE-ME-placeholder" in base64.b64decode(value)
 
 
 def test_localai_volumes_and_model_configs(rendered: Rendered) -> None:
@@ -267,3 +267,14 @@ def test_overlay_pins_the_gateway_image_it_documents(overlay: str) -> None:
     )
     images = {i["name"]: i["newTag"] for i in kustomization["images"]}
     assert images["ghcr.io/example/localai-gateway"] == "0.1.0"
+
+
+def test_placeholder_keys_file_is_one_the_gateway_loads() -> None:
+    """The shipped keys Secret must not crash the gateway at start-up."""
+    from pathlib import Path
+
+    from app.auth import load_keys
+
+    path = Path(__file__).resolve().parents[2] / "k8s/base/secrets/gateway-api-keys.placeholder"
+    keys = load_keys(path)
+    assert keys is not None
