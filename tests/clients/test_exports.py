@@ -1,0 +1,38 @@
+"""`clients.__all__` is sorted, complete, and every export shows the public module path."""
+
+from __future__ import annotations
+
+import inspect
+
+import clients
+from clients import _client, _config, _errors, _normalize, _sse
+
+
+def isort_order(name: str) -> tuple[int, str]:
+    """ruff's RUF022 order: CONSTANTS, then Classes, then functions, each alphabetical."""
+    return (0 if name.isupper() else 1 if name[0].isupper() else 2, name)
+
+
+def test_all_is_sorted_and_exists() -> None:
+    assert clients.__all__ == sorted(clients.__all__, key=isort_order)
+    for name in clients.__all__:
+        assert hasattr(clients, name), name
+
+
+def test_every_public_class_of_the_modules_is_exported() -> None:
+    public = {
+        name
+        for module in (_client, _config, _errors, _normalize, _sse)
+        for name, obj in vars(module).items()
+        if not name.startswith("_")
+        and inspect.isclass(obj)
+        and obj.__module__ in (module.__name__, "clients")
+    }
+    assert public <= set(clients.__all__), public - set(clients.__all__)
+
+
+def test_exported_classes_report_the_public_module() -> None:
+    for name in clients.__all__:
+        obj = getattr(clients, name)
+        if inspect.isclass(obj):
+            assert obj.__module__ == "clients", name
