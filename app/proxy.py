@@ -10,8 +10,6 @@ from typing import Any
 import orjson
 from starlette.responses import Response
 
-from clients import UpstreamProtocolError
-
 from .dispatch import Commitment, OpenStream
 from .errors import OutputValidationFailed
 from .observability.record import RequestRecord
@@ -23,7 +21,7 @@ from .pipeline import (
     split_reasoning_message,
 )
 from .registry import Capability, ModelTarget
-from .relay import add_usage, estimated_usage, rewrite_model, upstream_payload
+from .relay import add_usage, estimated_usage, rewrite_model, upstream_json, upstream_payload
 from .state import Gateway
 from .streaming import SSEResponse, keepalive_then, relay_stream
 from .structured import AnswerContract, answer_contract, check_answer, constrain, grammar_for
@@ -103,12 +101,7 @@ def _shape_completion(
     contract: AnswerContract | None,
 ) -> bytes:
     """Apply the reasoning split, output validators and schema check to a complete answer."""
-    try:
-        response = orjson.loads(content)
-    except orjson.JSONDecodeError as exc:
-        raise UpstreamProtocolError(
-            f"model {target.id!r}: the upstream answer is not valid JSON", model=target.id
-        ) from exc
+    response = upstream_json(content, target.id, "an answer")
     response = split_reasoning_message(response, target.stream, request)
     violation = check_output(_visible_text(response), target.stream)
     if violation is not None:

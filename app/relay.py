@@ -13,6 +13,8 @@ from typing import Any
 import orjson
 from starlette.requests import Request
 
+from clients import UpstreamProtocolError
+
 from .errors import InvalidRequest
 from .registry import ModelTarget
 
@@ -51,6 +53,16 @@ def upstream_payload(body: dict[str, Any], target: ModelTarget) -> bytes:
         body.setdefault(name, value)
     body["model"] = target.localai_model
     return orjson.dumps(body)
+
+
+def upstream_json(content: bytes, model: str, what: str) -> Any:
+    """Parse an upstream body or event; malformed JSON is an `UpstreamProtocolError`."""
+    try:
+        return orjson.loads(content)
+    except orjson.JSONDecodeError as exc:
+        raise UpstreamProtocolError(
+            f"model {model!r}: the upstream sent {what} that is not valid JSON", model=model
+        ) from exc
 
 
 def rewrite_model(content: bytes, member: bytes) -> bytes:

@@ -18,13 +18,13 @@ import orjson
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
-from clients import UpstreamError, UpstreamProtocolError
+from clients import UpstreamError
 
 from .dispatch import OpenStream
 from .errors import GatewayError, upstream_error_object
 from .observability.record import RequestRecord
 from .pipeline import Chain
-from .relay import rewrite_model
+from .relay import rewrite_model, upstream_json
 
 log = logging.getLogger("localai_gateway.streaming")
 
@@ -132,12 +132,7 @@ async def _relay_bytes(
 async def _parsed(stream: OpenStream) -> AsyncIterator[dict[str, Any]]:
     target = stream.target
     async for data in _with_first(stream.first, stream.events):
-        try:
-            chunk = orjson.loads(data)
-        except orjson.JSONDecodeError as exc:
-            raise UpstreamProtocolError(
-                f"model {target.id!r}: the upstream sent a malformed event", model=target.id
-            ) from exc
+        chunk = upstream_json(data, target.id, "an event")
         chunk["model"] = target.id
         yield chunk
 
