@@ -119,9 +119,10 @@ async def test_idle_timeout_after_the_first_event() -> None:
 async def test_error_event_raises_stream_error() -> None:
     body = b'data: {"error":{"message":"boom","type":"server_error","code":"server_error"}}\n\n'
 
-    async with client_for(
-        lambda request: httpx.Response(200, stream=Stalling([body], 0))
-    ) as client, client.chat_stream("http://u", b"{}", model="m") as events:
+    async with (
+        client_for(lambda request: httpx.Response(200, stream=Stalling([body], 0))) as client,
+        client.chat_stream("http://u", b"{}", model="m") as events,
+    ):
         with pytest.raises(UpstreamStreamError) as info:
             async for _ in events:
                 pass
