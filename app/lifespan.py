@@ -17,6 +17,7 @@ from .dispatch import Dispatcher
 from .legacy import LegacyBackend, LegacyPoolConfig, embedded_models, legacy_available
 from .probing import probe_all, probe_forever
 from .registry import Registry, RegistryError, RegistryFile, load_registry
+from .safe_fetch import fetch_client
 from .settings import Settings
 from .state import Gateway, Lifecycle
 
@@ -109,7 +110,11 @@ def lifespan_for(
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[dict[str, Any]]:
         registry = load_models(settings)
-        async with open_client(settings) as client, legacy_backend(registry, settings) as legacy:
+        async with (
+            open_client(settings) as client,
+            legacy_backend(registry, settings) as legacy,
+            fetch_client() as image_fetcher,
+        ):
             dispatcher = Dispatcher(client, registry, settings, legacy)
             async with health_probes(client, dispatcher, settings):
                 log.info("serving %d models: %s", len(registry), ", ".join(registry.ids()))
@@ -120,6 +125,7 @@ def lifespan_for(
                         client=client,
                         dispatcher=dispatcher,
                         lifecycle=lifecycle,
+                        image_fetcher=image_fetcher,
                     )
                 }
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import httpx
 from starlette.requests import Request
 
 from clients import LocalAIClient
@@ -29,6 +30,7 @@ class Gateway:
     client: LocalAIClient
     dispatcher: Dispatcher
     lifecycle: Lifecycle
+    image_fetcher: httpx.AsyncClient  # fetches chat images (SSRF-checked), never upstream
 
 
 def get_gateway(request: Request) -> Gateway:

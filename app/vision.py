@@ -10,18 +10,15 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
-import contextlib
 import re
-from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
-from starlette.requests import Request
 
 from .errors import InvalidRequest
 from .image_types import GIF, JPEG, PNG, WEBP, sniff_image
 from .registry import Capability, ModelTarget
-from .safe_fetch import FetchPolicy, FetchRefused, fetch_client, safe_fetch
+from .safe_fetch import FetchPolicy, FetchRefused, safe_fetch
 from .settings import Settings
 
 IMAGE_PART_TYPES = frozenset({"image_url", "image"})  # LocalAI reads `image_url.url` for both
@@ -42,18 +39,6 @@ def image_parts(body: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
                 if isinstance(part, dict) and part.get("type") in IMAGE_PART_TYPES:
                     found.append((f"messages[{i}].content[{j}].image_url", part))
     return found
-
-
-@contextlib.asynccontextmanager
-async def image_fetcher_lifespan(app: object) -> AsyncIterator[dict[str, httpx.AsyncClient]]:
-    """Own the outbound client that fetches chat images, as lifespan state `image_fetcher`."""
-    async with fetch_client() as http:
-        yield {"image_fetcher": http}
-
-
-def get_image_fetcher(request: Request) -> httpx.AsyncClient:
-    """Dependency: the outbound client `inline_images` fetches with."""
-    return request.state.image_fetcher
 
 
 async def inline_images(

@@ -14,7 +14,7 @@ from ..observability import current_record
 from ..registry import Capability
 from ..relay import read_json_object, require_field
 from ..state import Gateway, get_gateway
-from ..vision import get_image_fetcher, inline_images
+from ..vision import inline_images
 
 router = APIRouter()
 
@@ -30,7 +30,7 @@ async def chat_completions(
     target.require(Capability.CHAT)
     require_field(body, "messages", list)
     check_chat_body(body, gateway.settings)
-    await inline_images(body, target, gateway.settings, get_image_fetcher(request))
+    await inline_images(body, target, gateway.settings, gateway.image_fetcher)
     record = current_record(request)
     if body.get("stream") is True:
         return await proxy.stream_chat(gateway, target, body, record)

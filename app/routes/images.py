@@ -14,10 +14,9 @@ from ..registry import Capability
 from ..relay import read_json_object, require_field
 from ..state import Gateway, get_gateway
 from ..uploads import read_form, required_text
-from ..vision import image_fetcher_lifespan
 
 # This router also owns the outbound client that fetches chat images (app/vision.py).
-router = APIRouter(lifespan=image_fetcher_lifespan)
+router = APIRouter()
 GatewayDep = Annotated[Gateway, Depends(get_gateway)]
 
 
