@@ -1,8 +1,9 @@
-"""The `localai-gateway` command: serve, check-registry, render-localai."""
+"""The `localai-gateway` command: serve, check-registry, render-localai, grammar."""
 
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import sys
 from collections.abc import Sequence
@@ -124,6 +125,25 @@ def render_localai_configs(args: argparse.Namespace) -> None:
         print(path)
 
 
+def print_grammar(args: argparse.Namespace) -> None:
+    """Print the GBNF grammar of a JSON Schema file or of a Pydantic model."""
+    import importlib
+
+    import grammar
+
+    try:
+        if args.pydantic:
+            module_name, _, class_name = args.pydantic.partition(":")
+            model = getattr(importlib.import_module(module_name), class_name)
+            text = grammar.model_to_gbnf(model)
+        else:
+            schema = json.loads(args.schema.read_text(encoding="utf-8"))
+            text = grammar.schema_to_gbnf(schema, strict=not args.lenient)
+    except (OSError, ValueError, ImportError, AttributeError) as exc:
+        raise SystemExit(f"localai-gateway: {exc}") from None
+    print(text, end="" if text.endswith("\n") else "\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Return the argument parser of the `localai-gateway` command."""
     parser = argparse.ArgumentParser(prog="localai-gateway", description=__doc__)
@@ -145,6 +165,15 @@ def build_parser() -> argparse.ArgumentParser:
     render.add_argument("registry", type=Path)
     render.add_argument("outdir", type=Path)
     render.set_defaults(handler=render_localai_configs)
+
+    gbnf = commands.add_parser("grammar", help="print the GBNF grammar of a JSON Schema")
+    source = gbnf.add_mutually_exclusive_group(required=True)
+    source.add_argument("schema", nargs="?", type=Path, help="a JSON Schema file")
+    source.add_argument("--pydantic", metavar="MODULE:CLASS", help="a Pydantic model")
+    gbnf.add_argument(
+        "--lenient", action="store_true", help="drop what no grammar can express (strict=False)"
+    )
+    gbnf.set_defaults(handler=print_grammar)
     return parser
 
 

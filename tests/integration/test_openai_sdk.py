@@ -78,6 +78,9 @@ def test_models(sdk: OpenAI) -> None:
         "qwen3-embedding",
         "flux-1-dev",
         "qwen25-vl",
+        "whisper-1",
+        "tts-1",
+        "jina-reranker",
     ]
     assert sdk.models.retrieve("qwen3-30b").id == CHAT_MODEL  # alias
 

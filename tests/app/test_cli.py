@@ -1,0 +1,73 @@
+"""The `localai-gateway` command: grammar, check-registry, and settings errors in one line."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from app.cli import main
+from grammar import schema_to_gbnf
+from tests.servers import REPO_ROOT
+
+SCHEMA = {"type": "object", "properties": {"ok": {"type": "boolean"}}, "required": ["ok"]}
+
+
+def test_grammar_prints_the_schema_grammar(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    path = tmp_path / "s.json"
+    path.write_text(
+        '{"type": "object", "properties": {"ok": {"type": "boolean"}}, "required": ["ok"]}'
+    )
+    main(["grammar", str(path)])
+    assert capsys.readouterr().out.strip() == schema_to_gbnf(SCHEMA).strip()
+
+
+def test_grammar_from_a_pydantic_model(capsys: pytest.CaptureFixture) -> None:
+    main(["grammar", "--pydantic", "app.registry:UpstreamSpec"])
+    assert "root ::=" in capsys.readouterr().out
+
+
+def test_grammar_refusal_names_the_keyword(tmp_path: Path) -> None:
+    path = tmp_path / "u.json"
+    path.write_text('{"type": "array", "uniqueItems": true}')
+    with pytest.raises(SystemExit, match="uniqueItems"):
+        main(["grammar", str(path)])
+
+
+def test_check_registry_prints_the_mapping(capsys: pytest.CaptureFixture) -> None:
+    main(["check-registry", str(REPO_ROOT / "localai_models.yaml")])
+    out = capsys.readouterr().out
+    assert "qwen3-30b-a3b-q4-k-m -> qwen3-30b-instruct:q4_k_m" in out
+    assert "qwen25-vl -> minicpm-v-4_5" in out
+
+
+def test_serve_with_a_bad_setting_exits_with_one_line_naming_the_variable() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "app.cli", "serve"],
+        env={"LOCALAI_GATEWAY_CONNECT_TIMEOUT": "soon", "PATH": "/usr/bin:/bin"},
+        capture_output=True,
+        text=True,
+        cwd=REPO_ROOT,
+        timeout=60,
+    )
+    assert result.returncode != 0
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "LOCALAI_GATEWAY_CONNECT_TIMEOUT" in lines[0]
+
+
+def test_serve_with_a_bad_registry_names_file_model_and_field(tmp_path: Path) -> None:
+    path = tmp_path / "bad.yaml"
+    path.write_text("models:\n  m:\n    localai_model: x\n    capabilities: [teleport]\n")
+    result = subprocess.run(
+        [sys.executable, "-m", "app.cli", "serve"],
+        env={"LOCALAI_GATEWAY_REGISTRY": str(path), "PATH": "/usr/bin:/bin"},
+        capture_output=True,
+        text=True,
+        cwd=REPO_ROOT,
+        timeout=60,
+    )
+    assert result.returncode != 0
+    assert "bad.yaml" in result.stderr and "'m'" in result.stderr
+    assert "capabilities" in result.stderr
