@@ -22,7 +22,6 @@ from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_aft
 
 from clients import (
     LocalAIClient,
-    Timeouts,
     UpstreamConnectTimeout,
     UpstreamError,
     UpstreamReply,
@@ -65,12 +64,15 @@ class Served:
 
 @dataclass
 class OpenStream:
-    """An upstream stream whose first event arrived; closing `stack` frees everything it holds."""
+    """An upstream stream whose first events arrived; closing `stack` frees everything it holds.
+
+    `events` yields batches of event payloads (all those one network read completed).
+    """
 
     target: ModelTarget
     stack: contextlib.AsyncExitStack
-    events: AsyncIterator[bytes]
-    first: bytes | None
+    events: AsyncIterator[list[bytes]]
+    first: list[bytes] | None
     correlation_id: str | None = None
     replica: Replica | None = field(default=None, repr=False)
     backend: str = LOCALAI
@@ -86,7 +88,7 @@ class _Call(Generic[T]):
     """One request's way through the dispatcher."""
 
     capability: Capability
-    attempt: Callable[[ModelTarget, Replica, Timeouts], Awaitable[T]]
+    attempt: Callable[[ModelTarget, Replica, float | None], Awaitable[T]]  # deadline
     in_process: Callable[[ModelTarget], Awaitable[T]]
     keep: Callable[[T], contextlib.AsyncExitStack] | None = None  # streams hold their slots
     commitment: Commitment | None = None
@@ -160,14 +162,15 @@ class Dispatcher:
         """POST to a replica of `target` (or its fallbacks) and return who answered, and how."""
         headers = upstream_headers(record) if record else None
 
-        async def attempt(model: ModelTarget, replica: Replica, timeouts: Timeouts) -> Served:
+        async def attempt(model: ModelTarget, replica: Replica, deadline: float | None) -> Served:
             reply = await self.client.post(
                 replica.url,
                 path,
                 payload(model),
                 model=model.id,
-                timeouts=timeouts,
+                timeouts=model.timeouts,
                 headers=headers,
+                deadline=deadline,
             )
             return Served(model, reply)
 
@@ -195,7 +198,9 @@ class Dispatcher:
         """
         headers = upstream_headers(record) if record else None
 
-        async def attempt(model: ModelTarget, replica: Replica, timeouts: Timeouts) -> OpenStream:
+        async def attempt(
+            model: ModelTarget, replica: Replica, deadline: float | None
+        ) -> OpenStream:
             stack = contextlib.AsyncExitStack()
             try:
                 events = await stack.enter_async_context(
@@ -204,8 +209,9 @@ class Dispatcher:
                         path,
                         payload(model),
                         model=model.id,
-                        timeouts=timeouts,
+                        timeouts=model.timeouts,
                         headers=headers,
+                        deadline=deadline,
                     )
                 )
                 iterator = aiter(events)
@@ -331,9 +337,7 @@ class Dispatcher:
                 if call.record is not None:
                     call.record.upstream = replica.url
                     call.record.retries = number - 1
-                left = remaining()
-                timeouts = target.timeouts if left is None else target.timeouts.merge(total=left)
-                result = await self._run(call, target, replica, replicas, timeouts, model_admission)
+                result = await self._run(call, target, replica, replicas, deadline, model_admission)
                 if number > 1:
                     log.info("model %r answered on attempt %d", target.id, number)
                 return result
@@ -345,7 +349,7 @@ class Dispatcher:
         target: ModelTarget,
         replica: Replica,
         replicas: ReplicaSet,
-        timeouts: Timeouts,
+        deadline: float | None,
         model_admission: Admission | None,
     ) -> T:
         """One attempt on one replica; records the breaker outcome and frees or hands the slot.
@@ -360,7 +364,7 @@ class Dispatcher:
 
         breaker = replica.upstream.breaker
         try:
-            result = await call.attempt(target, replica, timeouts)
+            result = await call.attempt(target, replica, deadline)
         except UpstreamStatusError as exc:
             if exc.status == 429:
                 breaker.release()

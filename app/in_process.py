@@ -57,17 +57,17 @@ async def post(
     return UpstreamReply(200, orjson.dumps(result), "application/json")
 
 
-async def _events(chunks: AsyncIterator[dict[str, Any]], model: str) -> AsyncIterator[bytes]:
+async def _events(chunks: AsyncIterator[dict[str, Any]], model: str) -> AsyncIterator[list[bytes]]:
     try:
         async for chunk in chunks:
-            yield orjson.dumps(chunk)
+            yield [orjson.dumps(chunk)]
     except LegacyError as exc:
         raise translate(exc, model, streaming=True) from exc
 
 
 async def open_stream(
     backend: LegacyBackend, target: ModelTarget, payload: bytes
-) -> tuple[contextlib.AsyncExitStack, AsyncIterator[bytes], bytes | None]:
+) -> tuple[contextlib.AsyncExitStack, AsyncIterator[list[bytes]], list[bytes] | None]:
     """Start an in-process stream and read its first chunk (request errors surface there)."""
     chunks = backend.chat_stream(target.id, _config(target), orjson.loads(payload))
     events = _events(chunks, target.id)

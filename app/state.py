@@ -33,6 +33,9 @@ class Gateway:
     image_fetcher: httpx.AsyncClient  # fetches chat images (SSRF-checked), never upstream
 
 
-def get_gateway(request: Request) -> Gateway:
-    """Dependency: the `Gateway` the lifespan put into the request state."""
+async def get_gateway(request: Request) -> Gateway:
+    """Dependency: the `Gateway` the lifespan put into the request state.
+
+    `async` on purpose: FastAPI runs a plain `def` dependency in a worker thread per request.
+    """
     return request.state.gateway

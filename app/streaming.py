@@ -76,12 +76,14 @@ def with_completion_tokens(chunk: dict[str, Any], counted: int) -> dict[str, Any
     return chunk
 
 
-async def _with_first(first: bytes | None, events: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+async def _with_first(
+    first: list[bytes] | None, batches: AsyncIterator[list[bytes]]
+) -> AsyncIterator[list[bytes]]:
     if first is None:
         return
     yield first
-    async for data in events:
-        yield data
+    async for batch in batches:
+        yield batch
 
 
 def relay_stream(
@@ -111,16 +113,20 @@ async def _relay_bytes(
     target = stream.target
     chunks = 0
     try:
-        async for data in _with_first(stream.first, stream.events):
-            if is_usage_trailer(data):
-                trailer = with_completion_tokens(orjson.loads(data), chunks - 2)
-                _note_usage(record, trailer)
-                if include_usage:
-                    trailer["model"] = target.id
-                    yield frame(orjson.dumps(trailer))
-                continue
-            chunks += 1
-            yield frame(tidy_chunk(data, target.member))
+        async for batch in _with_first(stream.first, stream.events):
+            frames = []
+            for data in batch:
+                if is_usage_trailer(data):
+                    trailer = with_completion_tokens(orjson.loads(data), chunks - 2)
+                    _note_usage(record, trailer)
+                    if include_usage:
+                        trailer["model"] = target.id
+                        frames.append(frame(orjson.dumps(trailer)))
+                    continue
+                chunks += 1
+                frames.append(frame(tidy_chunk(data, target.member)))
+            if frames:
+                yield b"".join(frames)  # one write for all the events one read brought
         yield DONE_FRAME
     except UpstreamError as exc:
         yield _failed(stream, exc)
@@ -131,10 +137,11 @@ async def _relay_bytes(
 
 async def _parsed(stream: OpenStream) -> AsyncIterator[dict[str, Any]]:
     target = stream.target
-    async for data in _with_first(stream.first, stream.events):
-        chunk = upstream_json(data, target.id, "an event")
-        chunk["model"] = target.id
-        yield chunk
+    async for batch in _with_first(stream.first, stream.events):
+        for data in batch:
+            chunk = upstream_json(data, target.id, "an event")
+            chunk["model"] = target.id
+            yield chunk
 
 
 async def _relay_chunks(

@@ -16,7 +16,7 @@ from ._errors import (
     UpstreamUnavailable,
 )
 from ._normalize import error_type_for, normalize_error
-from ._sse import iter_sse_data
+from ._sse import iter_sse_batches, iter_sse_data
 
 __all__ = [
     "DEFAULT_LIMITS",
@@ -39,6 +39,7 @@ __all__ = [
     "UpstreamTotalTimeout",
     "UpstreamUnavailable",
     "error_type_for",
+    "iter_sse_batches",
     "iter_sse_data",
     "normalize_error",
 ]

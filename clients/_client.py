@@ -24,8 +24,8 @@ from ._errors import (
     UpstreamTotalTimeout,
 )
 from ._normalize import normalize_error, normalize_stream_error
-from ._sse import DONE, iter_sse_data
-from ._transport import default_transport, upstream_errors
+from ._sse import DONE, iter_sse_batches
+from ._transport import default_transport, upstream_error
 
 _ERROR_EVENT = re.compile(rb"\s*\{\s*\"error\"\s*:")
 _JSON = {"content-type": "application/json"}
@@ -54,14 +54,19 @@ FilePart = tuple[str, bytes, str]
 class _Clock:
     """Deadlines of one call, measured on the event loop's clock."""
 
+    # Callers pass `deadline=` as `asyncio.get_running_loop().time()`-based seconds.
+
     __slots__ = ("loop", "start", "timeouts", "total_deadline")
 
-    def __init__(self, timeouts: Timeouts) -> None:
+    def __init__(self, timeouts: Timeouts, deadline: float | None = None) -> None:
         self.loop = asyncio.get_running_loop()
         self.start = self.loop.time()
         self.timeouts = timeouts
         total = timeouts.total
-        self.total_deadline = None if total is None else self.start + total
+        own = None if total is None else self.start + total
+        # `deadline` (loop time): a caller's budget for several calls, e.g. retries; the
+        # earlier one wins, but errors still name the configured limit.
+        self.total_deadline = own if deadline is None else min(own or deadline, deadline)
 
     def deadline(self, limit: float | None, since: float) -> float | None:
         """Return the earlier of `since + limit` and the total deadline (None: no deadline)."""
@@ -84,12 +89,27 @@ class _Clock:
         )
 
 
+def _checked(batch: list[bytes], model: str) -> tuple[list[bytes], Exception | bool | None]:
+    """Split a batch into the events to relay and how the stream ends after them, if it does:
+    True at `[DONE]`, an error at an error event or a malformed one, None if it goes on."""
+    for index, data in enumerate(batch):
+        if data == DONE:
+            return batch[:index], True
+        if _ERROR_EVENT.match(data):
+            return batch[:index], UpstreamStreamError(normalize_stream_error(data), model=model)
+        if data[:1] != b"{" or data[-1:] != b"}":
+            message = f"model {model!r}: the upstream sent a malformed event"
+            return batch[:index], UpstreamProtocolError(message, model=model)
+    return batch, None
+
+
 class EventStream:
     """The `data` payloads of one upstream SSE response, bounded by first-token and idle limits.
 
-    Iterating yields each event's payload (bytes) until `[DONE]`; an error event raises
-    `UpstreamStreamError`, a cut-off stream or an event that is not a JSON object (checked by
-    its first and last byte only) `UpstreamProtocolError`.
+    Iterating yields, per network read, the batch of event payloads (bytes) it completed, until
+    `[DONE]`; an error event raises `UpstreamStreamError` and a cut-off stream or an event that
+    is not a JSON object (checked by its first and last byte only) `UpstreamProtocolError`,
+    each after the events before it were yielded. Limits are checked per read, not per event.
     """
 
     def __init__(self, response: httpx.Response, clock: _Clock, model: str) -> None:
@@ -98,36 +118,35 @@ class EventStream:
         self._clock = clock
         self._model = model
 
-    async def __aiter__(self) -> AsyncIterator[bytes]:
+    async def __aiter__(self) -> AsyncIterator[list[bytes]]:
         clock, model, timeouts = self._clock, self._model, self._clock.timeouts
-        events = aiter(iter_sse_data(self.response.aiter_raw()))
+        batches = aiter(iter_sse_batches(self.response.aiter_raw()))
         phase, limit = UpstreamFirstTokenTimeout, timeouts.first_token
         deadline = clock.deadline(limit, clock.start)
         try:
             while True:
                 try:
-                    with upstream_errors(model, timeouts.connect, reading=True):
-                        async with asyncio.timeout_at(deadline):
-                            data = await anext(events)
+                    async with asyncio.timeout_at(deadline):
+                        batch = await anext(batches)
                 except TimeoutError as exc:
                     raise clock.expired(model, phase, limit) from exc
                 except StopAsyncIteration:
                     raise UpstreamProtocolError(
                         f"model {model!r}: the upstream stream ended before [DONE]", model=model
                     ) from None
-                if data == DONE:
+                except httpx.TransportError as exc:
+                    raise upstream_error(exc, model, timeouts.connect, reading=True) from exc
+                events, end = _checked(batch, model)
+                if events:
+                    yield events
+                if end is not None:
+                    if isinstance(end, Exception):
+                        raise end
                     return
-                if _ERROR_EVENT.match(data):
-                    raise UpstreamStreamError(normalize_stream_error(data), model=model)
-                if data[:1] != b"{" or data[-1:] != b"}":
-                    raise UpstreamProtocolError(
-                        f"model {model!r}: the upstream sent a malformed event", model=model
-                    )
-                yield data
                 phase, limit = UpstreamIdleTimeout, timeouts.idle
                 deadline = clock.deadline(limit, clock.loop.time())
         finally:
-            await events.aclose()
+            await batches.aclose()
 
 
 class LocalAIClient:
@@ -198,19 +217,19 @@ class LocalAIClient:
         """Send the request and return the streaming response once a 2xx status has arrived."""
         timeouts = clock.timeouts
         try:
-            with upstream_errors(model, timeouts.connect, reading=False):
-                async with asyncio.timeout_at(clock.deadline(timeouts.first_token, clock.start)):
-                    response = await self._http.send(request, stream=True)
+            async with asyncio.timeout_at(clock.deadline(timeouts.first_token, clock.start)):
+                response = await self._http.send(request, stream=True)
         except TimeoutError as exc:
             raise clock.expired(model, UpstreamFirstTokenTimeout, timeouts.first_token) from exc
+        except httpx.TransportError as exc:
+            raise upstream_error(exc, model, timeouts.connect, reading=False) from exc
         if response.status_code < 300:
             return response
         try:
-            with upstream_errors(model, timeouts.connect, reading=True):
-                async with asyncio.timeout_at(clock.deadline(timeouts.idle, clock.loop.time())):
-                    body = await response.aread()
-        except TimeoutError:
-            body = b""
+            async with asyncio.timeout_at(clock.deadline(timeouts.idle, clock.loop.time())):
+                body = await response.aread()
+        except (TimeoutError, httpx.TransportError):
+            body = b""  # the status says enough; its body broke off
         finally:
             await response.aclose()
         raise UpstreamStatusError(
@@ -229,15 +248,17 @@ class LocalAIClient:
         model: str,
         timeouts: Timeouts | None = None,
         headers: Mapping[str, str] | None = None,
+        deadline: float | None = None,
     ) -> UpstreamReply:
-        """POST a JSON body and return the whole 2xx reply; bounded by connect and total.
+        """POST a JSON body and return the whole 2xx reply; bounded by connect and total
+        (and by `deadline`, an event-loop time, when given).
 
         A JSON reply that does not even start and end like an object raises
         `UpstreamProtocolError` (truncated or garbage bodies are not relayed as a success).
         """
         timeouts = timeouts or self.timeouts
         request = self._request("POST", upstream + path, body, headers, timeouts)
-        return await self._whole(request, timeouts, model)
+        return await self._whole(request, timeouts, model, deadline)
 
     async def post_multipart(
         self,
@@ -270,16 +291,23 @@ class LocalAIClient:
         request = self._request("GET", upstream + path, None, None, timeouts)
         return await self._whole(request, timeouts, model)
 
-    async def _whole(self, request: httpx.Request, timeouts: Timeouts, model: str) -> UpstreamReply:
+    async def _whole(
+        self,
+        request: httpx.Request,
+        timeouts: Timeouts,
+        model: str,
+        deadline: float | None = None,
+    ) -> UpstreamReply:
         """Send `request` and read the whole 2xx reply; bounded by connect and total."""
-        clock = _Clock(timeouts.merge(first_token=timeouts.total))
+        clock = _Clock(timeouts.merge(first_token=timeouts.total), deadline)
         response = await self._open(request, clock, model)
         try:
-            with upstream_errors(model, timeouts.connect, reading=True):
-                async with asyncio.timeout_at(clock.total_deadline):
-                    content = await response.aread()
+            async with asyncio.timeout_at(clock.total_deadline):
+                content = await response.aread()
         except TimeoutError as exc:
             raise clock.expired(model, UpstreamTotalTimeout, timeouts.total) from exc
+        except httpx.TransportError as exc:
+            raise upstream_error(exc, model, timeouts.connect, reading=True) from exc
         finally:
             await response.aclose()
         content_type = response.headers.get("content-type", "application/json")
@@ -304,10 +332,11 @@ class LocalAIClient:
         model: str,
         timeouts: Timeouts | None = None,
         headers: Mapping[str, str] | None = None,
+        deadline: float | None = None,
     ) -> AsyncIterator[EventStream]:
         """POST a streaming request; yields its `EventStream` and closes the upstream on exit."""
         timeouts = timeouts or self.timeouts
-        clock = _Clock(timeouts)
+        clock = _Clock(timeouts, deadline)
         request = self._request("POST", upstream + path, body, headers, timeouts)
         response = await self._open(request, clock, model)
         try:
@@ -341,11 +370,12 @@ class LocalAIClient:
         clock = _Clock(timeouts.merge(first_token=timeouts.total))
         request = self._request("GET", upstream + path, None, None, timeouts)
         try:
-            with upstream_errors(model, timeouts.connect, reading=False):
-                async with asyncio.timeout_at(clock.total_deadline):
-                    response = await self._http.send(request)
+            async with asyncio.timeout_at(clock.total_deadline):
+                response = await self._http.send(request)
         except TimeoutError as exc:
             raise clock.expired(model, UpstreamTotalTimeout, timeouts.total) from exc
+        except httpx.TransportError as exc:
+            raise upstream_error(exc, model, timeouts.connect, reading=False) from exc
         return response
 
     async def models(

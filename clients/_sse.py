@@ -11,21 +11,32 @@ def _event_data(block: bytes) -> bytes | None:
     """Return the joined `data:` lines of one event block, or None for a comment-only block."""
     if block.startswith(b"data: ") and b"\n" not in block:
         return block[6:]
-    lines = [
-        line[5:].removeprefix(b" ") for line in block.split(b"\n") if line.startswith(b"data:")
-    ]
+    lines = [line[5:].removeprefix(b" ") for line in block.split(b"\n") if line[:5] == b"data:"]
     return b"\n".join(lines) if lines else None
+
+
+async def iter_sse_batches(chunks: AsyncIterator[bytes]) -> AsyncIterator[list[bytes]]:
+    """Yield the data payloads of every event completed by one network read, as one batch.
+
+    A burst of events costs one batch (and downstream one write) instead of one per event;
+    paced events still come one per batch, as soon as their blank line arrives. A cut-off
+    tail is dropped.
+    """
+    buffer = b""
+    async for chunk in chunks:
+        buffer = buffer + chunk if buffer else chunk
+        if b"\r" in buffer:
+            buffer = buffer.replace(b"\r\n", b"\n")
+        if b"\n\n" not in buffer:
+            continue
+        *blocks, buffer = buffer.split(b"\n\n")
+        batch = [data for block in blocks if (data := _event_data(block)) is not None]
+        if batch:
+            yield batch
 
 
 async def iter_sse_data(chunks: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
     """Yield each event's data payload once its blank line arrives; a cut-off tail is dropped."""
-    buffer = b""
-    async for chunk in chunks:
-        buffer += chunk
-        if b"\r" in buffer:
-            buffer = buffer.replace(b"\r\n", b"\n")
-        while (end := buffer.find(b"\n\n")) >= 0:
-            data = _event_data(buffer[:end])
-            buffer = buffer[end + 2 :]
-            if data is not None:
-                yield data
+    async for batch in iter_sse_batches(chunks):
+        for data in batch:
+            yield data

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterator
-
 import aiohttp
 import httpx
 from httpx_aiohttp import AiohttpTransport
@@ -43,30 +40,24 @@ def _root_cause(exc: BaseException) -> BaseException:
     return cause if isinstance(cause, aiohttp.ClientError | OSError) else exc
 
 
-@contextlib.contextmanager
-def upstream_errors(model: str, connect_limit: float | None, *, reading: bool) -> Iterator[None]:
-    """Translate httpx/aiohttp failures into the most specific `UpstreamError`.
+def upstream_error(
+    exc: httpx.TransportError, model: str, connect_limit: float | None, *, reading: bool
+) -> UpstreamError:
+    """The most specific `UpstreamError` for an httpx/aiohttp failure (raise it `from exc`).
 
     `reading` is True once the response has started: a failure then means the body broke off.
     """
-    try:
-        yield
-    except UpstreamError:
-        raise
-    except httpx.TransportError as exc:
-        cause = _root_cause(exc)
-        if reading:
-            raise UpstreamProtocolError(
-                f"model {model!r}: the upstream response broke off", model=model
-            ) from exc
-        if isinstance(cause, aiohttp.ConnectionTimeoutError) or (
-            cause is exc and isinstance(exc, httpx.ConnectTimeout | httpx.PoolTimeout)
-        ):
-            raise UpstreamConnectTimeout(
-                f"model {model!r}: no connection to the upstream within {connect_limit}s",
-                model=model,
-                limit=connect_limit,
-            ) from exc
-        raise UpstreamUnavailable(
-            f"model {model!r}: the upstream could not be reached", model=model
-        ) from exc
+    if reading:
+        return UpstreamProtocolError(
+            f"model {model!r}: the upstream response broke off", model=model
+        )
+    cause = _root_cause(exc)
+    if isinstance(cause, aiohttp.ConnectionTimeoutError) or (
+        cause is exc and isinstance(exc, httpx.ConnectTimeout | httpx.PoolTimeout)
+    ):
+        return UpstreamConnectTimeout(
+            f"model {model!r}: no connection to the upstream within {connect_limit}s",
+            model=model,
+            limit=connect_limit,
+        )
+    return UpstreamUnavailable(f"model {model!r}: the upstream could not be reached", model=model)

@@ -110,9 +110,9 @@ async def test_idle_timeout_after_the_first_event() -> None:
         client.chat_stream("http://u", b"{}", model="m") as events,
     ):
         with pytest.raises(UpstreamIdleTimeout) as info:
-            async for data in events:
-                received.append(data)
-    assert received == [b'{"a":1}']
+            async for batch in events:
+                received.append(batch)
+    assert received == [[b'{"a":1}']]
     assert not info.value.retryable
 
 
@@ -166,7 +166,7 @@ async def test_closed_client_refuses_use_and_cannot_reopen() -> None:
 
 def test_every_httpx_transport_error_is_mapped() -> None:
     """Each httpx transport exception class becomes an UpstreamError, never escapes raw."""
-    from clients._transport import upstream_errors
+    from clients._transport import upstream_error
 
     def leaves(cls: type[Exception]) -> list[type[Exception]]:
         subclasses = cls.__subclasses__()
@@ -174,6 +174,32 @@ def test_every_httpx_transport_error_is_mapped() -> None:
 
     for exc_type in leaves(httpx.TransportError):
         for reading in (False, True):
-            with pytest.raises(UpstreamError):
-                with upstream_errors("m", 1.0, reading=reading):
-                    raise exc_type("x")
+            assert isinstance(
+                upstream_error(exc_type("x"), "m", 1.0, reading=reading), UpstreamError
+            )
+
+
+async def test_one_read_brings_one_batch_and_an_error_ends_it_after_its_events() -> None:
+    burst = b'data: {"a":1}\n\ndata: {"b":2}\n\ndata: {"error":{"message":"x"}}\n\n'
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, stream=Cut([burst]))
+
+    received = []
+    async with client_for(handler) as client:
+        async with client.chat_stream("http://u", b"{}", model="m") as events:
+            with pytest.raises(UpstreamStreamError):
+                async for batch in events:
+                    received.append(batch)
+    assert received == [[b'{"a":1}', b'{"b":2}']]
+
+
+async def test_done_ends_a_batch_and_what_follows_is_ignored() -> None:
+    burst = b'data: {"a":1}\n\ndata: [DONE]\n\ndata: {"late":1}\n\n'
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, stream=Cut([burst]))
+
+    async with client_for(handler) as client:
+        async with client.chat_stream("http://u", b"{}", model="m") as events:
+            assert [batch async for batch in events] == [[b'{"a":1}']]
