@@ -15,6 +15,7 @@ import orjson
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException
+from starlette.requests import ClientDisconnect
 from starlette.responses import Response
 
 from clients import (
@@ -274,6 +275,12 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     )
 
 
+async def _client_left(request: Request, exc: Exception) -> Response:
+    # The client went away while sending its body: nobody will read an answer.
+    log.debug("client disconnected during %s %s", request.method, request.url.path)
+    return Response(status_code=400)
+
+
 async def _unexpected_error(request: Request, exc: Exception) -> Response:
     log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
     return error_response(500, "The gateway failed to handle this request.", "server_error")
@@ -286,4 +293,5 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestOptionError, _option_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(HTTPException, _http_error)
+    app.add_exception_handler(ClientDisconnect, _client_left)
     app.add_exception_handler(Exception, _unexpected_error)

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncGenerator
 
+import pytest
+from fastapi import FastAPI, Request
 from starlette.types import Message
 
+from app.errors import install_error_handlers
 from app.streaming import SSEResponse
 
 
@@ -62,3 +66,43 @@ async def test_a_send_failure_is_treated_as_a_disconnect() -> None:
     async with asyncio.timeout(5):
         await SSEResponse(frames())({"type": "http"}, receive, send)
     assert closed.is_set()
+
+
+async def _echo(request: Request) -> dict[str, int]:
+    return {"n": len(await request.body())}
+
+
+def test_client_leaving_while_sending_its_body_is_not_an_error(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    app = FastAPI()
+    install_error_handlers(app)
+    app.add_api_route("/echo", _echo, methods=["POST"])
+    messages: list[Message] = [
+        {"type": "http.request", "body": b"{", "more_body": True},
+        {"type": "http.disconnect"},
+    ]
+
+    async def receive() -> Message:
+        return messages.pop(0) if messages else {"type": "http.disconnect"}
+
+    async def send(message: Message) -> None:
+        pass
+
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0", "spec_version": "2.3"},
+        "http_version": "1.1",
+        "method": "POST",
+        "path": "/echo",
+        "raw_path": b"/echo",
+        "query_string": b"",
+        "headers": [],
+        "root_path": "",
+        "scheme": "http",
+        "server": ("127.0.0.1", 80),
+        "client": ("127.0.0.1", 1),
+    }
+    caplog.set_level(logging.WARNING)
+    asyncio.run(app(scope, receive, send))
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING], caplog.text
