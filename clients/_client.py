@@ -164,13 +164,14 @@ class LocalAIClient:
         limits: PoolLimits = DEFAULT_LIMITS,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
-        headers = {"authorization": f"Bearer {api_key}"} if api_key else {}
         self.timeouts = timeouts
-        self._http = httpx.AsyncClient(
-            transport=transport or default_transport(limits),
-            headers=headers,
-            timeout=httpx.Timeout(None, connect=timeouts.connect),
-        )
+        # Requests go straight to the transport: the gateway builds them completely, so httpx's
+        # client layers (auth flow, redirects, cookie jar) would only cost time on every call.
+        self._transport = transport or default_transport(limits)
+        # identity: LocalAI gzips bodies over 1 KB otherwise, and relayed bytes stay as sent.
+        self._headers = {"accept-encoding": "identity"}
+        if api_key:
+            self._headers["authorization"] = f"Bearer {api_key}"
         self._state = _State.UNOPENED
 
     async def __aenter__(self) -> LocalAIClient:
@@ -186,7 +187,7 @@ class LocalAIClient:
         """Close the pool; further calls raise RuntimeError. Calling it twice is harmless."""
         if self._state is not _State.CLOSED:
             self._state = _State.CLOSED
-            await self._http.aclose()
+            await self._transport.aclose()
 
     def _use(self) -> None:
         if self._state is _State.CLOSED:
@@ -204,21 +205,25 @@ class LocalAIClient:
         timeouts: Timeouts,
     ) -> httpx.Request:
         self._use()
-        merged = {**_JSON, **headers} if headers else _JSON
-        return self._http.build_request(
-            method,
-            url,
-            content=body,
-            headers=merged if body is not None else headers,
-            timeout=httpx.Timeout(None, connect=timeouts.connect),
+        merged = {**self._headers, **_JSON} if body is not None else dict(self._headers)
+        if headers:
+            merged.update(headers)
+        return httpx.Request(
+            method, url, content=body, headers=merged, extensions=_timeout_extension(timeouts)
         )
+
+    async def _send(self, request: httpx.Request) -> httpx.Response:
+        """Hand a request to the transport; the response body is read by the caller."""
+        response = await self._transport.handle_async_request(request)
+        response.request = request
+        return response
 
     async def _open(self, request: httpx.Request, clock: _Clock, model: str) -> httpx.Response:
         """Send the request and return the streaming response once a 2xx status has arrived."""
         timeouts = clock.timeouts
         try:
             async with asyncio.timeout_at(clock.deadline(timeouts.first_token, clock.start)):
-                response = await self._http.send(request, stream=True)
+                response = await self._send(request)
         except TimeoutError as exc:
             raise clock.expired(model, UpstreamFirstTokenTimeout, timeouts.first_token) from exc
         except httpx.TransportError as exc:
@@ -273,12 +278,13 @@ class LocalAIClient:
         """POST a multipart form; `files` maps a field to (filename, content, content type)."""
         timeouts = timeouts or self.timeouts
         self._use()
-        request = self._http.build_request(
+        request = httpx.Request(
             "POST",
             upstream + path,
             data=dict(fields),
             files=dict(files),
-            timeout=httpx.Timeout(None, connect=timeouts.connect),
+            headers=self._headers,
+            extensions=_timeout_extension(timeouts),
         )
         await request.aread()  # a known length, not a chunked stream, for every transport
         return await self._whole(request, timeouts, model)
@@ -371,7 +377,11 @@ class LocalAIClient:
         request = self._request("GET", upstream + path, None, None, timeouts)
         try:
             async with asyncio.timeout_at(clock.total_deadline):
-                response = await self._http.send(request)
+                response = await self._send(request)
+                try:
+                    await response.aread()
+                finally:
+                    await response.aclose()
         except TimeoutError as exc:
             raise clock.expired(model, UpstreamTotalTimeout, timeouts.total) from exc
         except httpx.TransportError as exc:
@@ -397,6 +407,11 @@ class LocalAIClient:
         """Return True when the upstream's `/readyz` answers 200 (startup-aware since v4.8)."""
         response = await self.get(upstream, "/readyz", timeouts=timeouts)
         return response.status_code == 200
+
+
+def _timeout_extension(timeouts: Timeouts) -> dict[str, float | None]:
+    """The transport's own timeouts: only connect; the client's deadlines bound the rest."""
+    return {"connect": timeouts.connect, "read": None, "write": None, "pool": None}
 
 
 def _framed(content: bytes) -> bool:

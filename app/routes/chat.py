@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from .. import proxy
@@ -13,17 +11,16 @@ from ..limits import check_chat_body
 from ..observability import current_record
 from ..registry import Capability
 from ..relay import read_json_object, require_field
-from ..state import Gateway, get_gateway
+from ..state import Gateway
 from ..vision import inline_images
 
 router = APIRouter()
 
 
 @router.post("/v1/chat/completions", summary="Create a chat completion (OpenAI-compatible)")
-async def chat_completions(
-    request: Request, gateway: Annotated[Gateway, Depends(get_gateway)]
-) -> Response:
+async def chat_completions(request: Request) -> Response:
     """Relay a chat completion to the model's LocalAI, streamed when `stream` is true."""
+    gateway: Gateway = request.state.gateway  # not Depends: its solving is ~8% of a request
     body = await read_json_object(request)
     target = gateway.registry.resolve(require_field(body, "model", str))
     authorize(request, target)

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from .. import proxy
@@ -12,16 +10,15 @@ from ..auth import authorize
 from ..observability import current_record
 from ..registry import Capability
 from ..relay import read_json_object, require_field
-from ..state import Gateway, get_gateway
+from ..state import Gateway
 
 router = APIRouter()
 
 
 @router.post("/v1/embeddings", summary="Create embeddings (OpenAI-compatible)")
-async def embeddings(
-    request: Request, gateway: Annotated[Gateway, Depends(get_gateway)]
-) -> Response:
+async def embeddings(request: Request) -> Response:
     """Relay an embeddings request to the model's LocalAI."""
+    gateway: Gateway = request.state.gateway  # not Depends: its solving is ~8% of a request
     body = await read_json_object(request)
     target = gateway.registry.resolve(require_field(body, "model", str))
     authorize(request, target)
