@@ -18,7 +18,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
-from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt
+from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt
 
 from clients import (
     LocalAIClient,
@@ -303,44 +303,57 @@ class Dispatcher:
                 and (left is None or left > 0)
             )
 
-        def wait(state: RetryCallState) -> float:
-            exc = state.outcome.exception() if state.outcome else None
-            backoff = min(
-                self.settings.retry_backoff_max,
-                self.settings.retry_backoff * 2 ** (state.attempt_number - 1),
+        def backoff(failed: int, exc: BaseException | None) -> float:
+            """Seconds to wait after attempt `failed` failed with `exc`."""
+            seconds = min(
+                self.settings.retry_backoff_max, self.settings.retry_backoff * 2 ** (failed - 1)
             ) * random.uniform(0.5, 1.0)
             after = getattr(exc, "retry_after", None)
             if after and not any(r.url not in tried for r in replicas.usable()):
-                backoff = max(backoff, after)
+                seconds = max(seconds, after)
             left = remaining()
-            return backoff if left is None else max(0.0, min(backoff, left))
+            return seconds if left is None else max(0.0, min(seconds, left))
 
-        attempts = (target.retries + 1) if target.retries is not None else None
+        async def attempt(number: int) -> T:
+            if model_admission is not None:
+                await model_admission.acquire()
+            try:
+                replica = await replicas.acquire(target.id, tried, self.settings.queue_timeout)
+            except BaseException:
+                if model_admission is not None:
+                    model_admission.release()
+                raise
+            tried.add(replica.url)
+            if call.record is not None:
+                call.record.upstream = replica.url
+                call.record.retries = number - 1
+            result = await self._run(call, target, replica, replicas, deadline, model_admission)
+            if number > 1:
+                log.info("model %r answered on attempt %d", target.id, number)
+            return result
+
+        budget = (
+            (target.retries + 1) if target.retries is not None else self.settings.retry_attempts
+        )
+        # The first attempt runs bare: most requests succeed, and tenacity's bookkeeping is
+        # only worth paying for once a retry is needed.
+        try:
+            return await attempt(1)
+        except BaseException as exc:
+            if budget == 1 or not retryable(exc):
+                raise
+            await asyncio.sleep(backoff(1, exc))
         retrying = AsyncRetrying(
-            stop=stop_after_attempt(attempts or self.settings.retry_attempts),
-            wait=wait,
+            stop=stop_after_attempt(budget - 1),
+            wait=lambda state: backoff(
+                state.attempt_number + 1, state.outcome.exception() if state.outcome else None
+            ),
             retry=retry_if_exception(retryable),
             reraise=True,
         )
         async for attempt_state in retrying:
             with attempt_state:
-                number = attempt_state.retry_state.attempt_number
-                if model_admission is not None:
-                    await model_admission.acquire()
-                try:
-                    replica = await replicas.acquire(target.id, tried, self.settings.queue_timeout)
-                except BaseException:
-                    if model_admission is not None:
-                        model_admission.release()
-                    raise
-                tried.add(replica.url)
-                if call.record is not None:
-                    call.record.upstream = replica.url
-                    call.record.retries = number - 1
-                result = await self._run(call, target, replica, replicas, deadline, model_admission)
-                if number > 1:
-                    log.info("model %r answered on attempt %d", target.id, number)
-                return result
+                return await attempt(attempt_state.retry_state.attempt_number + 1)
         raise AssertionError("unreachable: tenacity re-raises the last error")
 
     async def _run(
