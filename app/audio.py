@@ -13,7 +13,8 @@ from starlette.responses import Response
 from clients import UpstreamReply
 
 from .errors import InvalidRequest
-from .registry import ModelTarget
+from .proxy import payloads
+from .registry import Capability, ModelTarget
 from .relay import rewrite_model, upstream_payload
 from .state import Gateway
 from .uploads import file_field
@@ -94,11 +95,7 @@ def _as_list(value: str | list[str]) -> list[str]:
 
 async def speak(gateway: Gateway, target: ModelTarget, body: dict[str, Any]) -> Response:
     """Relay a speech request; the audio comes back in LocalAI's format and content type."""
-    reply = await gateway.client.post(
-        target.upstreams[0],
-        "/v1/audio/speech",
-        upstream_payload(body, target),
-        model=target.id,
-        timeouts=target.timeouts,
+    served = await gateway.dispatcher.post(
+        target, Capability.SPEECH, "/v1/audio/speech", payloads(body, upstream_payload)
     )
-    return relay(reply, target)
+    return relay(served.reply, served.target)

@@ -10,19 +10,16 @@ from typing import Any
 
 from starlette.responses import Response
 
-from .registry import ModelTarget
+from .proxy import payloads
+from .registry import Capability, ModelTarget
 from .relay import rewrite_model, upstream_payload
 from .state import Gateway
 
 
 async def rerank(gateway: Gateway, target: ModelTarget, body: dict[str, Any]) -> Response:
-    """Relay a rerank request and its reply."""
-    reply = await gateway.client.post(
-        target.upstreams[0],
-        "/v1/rerank",
-        upstream_payload(body, target),
-        model=target.id,
-        timeouts=target.timeouts,
+    """Relay a rerank request and its reply (replicas, retries and breakers as for chat)."""
+    served = await gateway.dispatcher.post(
+        target, Capability.RERANK, "/v1/rerank", payloads(body, upstream_payload)
     )
-    content = rewrite_model(reply.content, target.member)
-    return Response(content, reply.status, media_type="application/json")
+    content = rewrite_model(served.reply.content, served.target.member)
+    return Response(content, served.reply.status, media_type="application/json")

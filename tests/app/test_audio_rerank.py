@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import httpx
 import orjson
 import pytest
 import respx
@@ -170,3 +171,14 @@ def test_rerank_refusals(
 ) -> None:
     assert openai_error(client.post("/v1/rerank", json=body), status)["param"] == param
     assert not localai.calls
+
+
+def test_rerank_is_retried_like_chat(client: TestClient, localai: respx.MockRouter) -> None:
+    busy = httpx.Response(503, json={"error": {"code": 503, "message": "busy", "type": ""}})
+    route = localai.post("/v1/rerank").mock(
+        side_effect=[busy, httpx.Response(200, json=RERANK_REPLY)]
+    )
+    body = {"model": "reranker", "query": "q", "documents": ["a", "b"]}
+    response = client.post("/v1/rerank", json=body)
+    assert response.status_code == 200
+    assert route.call_count == 2
