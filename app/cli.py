@@ -46,7 +46,7 @@ def serve(args: argparse.Namespace) -> None:
         check_bind(settings, args.host)
     except (RegistryError, KeysFileError, AuthNotConfigured) as exc:
         raise SystemExit(f"localai-gateway: {exc}") from None
-    log_access_lines()
+    configure_logging()
     app = create_app(settings)
     config = uvicorn.Config(
         app,
@@ -83,14 +83,19 @@ class DrainingServer(uvicorn.Server):
         super().handle_exit(sig, frame)
 
 
-def log_access_lines() -> None:
-    """Print the one-JSON-line-per-request access log on stderr (uvicorn sets no handler)."""
-    access = logging.getLogger("localai_gateway.access")
-    handler = logging.StreamHandler()
-    handler.setFormatter(logging.Formatter("%(message)s"))
-    access.addHandler(handler)
-    access.setLevel(logging.INFO)
-    access.propagate = False
+def configure_logging() -> None:
+    """Print the gateway's own log lines, and the one-JSON-line-per-request access log, on
+    stderr (uvicorn configures only its own loggers)."""
+    for name, layout in (
+        ("localai_gateway", "%(levelname)s:     %(message)s"),
+        ("localai_gateway.access", "%(message)s"),
+    ):
+        logger = logging.getLogger(name)
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter(layout))
+        logger.addHandler(handler)
+        logger.setLevel(logging.INFO)
+        logger.propagate = False
 
 
 def check_registry(args: argparse.Namespace) -> None:

@@ -117,6 +117,11 @@ def lifespan_for(
         ):
             dispatcher = Dispatcher(client, registry, settings, legacy)
             async with health_probes(client, dispatcher, settings):
+                if settings.embedded:
+                    log.info(
+                        "no LocalAI configured (LOCALAI_GATEWAY_LOCALAI_URL and _REGISTRY "
+                        "unset): serving the embedded models in-process with llama.cpp"
+                    )
                 log.info("serving %d models: %s", len(registry), ", ".join(registry.ids()))
                 yield {
                     "gateway": Gateway(
