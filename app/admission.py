@@ -16,14 +16,12 @@ class Admission:
         self.max_queue = max_queue
         self.timeout = timeout
         self.waiting = 0
-        self.active = 0
         self._slots = asyncio.Semaphore(limit)
 
     async def acquire(self) -> None:
         """Take a slot, waiting in the queue when all are taken; raise `Overloaded` otherwise."""
         if not self._slots.locked():
             await self._slots.acquire()
-            self.active += 1
             return
         if self.waiting >= self.max_queue:
             raise Overloaded(
@@ -41,9 +39,7 @@ class Admission:
             ) from None
         finally:
             self.waiting -= 1
-        self.active += 1
 
     def release(self) -> None:
         """Give a slot back."""
-        self.active -= 1
         self._slots.release()

@@ -12,7 +12,7 @@ import contextlib
 import random
 from collections.abc import Iterable
 
-from .breaker import BreakerPolicy, BreakerState, CircuitBreaker
+from .breaker import BreakerPolicy, CircuitBreaker
 from .errors import NoHealthyUpstream, Overloaded, retry_after
 
 _RECHECK = 0.5  # seconds between re-checks while waiting for a slot
@@ -120,7 +120,3 @@ class ReplicaSet:
         replica.outstanding -= 1
         async with self._slot_freed:
             self._slot_freed.notify()
-
-    def breaker_states(self) -> dict[str, BreakerState]:
-        """Each replica URL's breaker state."""
-        return {r.url: r.upstream.breaker.state for r in self.replicas}

@@ -16,7 +16,7 @@ from ._errors import (
     UpstreamUnavailable,
 )
 from ._normalize import error_type_for, normalize_error
-from ._sse import iter_sse_batches, iter_sse_data
+from ._sse import iter_sse_batches
 
 __all__ = [
     "DEFAULT_LIMITS",
@@ -40,7 +40,6 @@ __all__ = [
     "UpstreamUnavailable",
     "error_type_for",
     "iter_sse_batches",
-    "iter_sse_data",
     "normalize_error",
 ]
 

@@ -33,10 +33,3 @@ async def iter_sse_batches(chunks: AsyncIterator[bytes]) -> AsyncIterator[list[b
         batch = [data for block in blocks if (data := _event_data(block)) is not None]
         if batch:
             yield batch
-
-
-async def iter_sse_data(chunks: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
-    """Yield each event's data payload once its blank line arrives; a cut-off tail is dropped."""
-    async for batch in iter_sse_batches(chunks):
-        for data in batch:
-            yield data

@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from clients import iter_sse_data
+from clients import iter_sse_batches
 
 STREAM = (
     b'data: {"a":1}\n\n: keep-alive\n\ndata: {"b":2}\r\n\r\ndata: x\ndata: y\n\ndata: [DONE]\n\n'
@@ -20,7 +20,7 @@ async def chunks_of(data: bytes, size: int) -> AsyncIterator[bytes]:
 
 
 async def collect(data: bytes, size: int) -> list[bytes]:
-    return [event async for event in iter_sse_data(chunks_of(data, size))]
+    return [event async for batch in iter_sse_batches(chunks_of(data, size)) for event in batch]
 
 
 @pytest.mark.parametrize("size", [1, 2, 3, 7, 1000])
@@ -30,3 +30,8 @@ async def test_events_survive_any_split(size: int) -> None:
 
 async def test_cut_off_tail_is_dropped() -> None:
     assert await collect(b'data: {"a":1}\n\ndata: {"tru', 5) == [b'{"a":1}']
+
+
+async def test_events_one_read_completes_come_as_one_batch() -> None:
+    batches = [batch async for batch in iter_sse_batches(chunks_of(STREAM, len(STREAM)))]
+    assert batches == [EXPECTED]
