@@ -21,7 +21,7 @@ from .pipeline import (
     split_reasoning_message,
 )
 from .registry import Capability, ModelTarget
-from .relay import add_usage, estimated_usage, rewrite_model, upstream_json, upstream_payload
+from .relay import add_usage, rewrite_model, upstream_json, upstream_payload
 from .state import Gateway
 from .streaming import SSEResponse, keepalive_then, relay_stream
 from .structured import AnswerContract, answer_contract, check_answer, constrain, grammar_for
@@ -199,7 +199,7 @@ async def embed(
         target, Capability.EMBEDDINGS, "/v1/embeddings", payloads(body, upstream_payload), record
     )
     model, reply = served.target, served.reply
-    content = add_usage(rewrite_model(reply.content, model.member), estimated_usage(body))
+    content = add_usage(rewrite_model(reply.content, model.member), body)
     note_usage(record, content)
-    headers = _headers(model, target, served.backend, None)
+    headers = _headers(model, target, served.backend, reply.correlation_id)
     return Response(content, reply.status, headers=headers, media_type=JSON)

@@ -88,11 +88,11 @@ def estimated_usage(body: dict[str, Any]) -> bytes:
     return orjson.dumps({"prompt_tokens": tokens, "total_tokens": tokens})
 
 
-def add_usage(content: bytes, usage: bytes) -> bytes:
-    """Append `"usage": ...` to a JSON object body that has none."""
+def add_usage(content: bytes, body: dict[str, Any]) -> bytes:
+    """Append an estimated `"usage": ...` (see `estimated_usage`) to a reply that has none."""
     if b'"usage"' in content:
         return content
     end = content.rstrip().rfind(b"}")
     if end < 0:
         return content
-    return content[:end] + b',"usage":' + usage + content[end:]
+    return content[:end] + b',"usage":' + estimated_usage(body) + content[end:]

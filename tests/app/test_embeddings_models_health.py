@@ -20,9 +20,13 @@ LOCALAI_EMBEDDINGS = {
 def test_embeddings_rewrite_model_and_add_usage(
     client: TestClient, localai: respx.MockRouter
 ) -> None:
-    route = localai.post("/v1/embeddings").respond(json=LOCALAI_EMBEDDINGS)
+    route = localai.post("/v1/embeddings").respond(
+        json=LOCALAI_EMBEDDINGS, headers={"x-correlation-id": "corr-9"}
+    )
     response = client.post("/v1/embeddings", json={"model": "embed-model", "input": "abcdefgh"})
     assert response.status_code == 200
+    assert response.headers["x-correlation-id"] == "corr-9"
+    assert response.headers["x-gateway-backend"] == "localai"
     body = response.json()
     assert body["model"] == "embed-model"
     assert body["data"][0]["embedding"] == [0.1, 0.2]
