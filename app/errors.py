@@ -1,14 +1,15 @@
 """Gateway errors and their translation into OpenAI-shaped JSON responses, in one place.
 
 Every error body is `{"error": {"message", "type", "param", "code"}}`. Routes raise; the
-handlers registered by `install_error_handlers` build the responses (Starlette looks handlers up
-along the exception's MRO, so one handler per base class covers its subclasses).
+handlers in `ERROR_HANDLERS` build the responses (looked up along the exception's MRO, so one
+handler per base class covers its subclasses), on the app and on the hot routes' lean path.
 """
 
 from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import orjson
@@ -286,12 +287,30 @@ async def _unexpected_error(request: Request, exc: Exception) -> Response:
     return error_response(500, "The gateway failed to handle this request.", "server_error")
 
 
+ErrorHandler = Callable[[Request, Exception], Awaitable[Response]]
+
+# One handler per error base class; `handler_for` and Starlette both look along the MRO.
+ERROR_HANDLERS: dict[type[Exception], ErrorHandler] = {
+    GatewayError: _gateway_error,
+    UpstreamError: _upstream_error,
+    RequestOptionError: _option_error,
+    RequestValidationError: _validation_error,
+    HTTPException: _http_error,
+    ClientDisconnect: _client_left,
+    Exception: _unexpected_error,
+}
+
+
+def handler_for(exc: Exception) -> ErrorHandler:
+    """The handler of the nearest base class of `exc` (`Exception`'s at the latest)."""
+    for kind in type(exc).__mro__:
+        handler = ERROR_HANDLERS.get(kind)
+        if handler is not None:
+            return handler
+    return _unexpected_error
+
+
 def install_error_handlers(app: FastAPI) -> None:
     """Register one handler per error base class on the app."""
-    app.add_exception_handler(GatewayError, _gateway_error)
-    app.add_exception_handler(UpstreamError, _upstream_error)
-    app.add_exception_handler(RequestOptionError, _option_error)
-    app.add_exception_handler(RequestValidationError, _validation_error)
-    app.add_exception_handler(HTTPException, _http_error)
-    app.add_exception_handler(ClientDisconnect, _client_left)
-    app.add_exception_handler(Exception, _unexpected_error)
+    for kind, handler in ERROR_HANDLERS.items():
+        app.add_exception_handler(kind, handler)

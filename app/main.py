@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from fastapi import FastAPI
+from starlette.middleware import Middleware
 
 from .auth import AuthMiddleware, configured_keys
 from .errors import install_error_handlers
+from .hot_path import GatewayApp
 from .lifespan import lifespan_for
 from .limits import BodyLimitMiddleware
 from .observability import (
@@ -20,11 +21,12 @@ from .settings import Settings
 from .state import Lifecycle
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
+def create_app(settings: Settings | None = None) -> GatewayApp:
     """Build the gateway app for `settings` (read from the environment when omitted)."""
     settings = settings or Settings()
     lifecycle = Lifecycle()
-    app = FastAPI(
+    app = GatewayApp(
+        outer=gateway_middleware(settings),
         title="LocalAI Gateway",
         version="0.1.0",
         summary="OpenAI-compatible gateway in front of LocalAI",
@@ -37,23 +39,22 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for module in (chat, embeddings, images, audio, rerank, models, health):
         app.router.routes.extend(module.router.routes)
     app.include_router(metrics_router)
-    install_middleware(app, settings)
     return app
 
 
-def install_middleware(app: FastAPI, settings: Settings) -> None:
-    """Add the pure ASGI middleware, each `add_middleware` wrapping the previous ones.
-
-    Order from the outside in: observability (creates the request record the others use),
-    tracing, body limit, auth, rate limit.
-    """
-    keys = configured_keys(settings)
-    if keys is not None:
-        if keys.limited:
-            app.add_middleware(RateLimitMiddleware, buckets=open_buckets(settings))
-        app.add_middleware(AuthMiddleware, keys=keys, protect_metrics=settings.metrics_auth)
-    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_request_bytes)
+def gateway_middleware(settings: Settings) -> list[Middleware]:
+    """The pure ASGI middleware around every route, from the outside in: observability
+    (creates the request record the others use), tracing, body limit, auth, rate limit."""
+    middleware = [Middleware(ObservabilityMiddleware)]
     tracer = configured_tracer(settings)
     if tracer is not None:
-        app.add_middleware(TracingMiddleware, tracer=tracer)
-    app.add_middleware(ObservabilityMiddleware)
+        middleware.append(Middleware(TracingMiddleware, tracer=tracer))
+    middleware.append(Middleware(BodyLimitMiddleware, max_bytes=settings.max_request_bytes))
+    keys = configured_keys(settings)
+    if keys is not None:
+        middleware.append(
+            Middleware(AuthMiddleware, keys=keys, protect_metrics=settings.metrics_auth)
+        )
+        if keys.limited:
+            middleware.append(Middleware(RateLimitMiddleware, buckets=open_buckets(settings)))
+    return middleware

@@ -14,7 +14,7 @@ from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 
 from app.errors import scrub
-from app.observability import RequestRecord, TracingMiddleware, upstream_headers
+from app.observability import RequestRecord, upstream_headers
 from app.observability.record import request_id_from
 from app.settings import Settings
 from tests.app.helpers import localai_chat, localai_stream
@@ -222,14 +222,14 @@ class FakeTracer:
 
 
 def test_tracing_wraps_each_request_in_a_span(
-    settings: Settings, localai: respx.MockRouter
+    settings: Settings, localai: respx.MockRouter, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from app.main import create_app
+    from app import main
 
     localai.post("/v1/chat/completions").respond(json=localai_chat())
-    app = create_app(settings)
     tracer = FakeTracer()
-    app.add_middleware(TracingMiddleware, tracer=tracer)  # inside observability: sees the record
+    monkeypatch.setattr(main, "configured_tracer", lambda settings: tracer)
+    app = main.create_app(settings)
     with TestClient(app) as client:
         client.post("/v1/chat/completions", json=CHAT)
     ((name, span),) = tracer.spans
