@@ -67,7 +67,7 @@ class Settings(BaseSettings):
 
     max_connections: Annotated[int, Field(ge=1)] = 512
     keepalive_expiry: Seconds = 60.0
-    http_transport: Literal["aiohttp", "httpx"] = "aiohttp"
+    http_transport: Literal["native", "httpx"] = "native"
 
     retry_attempts: Annotated[int, Field(ge=1, le=10)] = 3
     retry_backoff: Seconds = 0.1

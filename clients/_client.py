@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import enum
+import functools
 import re
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
@@ -23,9 +24,11 @@ from ._errors import (
     UpstreamTimeout,
     UpstreamTotalTimeout,
 )
+from ._http11 import ConnectionPool
 from ._normalize import normalize_error, normalize_stream_error
 from ._sse import DONE, iter_sse_batches
-from ._transport import default_transport, upstream_error
+from ._transport import upstream_error
+from ._wire import HttpxWire, Wire, WireResponse
 
 _ERROR_EVENT = re.compile(rb"\s*\{\s*\"error\"\s*:")
 _JSON = {"content-type": "application/json"}
@@ -112,15 +115,15 @@ class EventStream:
     each after the events before it were yielded. Limits are checked per read, not per event.
     """
 
-    def __init__(self, response: httpx.Response, clock: _Clock, model: str) -> None:
+    def __init__(self, response: WireResponse, clock: _Clock, model: str) -> None:
         self.response = response
-        self.correlation_id = response.headers.get("x-correlation-id")
+        self.correlation_id = response.header("x-correlation-id")
         self._clock = clock
         self._model = model
 
     async def __aiter__(self) -> AsyncIterator[list[bytes]]:
         clock, model, timeouts = self._clock, self._model, self._clock.timeouts
-        batches = aiter(iter_sse_batches(self.response.aiter_raw()))
+        batches = aiter(iter_sse_batches(self.response.chunks()))
         phase, limit = UpstreamFirstTokenTimeout, timeouts.first_token
         deadline = clock.deadline(limit, clock.start)
         try:
@@ -165,13 +168,13 @@ class LocalAIClient:
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         self.timeouts = timeouts
-        # Requests go straight to the transport: the gateway builds them completely, so httpx's
-        # client layers (auth flow, redirects, cookie jar) would only cost time on every call.
-        self._transport = transport or default_transport(limits)
+        # The native pool unless a transport is given (httpx's own, or a mock in tests).
+        self._wire: Wire = ConnectionPool(limits) if transport is None else HttpxWire(transport)
         # identity: LocalAI gzips bodies over 1 KB otherwise, and relayed bytes stay as sent.
         self._headers = {"accept-encoding": "identity"}
         if api_key:
             self._headers["authorization"] = f"Bearer {api_key}"
+        self._json_headers = {**self._headers, **_JSON}
         self._state = _State.UNOPENED
 
     async def __aenter__(self) -> LocalAIClient:
@@ -187,7 +190,7 @@ class LocalAIClient:
         """Close the pool; further calls raise RuntimeError. Calling it twice is harmless."""
         if self._state is not _State.CLOSED:
             self._state = _State.CLOSED
-            await self._transport.aclose()
+            await self._wire.aclose()
 
     def _use(self) -> None:
         if self._state is _State.CLOSED:
@@ -196,52 +199,48 @@ class LocalAIClient:
             )
         self._state = _State.OPENED
 
-    def _request(
-        self,
-        method: str,
-        url: str,
-        body: bytes | None,
-        headers: Mapping[str, str] | None,
-        timeouts: Timeouts,
-    ) -> httpx.Request:
+    def _headers_for(
+        self, body: bytes | None, extra: Mapping[str, str] | None
+    ) -> Mapping[str, str]:
         self._use()
-        merged = {**self._headers, **_JSON} if body is not None else dict(self._headers)
-        if headers:
-            merged.update(headers)
-        return httpx.Request(
-            method, url, content=body, headers=merged, extensions=_timeout_extension(timeouts)
-        )
+        headers = self._json_headers if body is not None else self._headers
+        return {**headers, **extra} if extra else headers
 
-    async def _send(self, request: httpx.Request) -> httpx.Response:
-        """Hand a request to the transport; the response body is read by the caller."""
-        response = await self._transport.handle_async_request(request)
-        response.request = request
-        return response
-
-    async def _open(self, request: httpx.Request, clock: _Clock, model: str) -> httpx.Response:
+    async def _open(
+        self,
+        clock: _Clock,
+        model: str,
+        upstream: str,
+        method: str,
+        path: str,
+        headers: Mapping[str, str],
+        body: bytes | None,
+    ) -> WireResponse:
         """Send the request and return the streaming response once a 2xx status has arrived."""
         timeouts = clock.timeouts
         try:
             async with asyncio.timeout_at(clock.deadline(timeouts.first_token, clock.start)):
-                response = await self._send(request)
+                response = await self._wire.send(
+                    upstream, method, path, headers, body, timeouts.connect
+                )
         except TimeoutError as exc:
             raise clock.expired(model, UpstreamFirstTokenTimeout, timeouts.first_token) from exc
         except httpx.TransportError as exc:
             raise upstream_error(exc, model, timeouts.connect, reading=False) from exc
-        if response.status_code < 300:
+        if response.status < 300:
             return response
         try:
             async with asyncio.timeout_at(clock.deadline(timeouts.idle, clock.loop.time())):
-                body = await response.aread()
+                content = await response.read()
         except (TimeoutError, httpx.TransportError):
-            body = b""  # the status says enough; its body broke off
+            content = b""  # the status says enough; its body broke off
         finally:
             await response.aclose()
         raise UpstreamStatusError(
-            response.status_code,
-            normalize_error(response.status_code, body),
+            response.status,
+            normalize_error(response.status, content),
             model=model,
-            retry_after=_retry_after(response.headers.get("retry-after")),
+            retry_after=_retry_after(response.header("retry-after")),
         )
 
     async def post(
@@ -262,8 +261,8 @@ class LocalAIClient:
         `UpstreamProtocolError` (truncated or garbage bodies are not relayed as a success).
         """
         timeouts = timeouts or self.timeouts
-        request = self._request("POST", upstream + path, body, headers, timeouts)
-        return await self._whole(request, timeouts, model, deadline)
+        headers = self._headers_for(body, headers)
+        return await self._whole(timeouts, model, deadline, upstream, "POST", path, headers, body)
 
     async def post_multipart(
         self,
@@ -277,55 +276,50 @@ class LocalAIClient:
     ) -> UpstreamReply:
         """POST a multipart form; `files` maps a field to (filename, content, content type)."""
         timeouts = timeouts or self.timeouts
-        self._use()
-        request = httpx.Request(
-            "POST",
-            upstream + path,
-            data=dict(fields),
-            files=dict(files),
-            headers=self._headers,
-            extensions=_timeout_extension(timeouts),
-        )
-        await request.aread()  # a known length, not a chunked stream, for every transport
-        return await self._whole(request, timeouts, model)
+        # httpx encodes the form; its content type names the boundary.
+        form = httpx.Request("POST", upstream, data=dict(fields), files=dict(files))
+        content = await form.aread()
+        headers = self._headers_for(None, {"content-type": form.headers["content-type"]})
+        return await self._whole(timeouts, model, None, upstream, "POST", path, headers, content)
 
     async def get_bytes(
         self, upstream: str, path: str, *, model: str, timeouts: Timeouts | None = None
     ) -> UpstreamReply:
         """GET a file (e.g. `/generated-images/<name>`); a non-2xx raises `UpstreamStatusError`."""
         timeouts = timeouts or self.timeouts
-        request = self._request("GET", upstream + path, None, None, timeouts)
-        return await self._whole(request, timeouts, model)
+        headers = self._headers_for(None, None)
+        return await self._whole(timeouts, model, None, upstream, "GET", path, headers, None)
 
     async def _whole(
         self,
-        request: httpx.Request,
         timeouts: Timeouts,
         model: str,
-        deadline: float | None = None,
+        deadline: float | None,
+        upstream: str,
+        method: str,
+        path: str,
+        headers: Mapping[str, str],
+        body: bytes | None,
     ) -> UpstreamReply:
-        """Send `request` and read the whole 2xx reply; bounded by connect and total."""
-        clock = _Clock(timeouts.merge(first_token=timeouts.total), deadline)
-        response = await self._open(request, clock, model)
+        """Send a request and read the whole 2xx reply; bounded by connect and total."""
+        clock = _Clock(_whole_reply(timeouts), deadline)
+        response = await self._open(clock, model, upstream, method, path, headers, body)
         try:
             async with asyncio.timeout_at(clock.total_deadline):
-                content = await response.aread()
+                content = await response.read()
         except TimeoutError as exc:
             raise clock.expired(model, UpstreamTotalTimeout, timeouts.total) from exc
         except httpx.TransportError as exc:
             raise upstream_error(exc, model, timeouts.connect, reading=True) from exc
         finally:
             await response.aclose()
-        content_type = response.headers.get("content-type", "application/json")
+        content_type = response.header("content-type") or "application/json"
         if content_type.startswith("application/json") and not _framed(content):
             raise UpstreamProtocolError(
                 f"model {model!r}: the upstream answer is not a JSON object", model=model
             )
         return UpstreamReply(
-            response.status_code,
-            content,
-            content_type,
-            response.headers.get("x-correlation-id"),
+            response.status, content, content_type, response.header("x-correlation-id")
         )
 
     @contextlib.asynccontextmanager
@@ -343,8 +337,8 @@ class LocalAIClient:
         """POST a streaming request; yields its `EventStream` and closes the upstream on exit."""
         timeouts = timeouts or self.timeouts
         clock = _Clock(timeouts, deadline)
-        request = self._request("POST", upstream + path, body, headers, timeouts)
-        response = await self._open(request, clock, model)
+        headers = self._headers_for(body, headers)
+        response = await self._open(clock, model, upstream, "POST", path, headers, body)
         try:
             yield EventStream(response, clock, model)
         finally:
@@ -368,50 +362,48 @@ class LocalAIClient:
         """Image generation."""
         return await self.post(upstream, "/v1/images/generations", body, **options)
 
-    async def get(
-        self, upstream: str, path: str, *, model: str = "", timeouts: Timeouts | None = None
-    ) -> httpx.Response:
-        """GET a path of the upstream and return the read response, whatever its status."""
+    async def _get(self, upstream: str, path: str, timeouts: Timeouts | None) -> tuple[int, bytes]:
+        """GET a path of the upstream; return its status and body, whatever the status."""
         timeouts = timeouts or self.timeouts
-        clock = _Clock(timeouts.merge(first_token=timeouts.total))
-        request = self._request("GET", upstream + path, None, None, timeouts)
+        clock = _Clock(_whole_reply(timeouts))
+        headers = self._headers_for(None, None)
         try:
             async with asyncio.timeout_at(clock.total_deadline):
-                response = await self._send(request)
+                response = await self._wire.send(
+                    upstream, "GET", path, headers, None, timeouts.connect
+                )
                 try:
-                    await response.aread()
+                    return response.status, await response.read()
                 finally:
                     await response.aclose()
         except TimeoutError as exc:
-            raise clock.expired(model, UpstreamTotalTimeout, timeouts.total) from exc
+            raise clock.expired("", UpstreamTotalTimeout, timeouts.total) from exc
         except httpx.TransportError as exc:
-            raise upstream_error(exc, model, timeouts.connect, reading=False) from exc
-        return response
+            raise upstream_error(exc, "", timeouts.connect, reading=False) from exc
 
     async def models(
         self, upstream: str, *, timeouts: Timeouts | None = None
     ) -> list[dict[str, Any]]:
         """Return LocalAI's `/v1/models` items (`id`, `object`; no `created` or `owned_by`)."""
-        response = await self.get(upstream, "/v1/models", timeouts=timeouts)
-        if response.status_code >= 300:
-            raise UpstreamStatusError(
-                response.status_code, normalize_error(response.status_code, response.content)
-            )
+        status, content = await self._get(upstream, "/v1/models", timeouts)
+        if status >= 300:
+            raise UpstreamStatusError(status, normalize_error(status, content))
         try:
-            items = orjson.loads(response.content)["data"]
+            items = orjson.loads(content)["data"]
         except (orjson.JSONDecodeError, KeyError, TypeError) as exc:
             raise UpstreamProtocolError("the upstream's model list is not valid JSON") from exc
         return [item for item in items if isinstance(item, dict) and "id" in item]
 
     async def health(self, upstream: str, *, timeouts: Timeouts | None = None) -> bool:
         """Return True when the upstream's `/readyz` answers 200 (startup-aware since v4.8)."""
-        response = await self.get(upstream, "/readyz", timeouts=timeouts)
-        return response.status_code == 200
+        status, _ = await self._get(upstream, "/readyz", timeouts)
+        return status == 200
 
 
-def _timeout_extension(timeouts: Timeouts) -> dict[str, float | None]:
-    """The transport's own timeouts: only connect; the client's deadlines bound the rest."""
-    return {"connect": timeouts.connect, "read": None, "write": None, "pool": None}
+@functools.lru_cache(maxsize=64)
+def _whole_reply(timeouts: Timeouts) -> Timeouts:
+    """A whole-body call's limits: the first byte may take as long as the whole call."""
+    return timeouts.merge(first_token=timeouts.total)
 
 
 def _framed(content: bytes) -> bool:

@@ -1,4 +1,4 @@
-"""LocalAIClient: lifecycle, error mapping over the real aiohttp transport, phase timeouts."""
+"""LocalAIClient: lifecycle, error mapping over the native HTTP/1.1 pool, phase timeouts."""
 
 from __future__ import annotations
 
@@ -60,7 +60,7 @@ def client_for(handler) -> LocalAIClient:  # type: ignore[no-untyped-def]
 
 
 async def test_refused_connection_is_unavailable_not_a_timeout() -> None:
-    async with LocalAIClient(timeouts=FAST) as client:  # the real aiohttp transport
+    async with LocalAIClient(timeouts=FAST) as client:  # the real native pool
         with pytest.raises(UpstreamUnavailable) as info:
             await client.chat(f"http://127.0.0.1:{closed_port()}", b"{}", model="m")
     assert "127.0.0.1" not in str(info.value)
