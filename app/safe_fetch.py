@@ -12,6 +12,8 @@ import asyncio
 import ipaddress
 import socket
 from dataclasses import dataclass
+from types import TracebackType
+from typing import Self
 
 import httpx
 
@@ -41,21 +43,59 @@ class Fetched:
     content_type: str
 
 
-def fetch_client() -> httpx.AsyncClient:
-    """An outbound client for untrusted URLs: no proxies from the environment, no redirects
-    followed by httpx, no connection reuse (connections are made to checked addresses)."""
-    return httpx.AsyncClient(
-        trust_env=False,
-        follow_redirects=False,
-        limits=httpx.Limits(max_keepalive_connections=0),
-    )
+class FetchClient:
+    """The outbound client for untrusted URLs, an async context manager that closes it.
+
+    Its httpx client (no proxies from the environment, no redirects followed by httpx, no
+    connection reuse, as connections are made to checked addresses) is created by the first
+    fetch: it costs ~1.6 MB of resident memory (httpcore, an SSL context) and most gateways
+    never fetch an image.
+    """
+
+    def __init__(self) -> None:
+        self._http: httpx.AsyncClient | None = None
+        self._closed = False
+
+    def http(self) -> httpx.AsyncClient:
+        """The httpx client, created on first use."""
+        if self._closed:
+            raise RuntimeError("This FetchClient is closed and cannot fetch any more URLs.")
+        if self._http is None:
+            self._http = httpx.AsyncClient(
+                trust_env=False,
+                follow_redirects=False,
+                limits=httpx.Limits(max_keepalive_connections=0),
+            )
+        return self._http
+
+    async def aclose(self) -> None:
+        """Close the httpx client if one was created; later fetches raise `RuntimeError`."""
+        self._closed = True
+        if self._http is not None:
+            await self._http.aclose()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        await self.aclose()
 
 
-async def safe_fetch(http: httpx.AsyncClient, url: str, policy: FetchPolicy) -> Fetched:
+def fetch_client() -> FetchClient:
+    """A new `FetchClient` (the app's lifespan owns one)."""
+    return FetchClient()
+
+
+async def safe_fetch(fetcher: FetchClient, url: str, policy: FetchPolicy) -> Fetched:
     """GET `url` under `policy`; raise `FetchRefused` for anything but a complete 200."""
     try:
         async with asyncio.timeout(policy.timeout):
-            return await _follow(http, httpx.URL(url), policy)
+            return await _follow(fetcher.http(), httpx.URL(url), policy)
     except TimeoutError:
         raise FetchRefused(f"no complete answer within {policy.timeout}s") from None
     except httpx.InvalidURL as exc:

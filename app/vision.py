@@ -13,12 +13,10 @@ import binascii
 import re
 from typing import Any
 
-import httpx
-
 from .errors import InvalidRequest
 from .image_types import GIF, JPEG, PNG, WEBP, sniff_image
 from .registry import Capability, ModelTarget
-from .safe_fetch import FetchPolicy, FetchRefused, safe_fetch
+from .safe_fetch import FetchClient, FetchPolicy, FetchRefused, safe_fetch
 from .settings import Settings
 
 IMAGE_PART_TYPES = frozenset({"image_url", "image"})  # LocalAI reads `image_url.url` for both
@@ -42,7 +40,7 @@ def image_parts(body: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
 
 
 async def inline_images(
-    body: dict[str, Any], target: ModelTarget, settings: Settings, http: httpx.AsyncClient
+    body: dict[str, Any], target: ModelTarget, settings: Settings, fetcher: FetchClient
 ) -> None:
     """Replace every image URL of the chat `body` by a checked `data:` URI, in place.
 
@@ -59,7 +57,7 @@ async def inline_images(
         allow_hosts=settings.vision_allow_hosts,
     )
     results = await asyncio.gather(
-        *(_inline(part, param, policy, http) for param, part in parts), return_exceptions=True
+        *(_inline(part, param, policy, fetcher) for param, part in parts), return_exceptions=True
     )
     for result in results:  # the first failing part, in message order
         if isinstance(result, BaseException):
@@ -67,7 +65,7 @@ async def inline_images(
 
 
 async def _inline(
-    part: dict[str, Any], param: str, policy: FetchPolicy, http: httpx.AsyncClient
+    part: dict[str, Any], param: str, policy: FetchPolicy, fetcher: FetchClient
 ) -> None:
     holder = part.get("image_url")
     url = holder.get("url") if isinstance(holder, dict) else None
@@ -76,7 +74,7 @@ async def _inline(
     if url.startswith("data:"):
         check_data_uri(url, param, policy.max_bytes)
     elif url.startswith(("http://", "https://")):
-        holder["url"] = await _fetch_as_data_uri(url, param, policy, http)
+        holder["url"] = await _fetch_as_data_uri(url, param, policy, fetcher)
     else:
         raise InvalidRequest(
             f"{param}: the url must be http(s) or a base64 data: URI.", param=param
@@ -84,10 +82,10 @@ async def _inline(
 
 
 async def _fetch_as_data_uri(
-    url: str, param: str, policy: FetchPolicy, http: httpx.AsyncClient
+    url: str, param: str, policy: FetchPolicy, fetcher: FetchClient
 ) -> str:
     try:
-        fetched = await safe_fetch(http, url, policy)
+        fetched = await safe_fetch(fetcher, url, policy)
     except FetchRefused as exc:
         raise InvalidRequest(
             f"{param}: the image could not be fetched: {exc}.",
