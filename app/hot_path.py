@@ -70,6 +70,20 @@ class GatewayApp(FastAPI):
         super().__init__(**options)
         self.outer = list(outer)
 
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await super().__call__(scope, receive, send)
+            return
+        # What Starlette does, without FastAPI's per-request native-telemetry check (an
+        # OpenTelemetry provider lookup): the gateway traces with its own TracingMiddleware
+        # when LOCALAI_GATEWAY_OTEL is on.
+        if self.root_path:
+            scope["root_path"] = self.root_path
+        scope["app"] = self
+        if self.middleware_stack is None:
+            self.middleware_stack = self.build_middleware_stack()
+        await self.middleware_stack(scope, receive, send)
+
     def build_middleware_stack(self) -> ASGIApp:
         app: ASGIApp = HotRoutes(super().build_middleware_stack(), self.router.routes)
         last_resort = Middleware(ServerErrorMiddleware, handler=ERROR_HANDLERS[Exception])

@@ -60,6 +60,7 @@ class ReplicaSet:
     def __init__(self, replicas: Iterable[Replica]) -> None:
         self.replicas = tuple(replicas)
         self._slot_freed = asyncio.Condition()
+        self._waiting = 0  # requests waiting in `acquire` for a slot
 
     def usable(self) -> list[Replica]:
         """Replicas that are healthy and whose breaker is not open."""
@@ -75,11 +76,14 @@ class ReplicaSet:
 
         Replicas in `tried` are avoided while another one is usable.
         """
-        candidates = [r for r in self.usable() if r.has_slot()]
-        fresh = [r for r in candidates if r.url not in tried]
-        pool = fresh or candidates
-        if not pool:
-            return None
+        fresh: list[Replica] = []
+        tried_before: list[Replica] = []
+        for replica in self.replicas:
+            if replica.has_slot() and replica.upstream.usable():
+                (tried_before if replica.url in tried else fresh).append(replica)
+        pool = fresh or tried_before
+        if len(pool) < 2:
+            return pool[0] if pool else None
         lowest = min(r.outstanding / r.weight for r in pool)
         best = [r for r in pool if r.outstanding / r.weight == lowest]
         return best[0] if len(best) == 1 else random.choice(best)
@@ -94,6 +98,17 @@ class ReplicaSet:
         Raises `NoHealthyUpstream` when every replica is down, `Overloaded` when no slot
         freed in time.
         """
+        replica = self.pick(tried)
+        if replica is None:
+            replica = await self._wait_for_slot(model, tried, wait_limit)
+        replica.outstanding += 1
+        replica.upstream.breaker.begin()
+        return replica
+
+    async def _wait_for_slot(
+        self, model: str, tried: set[str], wait_limit: float | None
+    ) -> Replica:
+        self._waiting += 1
         try:
             async with asyncio.timeout(wait_limit), self._slot_freed:
                 while (replica := self.pick(tried)) is None:
@@ -111,12 +126,13 @@ class ReplicaSet:
                 f"Every replica of model {model!r} is busy; try again shortly.",
                 headers=retry_after(1),
             ) from None
-        replica.outstanding += 1
-        replica.upstream.breaker.begin()
+        finally:
+            self._waiting -= 1
         return replica
 
     async def release(self, replica: Replica) -> None:
-        """Give a slot back and wake one waiter."""
+        """Give a slot back and wake one waiter, if any waits."""
         replica.outstanding -= 1
-        async with self._slot_freed:
-            self._slot_freed.notify()
+        if self._waiting:
+            async with self._slot_freed:
+                self._slot_freed.notify()
