@@ -54,7 +54,7 @@ def error_frame(exc: UpstreamError | GatewayError) -> bytes:
 
 
 def tidy_chunk(data: bytes, member: bytes) -> bytes:
-    """Rewrite the model member and LocalAI's null deltas of one chunk payload."""
+    """Rewrite the model member and LocalAI's null deltas of chunk payloads (framed or not)."""
     if b'"content":null' in data:
         data = data.replace(_NULL_ROLE, b'"role":"assistant","content":""').replace(
             _NULL_DELTA, b'"delta":{}'
@@ -114,6 +114,11 @@ async def _relay_bytes(
     chunks = 0
     try:
         async for batch in _with_first(stream.first, stream.events):
+            joined = b"\n\ndata: ".join(batch)
+            if b'"usage"' not in joined:  # no trailer: tidy and frame the whole batch at once
+                chunks += len(batch)
+                yield tidy_chunk(b"data: " + joined + b"\n\n", target.member)
+                continue
             frames = []
             for data in batch:
                 if is_usage_trailer(data):

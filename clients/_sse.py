@@ -9,8 +9,6 @@ DONE = b"[DONE]"
 
 def _event_data(block: bytes) -> bytes | None:
     """Return the joined `data:` lines of one event block, or None for a comment-only block."""
-    if block.startswith(b"data: ") and b"\n" not in block:
-        return block[6:]
     lines = [line[5:].removeprefix(b" ") for line in block.split(b"\n") if line[:5] == b"data:"]
     return b"\n".join(lines) if lines else None
 
@@ -30,6 +28,9 @@ async def iter_sse_batches(chunks: AsyncIterator[bytes]) -> AsyncIterator[list[b
         if b"\n\n" not in buffer:
             continue
         *blocks, buffer = buffer.split(b"\n\n")
-        batch = [data for block in blocks if (data := _event_data(block)) is not None]
+        # Most events are one `data: ` line; anything else (comments, several lines) is parsed.
+        batch = [block[6:] for block in blocks if block[:6] == b"data: " and b"\n" not in block]
+        if len(batch) != len(blocks):
+            batch = [data for block in blocks if (data := _event_data(block)) is not None]
         if batch:
             yield batch

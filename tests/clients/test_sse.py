@@ -9,9 +9,10 @@ import pytest
 from clients import iter_sse_batches
 
 STREAM = (
-    b'data: {"a":1}\n\n: keep-alive\n\ndata: {"b":2}\r\n\r\ndata: x\ndata: y\n\ndata: [DONE]\n\n'
+    b'data: {"a":1}\n\n: keep-alive\n\ndata: {"b":2}\r\n\r\ndata: x\ndata: y\n\n'
+    b'data:{"c":3}\n\ndata: [DONE]\n\n'
 )
-EXPECTED = [b'{"a":1}', b'{"b":2}', b"x\ny", b"[DONE]"]
+EXPECTED = [b'{"a":1}', b'{"b":2}', b"x\ny", b'{"c":3}', b"[DONE]"]
 
 
 async def chunks_of(data: bytes, size: int) -> AsyncIterator[bytes]:
