@@ -14,6 +14,7 @@ from ..registry import Capability
 from ..relay import read_json_object, require_field
 from ..state import Gateway, get_gateway
 from ..uploads import read_form, required_text
+from . import path_parameter
 
 # This router also owns the outbound client that fetches chat images (app/vision.py).
 router = APIRouter()
@@ -46,7 +47,11 @@ async def edits(request: Request, gateway: GatewayDep) -> Response:
         return await edit_image(gateway, target, form, public_base_url(request, gateway))
 
 
-@router.get("/v1/images/files/{image_id}", summary="Download a generated image")
-async def files(image_id: str, gateway: GatewayDep) -> Response:
+@router.get(
+    "/v1/images/files/{image_id}",
+    summary="Download a generated image",
+    openapi_extra=path_parameter("image_id"),
+)
+async def files(request: Request, gateway: GatewayDep) -> Response:
     """Serve a generated image by the signed id an images reply gave out."""
-    return await images.image_file(gateway, image_id)
+    return await images.image_file(gateway, request.path_params["image_id"])

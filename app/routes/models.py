@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
+import orjson
 from fastapi import APIRouter, Depends, Request
+from starlette.responses import Response
 
 from ..auth import can_use, require_visible
 from ..registry import ModelTarget
 from ..state import Gateway, get_gateway
+from . import path_parameter
 
 router = APIRouter()
 
@@ -23,17 +26,27 @@ def model_object(target: ModelTarget) -> dict[str, Any]:
 @router.get("/v1/models", summary="List models")
 async def list_models(
     request: Request, gateway: Annotated[Gateway, Depends(get_gateway)]
-) -> dict[str, Any]:
+) -> Response:
     """List the internal model ids of the registry that the request's key may use."""
     visible = [model_object(target) for target in gateway.registry if can_use(request, target)]
-    return {"object": "list", "data": visible}
+    return json_response({"object": "list", "data": visible})
 
 
-@router.get("/v1/models/{model_id:path}", summary="Retrieve a model")
+@router.get(
+    "/v1/models/{model_id:path}",
+    summary="Retrieve a model",
+    openapi_extra=path_parameter("model_id"),
+)
 async def get_model(
-    model_id: str, request: Request, gateway: Annotated[Gateway, Depends(get_gateway)]
-) -> dict[str, Any]:
+    request: Request, gateway: Annotated[Gateway, Depends(get_gateway)]
+) -> Response:
     """Describe one model by internal id or alias (404 if the key may not use it)."""
+    model_id = request.path_params["model_id"]
     target = gateway.registry.resolve(model_id)
     require_visible(request, target, model_id)
-    return model_object(target)
+    return json_response(model_object(target))
+
+
+def json_response(content: dict[str, Any]) -> Response:
+    """A 200 JSON response of `content`."""
+    return Response(orjson.dumps(content), media_type="application/json")
