@@ -252,3 +252,10 @@ async def test_unresolvable_names_and_too_many_redirects_are_refused(
         async with fetch_client() as http:
             with pytest.raises(FetchRefused, match="redirects"):
                 await safe_fetch(http, IMAGE_URL, policy)
+
+
+async def test_a_closed_fetch_client_refuses_to_fetch() -> None:
+    async with fetch_client() as fetcher:
+        pass
+    with pytest.raises(RuntimeError, match="closed"):
+        await safe_fetch(fetcher, IMAGE_URL, POLICY)
