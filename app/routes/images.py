@@ -16,7 +16,6 @@ from ..state import Gateway, get_gateway
 from ..uploads import read_form, required_text
 from . import path_parameter
 
-# This router also owns the outbound client that fetches chat images (app/vision.py).
 router = APIRouter()
 GatewayDep = Annotated[Gateway, Depends(get_gateway)]
 
