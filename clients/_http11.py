@@ -190,6 +190,7 @@ class _Connection(asyncio.Protocol):
 
     def release(self) -> None:
         """Back to the pool after a complete response."""
+        self.resume()  # a body that ended while paused, closed unread, left reading paused
         self.response = None
         self.pool.put_idle(self)
 
@@ -275,7 +276,9 @@ class ConnectionPool:
         self._idle: dict[tuple[str, str, int], list[_Connection]] = {}
         self._open: set[_Connection] = set()
         self._per_host: collections.Counter[tuple[str, str, int]] = collections.Counter()
-        self._waiters: collections.deque[asyncio.Future[None]] = collections.deque()
+        self._waiters: collections.deque[tuple[tuple[str, str, int], asyncio.Future[None]]] = (
+            collections.deque()
+        )
         self._ssl: ssl.SSLContext | None = None
         self._closed = False
 
@@ -289,8 +292,6 @@ class ConnectionPool:
         connect_timeout: float | None,
     ) -> PooledResponse:
         """Send a request to `upstream` + `path`; return the response once its headers arrived."""
-        if self._closed:
-            raise RuntimeError("the connection pool is closed")
         origin = parse_origin(upstream)
         head = request_head(method, origin, path, headers, len(body) if body else None)
         connection = await self._acquire(origin, connect_timeout)
@@ -331,6 +332,8 @@ class ConnectionPool:
     async def _acquire(self, origin: Origin, connect_timeout: float | None) -> _Connection:
         key = origin.key
         while True:
+            if self._closed:  # checked again after each wait: aclose() wakes the waiters
+                raise RuntimeError("the connection pool is closed")
             idle = self._idle.get(key)
             now = time.monotonic()
             while idle:
@@ -343,7 +346,7 @@ class ConnectionPool:
             if self._room_for(key):
                 return await self._connect(origin, connect_timeout)
             waiter = asyncio.get_running_loop().create_future()
-            self._waiters.append(waiter)
+            self._waiters.append((key, waiter))
             try:
                 await waiter
             except BaseException:
@@ -352,16 +355,22 @@ class ConnectionPool:
                 raise
 
     def _room_for(self, key: tuple[str, str, int]) -> bool:
+        if not self._may_open(key):
+            return False
+        if len(self._open) >= self.limits.max_connections:
+            for other, idle in self._idle.items():  # full: an idle connection elsewhere makes room
+                if other != key and idle:
+                    idle[0].close()
+                    break
+        return True
+
+    def _may_open(self, key: tuple[str, str, int]) -> bool:
         per_host = self.limits.max_connections_per_host
         if per_host and self._per_host[key] >= per_host:
             return False
-        if len(self._open) < self.limits.max_connections:
-            return True
-        for other, idle in self._idle.items():  # full: an idle connection elsewhere makes room
-            if other != key and idle:
-                idle[0].close()
-                return True
-        return False
+        return len(self._open) < self.limits.max_connections or any(
+            idle for other, idle in self._idle.items() if other != key
+        )
 
     async def _connect(self, origin: Origin, limit: float | None) -> _Connection:
         loop = asyncio.get_running_loop()
@@ -394,8 +403,12 @@ class ConnectionPool:
         return self._ssl
 
     def _wake(self) -> None:
-        while self._waiters:
-            waiter = self._waiters.popleft()
-            if not waiter.done():
+        # The turn goes to the first waiter that can proceed: with a per-host limit, the first
+        # in line may still be blocked, and waking only it would strand the others.
+        self._waiters = collections.deque(entry for entry in self._waiters if not entry[1].done())
+        for entry in self._waiters:
+            key, waiter = entry
+            if self._idle.get(key) or self._may_open(key):
+                self._waiters.remove(entry)
                 waiter.set_result(None)
                 return
