@@ -67,13 +67,17 @@ def request_head(
     text = "".join(lines)
     if text.count("\n") != len(lines) or text.count("\r") != len(lines):
         raise httpx.LocalProtocolError("a request header contains a line break")
+    try:
+        encoded = text.encode("latin-1")
+    except UnicodeEncodeError as exc:
+        raise httpx.LocalProtocolError("a request header is not latin-1") from exc
     size = b"" if length is None else b"content-length: %d\r\n" % length
     return b"%s %s%s HTTP/1.1\r\nhost: %s\r\n%s%s\r\n" % (
         method.encode(),
         origin.prefix,
         path.encode(),
         origin.host_header,
-        text.encode("latin-1"),
+        encoded,
         size,
     )
 
@@ -238,6 +242,11 @@ class _Connection(asyncio.Protocol):
         self.pool.forget(self)
 
     # httptools callbacks
+
+    def on_message_begin(self) -> None:
+        if self.response is not None and self.response._done:
+            # A second response to one request: the parse stops and the connection is closed.
+            raise httpx.RemoteProtocolError("the server sent a response nobody asked for")
 
     def on_header(self, name: bytes, value: bytes) -> None:
         name = name.lower()

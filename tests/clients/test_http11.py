@@ -186,7 +186,21 @@ async def test_header_with_a_line_break_is_refused_before_sending(
     assert server.connections == 0
 
 
+async def test_header_outside_latin_1_is_refused_before_sending(pool: ConnectionPool) -> None:
+    async with Scripted(answering(reply())) as server:
+        with pytest.raises(httpx.LocalProtocolError):
+            await pool.send(server.url, "GET", "/", {"authorization": "Bearer \u2603"}, None, 1.0)
+    assert server.connections == 0
+
+
 # 2. Keep-alive
+
+
+async def test_a_response_nobody_asked_for_closes_the_connection(pool: ConnectionPool) -> None:
+    async with Scripted(answering(reply(b"one") + reply(b"unasked"))) as server:
+        assert await fetch(pool, server.url) == (200, b"one")
+        assert await fetch(pool, server.url) == (200, b"one")  # on a new connection
+    assert server.connections == 2
 
 
 async def test_sequential_requests_share_one_connection(pool: ConnectionPool) -> None:
