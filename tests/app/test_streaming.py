@@ -43,6 +43,35 @@ async def test_disconnect_while_upstream_is_silent_closes_the_source() -> None:
     assert closed.is_set()
     bodies = [m["body"] for m in sent if m["type"] == "http.response.body"]
     assert bodies == [b"data: 1\n\n"]
+    task = asyncio.current_task()
+    assert task is not None and task.cancelling() == 0  # the disconnect is not a cancellation
+
+
+async def test_a_cancelled_request_task_still_ends_cancelled_with_its_source_closed() -> None:
+    closed = asyncio.Event()
+    started = asyncio.Event()
+
+    async def frames() -> AsyncGenerator[bytes]:
+        try:
+            started.set()
+            await asyncio.sleep(60)
+            yield b"data: 1\n\n"
+        finally:
+            closed.set()
+
+    async def send(message: Message) -> None:
+        pass
+
+    async def receive() -> Message:
+        await asyncio.sleep(60)
+        return {"type": "http.disconnect"}
+
+    task = asyncio.ensure_future(SSEResponse(frames())({"type": "http"}, receive, send))
+    await asyncio.wait_for(started.wait(), 5)
+    task.cancel()  # e.g. the server shutting down
+    with pytest.raises(asyncio.CancelledError):
+        await asyncio.wait_for(task, 5)
+    assert closed.is_set()
 
 
 async def test_a_send_failure_is_treated_as_a_disconnect() -> None:
