@@ -60,6 +60,7 @@ def serve(args: argparse.Namespace) -> None:
         port=args.port,
         loop="uvloop",
         http="httptools",
+        ws="none",  # no websocket routes: uvicorn need not import websockets
         access_log=False,
         log_level=args.log_level,
         timeout_keep_alive=30,

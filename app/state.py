@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import httpx
 from starlette.requests import Request
 
 from clients import LocalAIClient
 
 from .dispatch import Dispatcher
 from .registry import Registry
+from .safe_fetch import FetchClient
 from .settings import Settings
 
 
@@ -30,7 +30,7 @@ class Gateway:
     client: LocalAIClient
     dispatcher: Dispatcher
     lifecycle: Lifecycle
-    image_fetcher: httpx.AsyncClient  # fetches chat images (SSRF-checked), never upstream
+    image_fetcher: FetchClient  # fetches chat images (SSRF-checked), never upstream
 
 
 async def get_gateway(request: Request) -> Gateway:
