@@ -230,7 +230,12 @@ class SSEResponse(Response):
         self.init_headers({**SSE_HEADERS, **headers} if headers else SSE_HEADERS)
 
     async def _pump(self, send: Send) -> None:
+        # The first frame is made before the headers go out, so the two writes leave back to
+        # back and a client reading the headers finds the first event with them.
+        first = await anext(self.frames, b"")
         await send({"type": "http.response.start", "status": 200, "headers": self.raw_headers})
+        if first:
+            await send({"type": "http.response.body", "body": first, "more_body": True})
         async for chunk in self.frames:
             await send({"type": "http.response.body", "body": chunk, "more_body": True})
         await send({"type": "http.response.body", "body": b"", "more_body": False})
