@@ -412,6 +412,8 @@ class ConnectionPool:
         return self._ssl
 
     def _wake(self) -> None:
+        if not self._waiters:  # the common case, on every release
+            return
         # The turn goes to the first waiter that can proceed: with a per-host limit, the first
         # in line may still be blocked, and waking only it would strand the others.
         self._waiters = collections.deque(entry for entry in self._waiters if not entry[1].done())
