@@ -228,14 +228,13 @@ class Dispatcher:
             return OpenStream(model, stack, events, first, backend=in_process.BACKEND)
 
         call = _Call(capability, attempt, locally, _stream_stack, commitment, record)
-        admitted = contextlib.AsyncExitStack()
-        await admitted.enter_async_context(self._admitted())
+        await self.admission.acquire()
         try:
             stream = await self._with_fallback(target, call)
         except BaseException:
-            await admitted.aclose()
+            self.admission.release()
             raise
-        stream.stack.push_async_callback(admitted.aclose)
+        stream.stack.callback(self.admission.release)
         return stream
 
     def _legacy(self, target: ModelTarget) -> LegacyBackend:
