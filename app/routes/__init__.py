@@ -2,7 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+from starlette.requests import Request
+
+from ..auth import authorize
+from ..registry import Capability, ModelTarget
+from ..relay import read_json_object, require_field
+
+if TYPE_CHECKING:
+    from ..state import Gateway
 
 
 def path_parameter(name: str) -> dict[str, Any]:
@@ -13,3 +22,24 @@ def path_parameter(name: str) -> dict[str, Any]:
     """
     schema = {"type": "string", "title": name.replace("_", " ").title()}
     return {"parameters": [{"name": name, "in": "path", "required": True, "schema": schema}]}
+
+
+def target_for(
+    request: Request, gateway: Gateway, name: str, capability: Capability
+) -> ModelTarget:
+    """The model `name` names, once the request's key may use it for `capability`.
+
+    404 for an unknown name, 403 for a key without access, 400 for a missing capability.
+    """
+    target = gateway.registry.resolve(name)
+    authorize(request, target)
+    target.require(capability)
+    return target
+
+
+async def model_request(
+    request: Request, gateway: Gateway, capability: Capability
+) -> tuple[dict[str, Any], ModelTarget]:
+    """The JSON body of a model request and the model its `model` field names (see target_for)."""
+    body = await read_json_object(request)
+    return body, target_for(request, gateway, require_field(body, "model", str), capability)

@@ -8,11 +8,11 @@ from fastapi import APIRouter, Depends, Request
 from starlette.responses import Response
 
 from .. import audio
-from ..auth import authorize
 from ..registry import Capability
-from ..relay import read_json_object, require_field
+from ..relay import require_field
 from ..state import Gateway, get_gateway
 from ..uploads import read_form, required_text
+from . import model_request, target_for
 
 router = APIRouter()
 GatewayDep = Annotated[Gateway, Depends(get_gateway)]
@@ -22,18 +22,14 @@ GatewayDep = Annotated[Gateway, Depends(get_gateway)]
 async def transcriptions(request: Request, gateway: GatewayDep) -> Response:
     """Transcribe an uploaded audio file; `text` replies come back as plain text."""
     async with read_form(request, max_bytes=gateway.settings.max_audio_bytes) as form:
-        target = gateway.registry.resolve(required_text(form, "model"))
-        authorize(request, target)
-        target.require(Capability.AUDIO_TRANSCRIPTION)
+        name = required_text(form, "model")
+        target = target_for(request, gateway, name, Capability.AUDIO_TRANSCRIPTION)
         return await audio.transcribe(gateway, target, form)
 
 
 @router.post("/v1/audio/speech", summary="Generate speech (OpenAI-compatible)")
 async def speech(request: Request, gateway: GatewayDep) -> Response:
     """Speak `input`; the audio is relayed with LocalAI's content type (WAV by default)."""
-    body = await read_json_object(request)
-    target = gateway.registry.resolve(require_field(body, "model", str))
-    authorize(request, target)
-    target.require(Capability.SPEECH)
+    body, target = await model_request(request, gateway, Capability.SPEECH)
     require_field(body, "input", str)
     return await audio.speak(gateway, target, body)

@@ -6,13 +6,13 @@ from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from .. import proxy
-from ..auth import authorize
 from ..limits import check_chat_body
 from ..observability import current_record
 from ..registry import Capability
-from ..relay import read_json_object, require_field
+from ..relay import require_field
 from ..state import Gateway
 from ..vision import inline_images
+from . import model_request
 
 router = APIRouter()
 
@@ -21,10 +21,7 @@ router = APIRouter()
 async def chat_completions(request: Request) -> Response:
     """Relay a chat completion to the model's LocalAI, streamed when `stream` is true."""
     gateway: Gateway = request.state.gateway  # not Depends: its solving is ~8% of a request
-    body = await read_json_object(request)
-    target = gateway.registry.resolve(require_field(body, "model", str))
-    authorize(request, target)
-    target.require(Capability.CHAT)
+    body, target = await model_request(request, gateway, Capability.CHAT)
     require_field(body, "messages", list)
     check_chat_body(body, gateway.settings)
     await inline_images(body, target, gateway.settings, gateway.image_fetcher)

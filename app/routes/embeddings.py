@@ -6,11 +6,11 @@ from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from .. import proxy
-from ..auth import authorize
 from ..observability import current_record
 from ..registry import Capability
-from ..relay import read_json_object, require_field
+from ..relay import require_field
 from ..state import Gateway
+from . import model_request
 
 router = APIRouter()
 
@@ -19,9 +19,6 @@ router = APIRouter()
 async def embeddings(request: Request) -> Response:
     """Relay an embeddings request to the model's LocalAI."""
     gateway: Gateway = request.state.gateway  # not Depends: its solving is ~8% of a request
-    body = await read_json_object(request)
-    target = gateway.registry.resolve(require_field(body, "model", str))
-    authorize(request, target)
-    target.require(Capability.EMBEDDINGS)
+    body, target = await model_request(request, gateway, Capability.EMBEDDINGS)
     require_field(body, "input", (str, list))
     return await proxy.embed(gateway, target, body, current_record(request))

@@ -8,13 +8,12 @@ from fastapi import APIRouter, Depends, Request
 from starlette.responses import Response
 
 from .. import images
-from ..auth import authorize
 from ..image_edits import edit_image
 from ..registry import Capability
-from ..relay import read_json_object, require_field
+from ..relay import require_field
 from ..state import Gateway, get_gateway
 from ..uploads import read_form, required_text
-from . import path_parameter
+from . import model_request, path_parameter, target_for
 
 router = APIRouter()
 GatewayDep = Annotated[Gateway, Depends(get_gateway)]
@@ -28,10 +27,7 @@ def public_base_url(request: Request, gateway: Gateway) -> str:
 @router.post("/v1/images/generations", summary="Create images (OpenAI-compatible)")
 async def generations(request: Request, gateway: GatewayDep) -> Response:
     """Generate images; `url` replies point at this gateway, never at LocalAI."""
-    body = await read_json_object(request)
-    target = gateway.registry.resolve(require_field(body, "model", str))
-    authorize(request, target)
-    target.require(Capability.IMAGES)
+    body, target = await model_request(request, gateway, Capability.IMAGES)
     require_field(body, "prompt", (str, list))
     return await images.generate(gateway, target, body, public_base_url(request, gateway))
 
@@ -40,9 +36,7 @@ async def generations(request: Request, gateway: GatewayDep) -> Response:
 async def edits(request: Request, gateway: GatewayDep) -> Response:
     """Edit one image (inpainting when a mask is sent)."""
     async with read_form(request, max_bytes=2 * gateway.settings.max_image_bytes) as form:
-        target = gateway.registry.resolve(required_text(form, "model"))
-        authorize(request, target)
-        target.require(Capability.IMAGE_EDIT)
+        target = target_for(request, gateway, required_text(form, "model"), Capability.IMAGE_EDIT)
         return await edit_image(gateway, target, form, public_base_url(request, gateway))
 
 

@@ -7,11 +7,11 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Request
 from starlette.responses import Response
 
-from ..auth import authorize
 from ..registry import Capability
-from ..relay import read_json_object, require_field
+from ..relay import require_field
 from ..rerank import rerank as relay_rerank
 from ..state import Gateway, get_gateway
+from . import model_request
 
 router = APIRouter()
 
@@ -19,10 +19,7 @@ router = APIRouter()
 @router.post("/v1/rerank", summary="Rerank documents for a query (Jina/Cohere shape)")
 async def rerank(request: Request, gateway: Annotated[Gateway, Depends(get_gateway)]) -> Response:
     """Relay a rerank request to the model's LocalAI."""
-    body = await read_json_object(request)
-    target = gateway.registry.resolve(require_field(body, "model", str))
-    authorize(request, target)
-    target.require(Capability.RERANK)
+    body, target = await model_request(request, gateway, Capability.RERANK)
     require_field(body, "query", str)
     require_field(body, "documents", list)
     return await relay_rerank(gateway, target, body)
