@@ -303,11 +303,7 @@ ERROR_HANDLERS: dict[type[Exception], ErrorHandler] = {
 
 def handler_for(exc: Exception) -> ErrorHandler:
     """The handler of the nearest base class of `exc` (`Exception`'s at the latest)."""
-    for kind in type(exc).__mro__:
-        handler = ERROR_HANDLERS.get(kind)
-        if handler is not None:
-            return handler
-    return _unexpected_error
+    return next(ERROR_HANDLERS[kind] for kind in type(exc).__mro__ if kind in ERROR_HANDLERS)
 
 
 def install_error_handlers(app: FastAPI) -> None:
