@@ -8,9 +8,10 @@ handler per base class covers its subclasses), on the app and on the hot routes'
 from __future__ import annotations
 
 import logging
+import math
 import re
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import NamedTuple
 
 import orjson
 from fastapi import FastAPI, Request
@@ -158,9 +159,22 @@ class Overloaded(GatewayError):
     code = "overloaded"
 
 
-def retry_after(seconds: float) -> dict[str, str]:
-    """A `Retry-After` header for a wait of `seconds` (at least one second)."""
-    return {"retry-after": str(max(1, round(seconds + 0.49)))}
+MAX_RETRY_AFTER = 3600  # seconds; a longer hint is no use to a client
+
+
+def retry_after(seconds: object, cap: float = MAX_RETRY_AFTER) -> dict[str, str]:
+    """A `Retry-After` header for a wait of `seconds`: whole seconds, from 1 up to `cap`.
+
+    Whatever `seconds` is (0, negative, NaN, infinite, huge, not a number), the header is an
+    integer in that range: a client must never read "retry now" or fail to parse it.
+    """
+    try:
+        wait = float(seconds)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        wait = 1.0
+    if math.isnan(wait):
+        wait = 1.0
+    return {"retry-after": str(int(min(max(1.0, math.ceil(min(wait, cap))), cap)))}
 
 
 class RouteNotFound(GatewayError):
@@ -170,24 +184,28 @@ class RouteNotFound(GatewayError):
     code = "not_found"
 
 
-def error_body(message: str, kind: str, param: str | None, code: str | None) -> bytes:
-    """Serialise one OpenAI error object."""
-    error = {"message": message, "type": kind, "param": param, "code": code}
-    return orjson.dumps({"error": error})
+class ErrorFields(NamedTuple):
+    """The four members of an OpenAI error object."""
+
+    message: str
+    type: str
+    param: str | None = None
+    code: object = None
+
+
+def error_body(fields: ErrorFields) -> bytes:
+    """Serialise one OpenAI error object: `{"error": {"message", "type", "param", "code"}}`.
+
+    The one place an error body is made, for responses and for in-stream error events alike.
+    """
+    return orjson.dumps({"error": fields._asdict()})
 
 
 def error_response(
-    status: int,
-    message: str,
-    kind: str,
-    *,
-    param: str | None = None,
-    code: str | None = None,
-    headers: dict[str, str] | None = None,
+    status: int, fields: ErrorFields, headers: dict[str, str] | None = None
 ) -> Response:
     """Return an OpenAI-shaped error response."""
-    body = error_body(message, kind, param, code)
-    return Response(body, status, headers=headers, media_type="application/json")
+    return Response(error_body(fields), status, headers=headers, media_type="application/json")
 
 
 def scrub(message: str) -> str:
@@ -199,17 +217,18 @@ def _redact(match: re.Match[str]) -> str:
     return (match.group(1) or "") + "[redacted]"
 
 
-def upstream_error_object(exc: UpstreamError) -> dict[str, Any]:
-    """Return the client-facing error object for an upstream failure."""
+def error_fields(exc: GatewayError | UpstreamError) -> ErrorFields:
+    """The client-facing error object of a gateway or upstream failure (messages scrubbed)."""
+    if isinstance(exc, GatewayError):
+        return ErrorFields(exc.message, exc.type, exc.param, exc.code)
     if isinstance(exc, UpstreamStatusError | UpstreamStreamError):
-        return {
-            name: scrub(value) if isinstance(value, str) else value
-            for name, value in exc.error.items()
-        }
+        error = exc.error
+        members = (error["message"], error["type"], error["param"], error["code"])
+        return ErrorFields(*(scrub(v) if isinstance(v, str) else v for v in members))
     if isinstance(exc, UpstreamTimeout):
-        return {"message": exc.message, "type": "api_error", "param": None, "code": "timeout"}
+        return ErrorFields(exc.message, "api_error", None, "timeout")
     code = "upstream_unavailable" if upstream_status(exc) == 502 else "upstream_error"
-    return {"message": exc.message, "type": "api_error", "param": None, "code": code}
+    return ErrorFields(exc.message, "api_error", None, code)
 
 
 def upstream_status(exc: UpstreamError) -> int:
@@ -223,9 +242,7 @@ def upstream_status(exc: UpstreamError) -> int:
 
 def gateway_error_response(exc: GatewayError) -> Response:
     """Return the response for a `GatewayError` (also used by middleware, outside the handlers)."""
-    return error_response(
-        exc.status, exc.message, exc.type, param=exc.param, code=exc.code, headers=exc.headers
-    )
+    return error_response(exc.status, error_fields(exc), exc.headers)
 
 
 async def _gateway_error(request: Request, exc: Exception) -> Response:
@@ -235,24 +252,15 @@ async def _gateway_error(request: Request, exc: Exception) -> Response:
 
 async def _upstream_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, UpstreamError)
-    status = upstream_status(exc)
-    error = upstream_error_object(exc)
     log.warning("upstream error for model %r: %s (%s)", exc.model, exc.message, type(exc).__name__)
     headers = None
     if isinstance(exc, UpstreamStatusError) and exc.retry_after is not None:
-        headers = {"retry-after": str(round(exc.retry_after))}
-    return error_response(
-        status,
-        error["message"],
-        error["type"],
-        param=error["param"],
-        code=error["code"],
-        headers=headers,
-    )
+        headers = retry_after(exc.retry_after)
+    return error_response(upstream_status(exc), error_fields(exc), headers)
 
 
 async def _option_error(request: Request, exc: Exception) -> Response:
-    return error_response(400, str(exc), "invalid_request_error")
+    return error_response(400, ErrorFields(str(exc), "invalid_request_error"))
 
 
 async def _validation_error(request: Request, exc: Exception) -> Response:
@@ -261,19 +269,14 @@ async def _validation_error(request: Request, exc: Exception) -> Response:
     location = [str(part) for part in first.get("loc", ()) if part != "body"]
     param = ".".join(location) or None
     message = f"{param}: {first.get('msg', 'invalid value')}" if param else "invalid request"
-    return error_response(400, message, "invalid_request_error", param=param)
+    return error_response(400, ErrorFields(message, "invalid_request_error", param))
 
 
 async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
     code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code)
-    return error_response(
-        exc.status_code,
-        str(exc.detail),
-        error_type_for(exc.status_code),
-        code=code,
-        headers=dict(exc.headers) if exc.headers else None,
-    )
+    fields = ErrorFields(str(exc.detail), error_type_for(exc.status_code), None, code)
+    return error_response(exc.status_code, fields, dict(exc.headers) if exc.headers else None)
 
 
 async def _client_left(request: Request, exc: Exception) -> Response:
@@ -284,7 +287,8 @@ async def _client_left(request: Request, exc: Exception) -> Response:
 
 async def _unexpected_error(request: Request, exc: Exception) -> Response:
     log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
-    return error_response(500, "The gateway failed to handle this request.", "server_error")
+    fields = ErrorFields("The gateway failed to handle this request.", "server_error")
+    return error_response(500, fields)
 
 
 ErrorHandler = Callable[[Request, Exception], Awaitable[Response]]

@@ -13,14 +13,13 @@ the limits protect capacity, and are not worth an outage of the gateway.
 from __future__ import annotations
 
 import logging
-import math
 import time
 from typing import Any, Protocol
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .auth import ApiKey
-from .errors import RateLimited, gateway_error_response
+from .errors import RateLimited, gateway_error_response, retry_after
 from .observability.metrics import METRICS, Metrics
 from .observability.record import record_of
 from .settings import Settings
@@ -174,10 +173,11 @@ class RateLimitMiddleware:
 
 def _refusal(key: ApiKey, limit: str, wait: float) -> RateLimited:
     per = "requests" if limit == "rpm" else "tokens"
-    seconds = max(1, math.ceil(wait))
+    headers = retry_after(wait)
     return RateLimited(
-        f"Rate limit reached for API key {key.name!r}: {per} per minute. Try again in {seconds}s.",
-        headers={"retry-after": str(seconds)},
+        f"Rate limit reached for API key {key.name!r}: {per} per minute. "
+        f"Try again in {headers['retry-after']}s.",
+        headers=headers,
     )
 
 

@@ -21,7 +21,7 @@ from starlette.types import Receive, Scope, Send
 from clients import UpstreamError
 
 from .dispatch import OpenStream
-from .errors import GatewayError, upstream_error_object
+from .errors import GatewayError, error_body, error_fields
 from .observability.record import RequestRecord
 from .pipeline import Chain
 from .relay import rewrite_model, upstream_json
@@ -46,11 +46,7 @@ def frame(data: bytes) -> bytes:
 
 def error_frame(exc: UpstreamError | GatewayError) -> bytes:
     """Return the OpenAI-shaped error event that ends a stream which failed mid-way."""
-    if isinstance(exc, GatewayError):
-        error = {"message": exc.message, "type": exc.type, "param": exc.param, "code": exc.code}
-    else:
-        error = upstream_error_object(exc)
-    return frame(orjson.dumps({"error": error}))
+    return frame(error_body(error_fields(exc)))
 
 
 def tidy_chunk(data: bytes, member: bytes) -> bytes:

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import enum
 import functools
+import math
 import re
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
@@ -413,8 +414,10 @@ def _framed(content: bytes) -> bool:
 
 
 def _retry_after(value: str | None) -> float | None:
-    """Parse a `Retry-After` header given in seconds; an HTTP date or garbage gives None."""
+    """Parse a `Retry-After` header given in seconds (`inf` stays infinite: "a long while");
+    an HTTP date, NaN or garbage gives None."""
     try:
-        return max(0.0, float(value)) if value else None
+        seconds = float(value) if value else None
     except ValueError:
         return None
+    return None if seconds is None or math.isnan(seconds) else max(0.0, seconds)
