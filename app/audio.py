@@ -10,16 +10,14 @@ from typing import Any
 from starlette.datastructures import FormData
 from starlette.responses import Response
 
-from clients import UpstreamReply
-
+from . import endpoints
 from .errors import InvalidRequest
-from .proxy import payloads
-from .registry import Capability, ModelTarget
-from .relay import rewrite_model, upstream_payload
+from .observability.record import RequestRecord
+from .payloads import FormPayload, JsonPayload
+from .proxy import relay_json
+from .registry import ModelTarget
 from .state import Gateway
 from .uploads import file_field
-
-_OCTETS = "application/octet-stream"
 
 # OpenAI's formats and LocalAI's own; LocalAI answers a 500 for `text`, which it calls `txt`.
 TRANSCRIPT_FORMATS = {
@@ -33,40 +31,25 @@ TRANSCRIPT_FORMATS = {
 }
 
 
-def relay(reply: UpstreamReply, target: ModelTarget) -> Response:
-    """Relay an upstream reply with its content type; only JSON gets `model` rewritten."""
-    content = reply.content
-    if reply.content_type.startswith("application/json"):
-        content = rewrite_model(content, target.member)
-    return Response(content, reply.status, media_type=reply.content_type)
-
-
-async def transcribe(gateway: Gateway, target: ModelTarget, form: FormData) -> Response:
+async def transcribe(
+    gateway: Gateway, target: ModelTarget, form: FormData, record: RequestRecord | None = None
+) -> Response:
     """Forward an upload to LocalAI's `/v1/audio/transcriptions` with the model renamed."""
     upload = await file_field(form, "file", max_bytes=gateway.settings.max_audio_bytes)
     if upload is None:
         raise InvalidRequest("Missing required parameter: 'file'.", param="file")
-    fields = _transcription_fields(form, target)
-    reply = await gateway.client.post_multipart(
-        target.upstreams[0],
-        "/v1/audio/transcriptions",
-        fields,
-        {
-            "file": (
-                upload.filename,
-                upload.content,
-                upload.content_type or "application/octet-stream",
-            )
-        },
-        model=target.id,
-        timeouts=target.timeouts,
+    content_type = upload.content_type or "application/octet-stream"
+    payload = FormPayload(
+        _transcription_fields(form), {"file": (upload.filename, upload.content, content_type)}
     )
-    return relay(reply, target)
+    served = await gateway.dispatcher.send(target, endpoints.TRANSCRIPTION, payload, record=record)
+    return relay_json(served, target)
 
 
-def _transcription_fields(form: FormData, target: ModelTarget) -> dict[str, str | list[str]]:
-    """The form's text fields for LocalAI: model renamed, `response_format` mapped."""
-    fields: dict[str, str | list[str]] = {"model": target.localai_model}
+def _transcription_fields(form: FormData) -> dict[str, str | list[str]]:
+    """The form's text fields for LocalAI (the payload names the model): `response_format`
+    mapped."""
+    fields: dict[str, str | list[str]] = {}
     for name, value in form.multi_items():
         if name in ("file", "model"):
             continue
@@ -93,9 +76,11 @@ def _as_list(value: str | list[str]) -> list[str]:
     return value if isinstance(value, list) else [value]
 
 
-async def speak(gateway: Gateway, target: ModelTarget, body: dict[str, Any]) -> Response:
+async def speak(
+    gateway: Gateway, target: ModelTarget, body: dict[str, Any], record: RequestRecord | None = None
+) -> Response:
     """Relay a speech request; the audio comes back in LocalAI's format and content type."""
-    served = await gateway.dispatcher.post(
-        target, Capability.SPEECH, "/v1/audio/speech", payloads(body, upstream_payload)
+    served = await gateway.dispatcher.send(
+        target, endpoints.SPEECH, JsonPayload(body), record=record
     )
-    return relay(served.reply, served.target)
+    return relay_json(served, target)

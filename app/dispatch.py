@@ -1,11 +1,13 @@
-"""Sending one request to a model's replicas: admission, slots, breakers, retries, fallback.
+"""Every upstream call of the gateway: admission, replica choice, breakers, retries, fallback.
 
-Retries (tenacity) cover connect errors, 429/502/503/504 and streams that fail before their
-first event, with exponential backoff and jitter, honouring `Retry-After` when no other replica
-is left, within the model's attempt budget and its total deadline. Nothing is retried once a
-byte went to the client: a stream is handed over only after its first event arrived.
-When a model's replicas are down, its `fallback` model, or with `legacy_mode: fallback` the
-in-process backend, answers instead; `legacy_mode: only` models never call LocalAI.
+`send` returns a whole reply and `start_stream` an `Opening` that becomes an `OpenStream` once
+the first events arrived; both take an `Endpoint` and a `Payload`. One retry loop, driven by
+the model's `RetryPolicy`, runs every attempt (the first too), on another replica when one is
+left, within the model's total deadline; nothing is retried once the client's response has
+started. When a model's replicas are down, its `fallback` model, or with `legacy_mode:
+fallback` the in-process backend, answers instead; `legacy_mode: only` models never call
+LocalAI. A `pin` keeps a call on one replica (a generated file lives where it was made): it
+still gets admission, the breaker and deadlines, but no other replica, model or backend.
 """
 
 from __future__ import annotations
@@ -13,109 +15,68 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import random
-from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass, field
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Generic, TypeVar
-
-from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt
 
 from clients import (
     LocalAIClient,
+    Timeouts,
     UpstreamConnectTimeout,
     UpstreamError,
     UpstreamReply,
-    UpstreamStatusError,
     UpstreamUnavailable,
 )
 
 from . import in_process
 from .admission import Admission
+from .breaker import CircuitBreaker
+from .endpoints import Endpoint
 from .errors import BackendUnavailable, NoHealthyUpstream
+from .lease import Lease, Outcome, outcome_of
 from .legacy import LegacyBackend
 from .observability.record import RequestRecord, upstream_headers
-from .registry import Capability, ModelTarget, Registry
+from .open_stream import LOCALAI, Opening, OpenStream
+from .payloads import Payload
+from .registry import ModelTarget, Registry
 from .replicas import Replica, ReplicaSet, Upstream
 from .settings import Settings
 
 log = logging.getLogger("localai_gateway.dispatch")
 
 T = TypeVar("T")
-Payload = Callable[[ModelTarget], bytes]
 _DOWN = (NoHealthyUpstream, UpstreamUnavailable, UpstreamConnectTimeout)
-LOCALAI = "localai"
-
-
-@dataclass
-class Commitment:
-    """Set once the response to the client has started; no retry may happen after that."""
-
-    committed: bool = False
 
 
 @dataclass(frozen=True, slots=True)
 class Served:
-    """A complete reply, the model that gave it and the backend (`localai` or `legacy`)."""
+    """A complete reply, the model that gave it, the backend and the replica's index."""
 
     target: ModelTarget
     reply: UpstreamReply
     backend: str = LOCALAI
+    replica: int = 0
 
 
-@dataclass
-class OpenStream:
-    """An upstream stream whose first events arrived; closing `stack` frees everything it holds.
-
-    `events` yields batches of event payloads (all those one network read completed).
-    """
-
-    target: ModelTarget
-    stack: contextlib.AsyncExitStack
-    events: AsyncIterator[list[bytes]]
-    first: list[bytes] | None
-    correlation_id: str | None = None
-    replica: Replica | None = field(default=None, repr=False)
-    backend: str = LOCALAI
-
-    def failed(self) -> None:
-        """Count a failure after the first event (cut or silent stream) against the replica."""
-        if self.replica is not None:
-            self.replica.upstream.breaker.record(False)
-
-
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class _Call(Generic[T]):
     """One request's way through the dispatcher."""
 
-    capability: Capability
-    attempt: Callable[[ModelTarget, Replica, float | None], Awaitable[T]]  # deadline
-    in_process: Callable[[ModelTarget], Awaitable[T]]
-    keep: Callable[[T], contextlib.AsyncExitStack] | None = None  # streams hold their slots
-    commitment: Commitment | None = None
+    endpoint: Endpoint
+    # One attempt on one replica, holding `lease`; it releases the lease or hands it on.
+    attempt: Callable[[ModelTarget, Replica, Lease, float | None], Awaitable[T]]
+    in_process: Callable[[ModelTarget, Lease], Awaitable[T]]
     record: RequestRecord | None = None
+    pin: int | None = None
+    opening: Opening | None = None  # a stream's: once committed, no retry or fallback
 
     @property
     def committed(self) -> bool:
-        return self.commitment is not None and self.commitment.committed
-
-
-def build_replica_sets(
-    registry: Registry, settings: Settings
-) -> tuple[dict[str, Upstream], dict[str, ReplicaSet]]:
-    """One `Upstream` per distinct URL and one `ReplicaSet` per model."""
-    upstreams: dict[str, Upstream] = {}
-    sets: dict[str, ReplicaSet] = {}
-    for target in registry:
-        replicas = []
-        for spec in target.replicas:
-            upstream = upstreams.setdefault(spec.url, Upstream(spec.url, settings.breaker_policy))
-            replicas.append(Replica(upstream, spec.weight, spec.max_concurrency))
-        sets[target.id] = ReplicaSet(replicas)
-    return upstreams, sets
+        return self.opening is not None and self.opening.committed
 
 
 class Dispatcher:
-    """Routes a model's requests to its replicas and owns the process-wide limits."""
+    """Routes every upstream call to a model's replicas and owns the process-wide limits."""
 
     def __init__(
         self,
@@ -128,7 +89,12 @@ class Dispatcher:
         self.registry = registry
         self.settings = settings
         self.legacy = legacy
-        self.upstreams, self.replica_sets = build_replica_sets(registry, settings)
+        self.upstreams: dict[str, Upstream] = {}
+        self.breakers: dict[str, CircuitBreaker] = {}
+        self.replica_sets = {target.id: self._replica_set(target) for target in registry}
+        self.policies = {
+            target.id: settings.retry_policy.with_retries(target.retries) for target in registry
+        }
         self.admission = Admission(
             "the gateway", settings.max_concurrency, settings.max_queue, settings.queue_timeout
         )
@@ -143,6 +109,24 @@ class Dispatcher:
             if target.max_concurrency is not None
         }
 
+    def _replica_set(self, target: ModelTarget) -> ReplicaSet:
+        replicas = []
+        for index, config in enumerate(target.replicas):
+            upstream = self.upstreams.setdefault(config.url, Upstream(config.url))
+            breaker = self.breakers.setdefault(
+                config.url, CircuitBreaker(self.settings.breaker_policy)
+            )
+            replicas.append(
+                Replica(
+                    upstream,
+                    breaker,
+                    index=index,
+                    weight=config.weight,
+                    max_concurrency=config.max_concurrency,
+                )
+            )
+        return ReplicaSet(replicas)
+
     def down_models(self) -> list[str]:
         """Models with no usable replica and no in-process backend to answer instead."""
         return [
@@ -151,104 +135,131 @@ class Dispatcher:
             if target.legacy_mode == "off" and self.replica_sets[target.id].all_down()
         ]
 
-    async def post(
+    async def send(
         self,
         target: ModelTarget,
-        capability: Capability,
-        path: str,
+        endpoint: Endpoint,
         payload: Payload,
+        *,
         record: RequestRecord | None = None,
+        pin: int | None = None,
     ) -> Served:
-        """POST to a replica of `target` (or its fallbacks) and return who answered, and how."""
-        headers = upstream_headers(record) if record else None
-
-        async def attempt(model: ModelTarget, replica: Replica, deadline: float | None) -> Served:
-            reply = await self.client.post(
-                replica.url,
-                path,
-                payload(model),
-                model=model.id,
-                timeouts=model.timeouts,
-                headers=headers,
-                deadline=deadline,
-            )
-            return Served(model, reply)
-
-        async def locally(model: ModelTarget) -> Served:
-            reply = await in_process.post(self._legacy(model), model, path, payload(model))
-            return Served(model, reply, in_process.BACKEND)
-
-        async with self._admitted():
-            return await self._with_fallback(
-                target, _Call(capability, attempt, locally, record=record)
-            )
-
-    async def open_stream(
-        self,
-        target: ModelTarget,
-        capability: Capability,
-        path: str,
-        payload: Payload,
-        commitment: Commitment,
-        record: RequestRecord | None = None,
-    ) -> OpenStream:
-        """Open a stream on a replica of `target` (or its fallbacks) and read its first event.
-
-        The returned stream holds its admission and replica slots until its stack is closed.
-        """
+        """Call `endpoint` on a replica of `target` (or its fallbacks) for a whole reply."""
         headers = upstream_headers(record) if record else None
 
         async def attempt(
-            model: ModelTarget, replica: Replica, deadline: float | None
-        ) -> OpenStream:
-            stack = contextlib.AsyncExitStack()
+            model: ModelTarget, replica: Replica, lease: Lease, deadline: float | None
+        ) -> Served:
+            outcome = Outcome.NEUTRAL
             try:
-                events = await stack.enter_async_context(
+                reply = await self.client.request(
+                    replica.url,
+                    endpoint.method,
+                    endpoint.path,
+                    payload.content(model),
+                    content_type=payload.content_type,
+                    model=model.id,
+                    timeouts=model.timeouts,
+                    headers=headers,
+                    deadline=deadline,
+                )
+                outcome = Outcome.SUCCESS
+            except BaseException as exc:
+                outcome = outcome_of(exc)
+                raise
+            finally:
+                lease.release(outcome)
+            return Served(model, reply, replica=replica.index)
+
+        async def locally(model: ModelTarget, lease: Lease) -> Served:
+            try:
+                reply = await in_process.send(self._in_process(model), model, endpoint, payload)
+            finally:
+                lease.release(Outcome.NEUTRAL)
+            return Served(model, reply, in_process.BACKEND)
+
+        call = _Call(endpoint, attempt, locally, record, pin)
+        await self.admission.acquire()
+        try:
+            return await self._with_fallback(target, call)
+        finally:
+            self.admission.release()
+
+    def start_stream(
+        self,
+        target: ModelTarget,
+        endpoint: Endpoint,
+        payload: Payload,
+        *,
+        record: RequestRecord | None = None,
+    ) -> Opening:
+        """Open a stream of `endpoint` on a replica of `target` (or its fallbacks) in the
+        background; it opens once its first events arrived, holding its slots until closed."""
+        headers = upstream_headers(record) if record else None
+
+        async def attempt(
+            model: ModelTarget, replica: Replica, lease: Lease, deadline: float | None
+        ) -> OpenStream:
+            upstream = contextlib.AsyncExitStack()
+            try:
+                events = await upstream.enter_async_context(
                     self.client.stream(
                         replica.url,
-                        path,
-                        payload(model),
+                        endpoint.path,
+                        payload.content(model),
                         model=model.id,
                         timeouts=model.timeouts,
                         headers=headers,
                         deadline=deadline,
                     )
                 )
-                iterator = aiter(events)
-                first = await anext(iterator, None)
-            except BaseException:
-                await stack.aclose()
+                batches = aiter(events)
+                first = await anext(batches, None)
+            except BaseException as exc:
+                try:
+                    await upstream.aclose()
+                finally:
+                    lease.release(outcome_of(exc))
                 raise
-            return OpenStream(model, stack, iterator, first, events.correlation_id, replica)
-
-        async def locally(model: ModelTarget) -> OpenStream:
-            stack, events, first = await in_process.open_stream(
-                self._legacy(model), model, payload(model)
+            lease.confirm()
+            return OpenStream(
+                model,
+                batches,
+                first,
+                upstream=upstream,
+                lease=lease,
+                correlation_id=events.correlation_id,
             )
-            return OpenStream(model, stack, events, first, backend=in_process.BACKEND)
 
-        call = _Call(capability, attempt, locally, _stream_stack, commitment, record)
-        await self.admission.acquire()
-        try:
-            stream = await self._with_fallback(target, call)
-        except BaseException:
-            self.admission.release()
-            raise
-        stream.stack.callback(self.admission.release)
-        return stream
+        async def locally(model: ModelTarget, lease: Lease) -> OpenStream:
+            try:
+                upstream, events, first = await in_process.open_stream(
+                    self._in_process(model), model, endpoint, payload
+                )
+            except BaseException:
+                lease.release(Outcome.NEUTRAL)
+                raise
+            return OpenStream(
+                model, events, first, upstream=upstream, lease=lease, backend=in_process.BACKEND
+            )
 
-    def _legacy(self, target: ModelTarget) -> LegacyBackend:
+        async def open_stream(opening: Opening) -> OpenStream:
+            call = _Call(endpoint, attempt, locally, record, opening=opening)
+            await self.admission.acquire()
+            try:
+                stream = await self._with_fallback(target, call)
+            except BaseException:
+                self.admission.release()
+                raise
+            stream.hold(self.admission)  # the gateway's slot, until the stream closes
+            return stream
+
+        return Opening(open_stream)
+
+    def _in_process(self, target: ModelTarget) -> LegacyBackend:
         if self.legacy is None:
             raise BackendUnavailable(f"Model {target.id!r} has no in-process backend.")
         return self.legacy
-
-    @contextlib.asynccontextmanager
-    async def _admitted(self) -> AsyncIterator[None]:
-        await self.admission.acquire()
-        try:
-            yield
-        finally:
-            self.admission.release()
 
     async def _with_fallback(self, target: ModelTarget, call: _Call[T]) -> T:
         """Serve `target`, moving along its `fallback` chain while models are down."""
@@ -258,21 +269,21 @@ class Dispatcher:
                 return await self._serve(target, call)
             except _DOWN:
                 fallback = target.fallback
-                if fallback is None or fallback in seen or call.committed:
+                if fallback is None or fallback in seen or call.committed or call.pin is not None:
                     raise
                 seen.add(fallback)
                 log.warning("model %r is down; falling back to %r", target.id, fallback)
                 target = self.registry.get(fallback)
-                target.require(call.capability)
+                target.require(call.endpoint.capability)
 
     async def _serve(self, target: ModelTarget, call: _Call[T]) -> T:
         """Serve one model: in-process, from its replicas, or in-process when they are down."""
-        if target.legacy_mode == "only":
+        if target.legacy_mode == "only" and call.pin is None:
             return await self._locally(target, call)
         try:
             return await self._attempts(target, call)
         except _DOWN:
-            if target.legacy_mode != "fallback" or call.committed:
+            if target.legacy_mode != "fallback" or call.committed or call.pin is not None:
                 raise
             log.warning("model %r: LocalAI is down; answering in-process", target.id)
             return await self._locally(target, call)
@@ -281,124 +292,83 @@ class Dispatcher:
     async def _locally(target: ModelTarget, call: _Call[T]) -> T:
         if call.record is not None:
             call.record.upstream = in_process.IN_PROCESS
-        return await call.in_process(target)
+        return await call.in_process(target, Lease())
 
     async def _attempts(self, target: ModelTarget, call: _Call[T]) -> T:
+        """The retry loop: every attempt, the first included, under the model's policy."""
         replicas = self.replica_sets[target.id]
-        model_admission = self.model_admission.get(target.id)
+        policy = self.policies[target.id]
         loop = asyncio.get_running_loop()
-        deadline = None if target.timeouts.total is None else loop.time() + target.timeouts.total
+        total = target.timeouts.total
+        deadline = None if total is None else loop.time() + total
         tried: set[str] = set()
-
-        def remaining() -> float | None:
-            return None if deadline is None else deadline - loop.time()
-
-        def retryable(exc: BaseException) -> bool:
-            left = remaining()
-            return (
-                isinstance(exc, UpstreamError)
-                and exc.retryable
-                and not call.committed
-                and (left is None or left > 0)
-            )
-
-        def backoff(failed: int, exc: BaseException | None) -> float:
-            """Seconds to wait after attempt `failed` failed with `exc`."""
-            seconds = min(
-                self.settings.retry_backoff_max, self.settings.retry_backoff * 2 ** (failed - 1)
-            ) * random.uniform(0.5, 1.0)
-            after = getattr(exc, "retry_after", None)
-            if after and not any(r.url not in tried for r in replicas.usable()):
-                seconds = max(seconds, after)
-            left = remaining()
-            return seconds if left is None else max(0.0, min(seconds, left))
-
-        async def attempt(number: int) -> T:
-            if model_admission is not None:
-                await model_admission.acquire()
+        failed = 0
+        while True:
             try:
-                replica = await replicas.acquire(target.id, tried, self.settings.queue_timeout)
-            except BaseException:
-                if model_admission is not None:
-                    model_admission.release()
-                raise
-            tried.add(replica.url)
-            if call.record is not None:
-                call.record.upstream = replica.url
-                call.record.retries = number - 1
-            result = await self._run(call, target, replica, replicas, deadline, model_admission)
-            if number > 1:
-                log.info("model %r answered on attempt %d", target.id, number)
+                result = await self._attempt(call, target, replicas, tried, deadline)
+            except BaseException as exc:
+                failed += 1
+                if call.committed:
+                    raise
+                wait = policy.next_delay(
+                    failed,
+                    exc,
+                    remaining=None if deadline is None else deadline - loop.time(),
+                    other_replica=call.pin is None and replicas.untried(tried),
+                )
+                if wait is None:
+                    raise
+                await asyncio.sleep(wait)
+                continue
+            if failed:
+                log.info("model %r answered on attempt %d", target.id, failed + 1)
             return result
 
-        budget = (
-            (target.retries + 1) if target.retries is not None else self.settings.retry_attempts
-        )
-        # The first attempt runs bare: most requests succeed, and tenacity's bookkeeping is
-        # only worth paying for once a retry is needed.
-        try:
-            return await attempt(1)
-        except BaseException as exc:
-            if budget == 1 or not retryable(exc):
-                raise
-            await asyncio.sleep(backoff(1, exc))
-        retrying = AsyncRetrying(
-            stop=stop_after_attempt(budget - 1),
-            wait=lambda state: backoff(
-                state.attempt_number + 1, state.outcome.exception() if state.outcome else None
-            ),
-            retry=retry_if_exception(retryable),
-            reraise=True,
-        )
-        async for attempt_state in retrying:
-            with attempt_state:
-                return await attempt(attempt_state.retry_state.attempt_number + 1)
-        raise AssertionError("unreachable: tenacity re-raises the last error")
-
-    async def _run(
+    async def _attempt(
         self,
         call: _Call[T],
         target: ModelTarget,
-        replica: Replica,
         replicas: ReplicaSet,
+        tried: set[str],
         deadline: float | None,
-        model_admission: Admission | None,
     ) -> T:
-        """One attempt on one replica; records the breaker outcome and frees or hands the slot.
-
-        With `call.keep`, a successful result holds the slot until the stack it names closes.
-        """
-
-        async def release() -> None:
-            await replicas.release(replica)
-            if model_admission is not None:
-                model_admission.release()
-
-        breaker = replica.upstream.breaker
+        """Take the model's and a replica's slots, then make one attempt on that replica."""
+        lease = Lease()
+        model_admission = self.model_admission.get(target.id)
+        if model_admission is not None:
+            await model_admission.acquire()
+            lease.admit(model_admission)
         try:
-            result = await call.attempt(target, replica, deadline)
-        except UpstreamStatusError as exc:
-            if exc.status == 429:
-                breaker.release()
-            else:
-                breaker.record(exc.status < 500)
-            await release()
-            raise
-        except UpstreamError:
-            breaker.record(False)
-            await release()
-            raise
+            replica = await replicas.acquire(
+                target.id, tried, self.settings.queue_timeout, call.pin
+            )
         except BaseException:
-            breaker.release()
-            await release()
+            lease.release(Outcome.NEUTRAL)
             raise
-        breaker.record(True)
-        if call.keep is None:
-            await release()
-        else:
-            call.keep(result).push_async_callback(release)
-        return result
+        lease.hold(replica, replicas)
+        tried.add(replica.url)
+        if call.record is not None:
+            call.record.upstream = replica.url
+            call.record.retries = len(tried) - 1
+        return await call.attempt(target, replica, lease, deadline)
 
+    async def probe(self, upstream: Upstream, limit: float) -> None:
+        """Ask one upstream's health endpoint and record the verdict (an error counts as down)."""
+        limits = Timeouts(connect=limit, first_token=limit, idle=limit, total=limit)
+        try:
+            healthy = await self.client.health(upstream.url, timeouts=limits) == 200
+        except UpstreamError:
+            healthy = False
+        if healthy != upstream.healthy:
+            log.warning("upstream %s is now %s", upstream.url, "up" if healthy else "down")
+        upstream.healthy = healthy
 
-def _stream_stack(stream: OpenStream) -> contextlib.AsyncExitStack:
-    return stream.stack
+    async def probe_all(self, limit: float) -> None:
+        """Probe every upstream at once."""
+        await asyncio.gather(*(self.probe(upstream, limit) for upstream in self.upstreams.values()))
+
+    async def probe_forever(self, interval: float, limit: float) -> None:
+        """Probe every `interval` seconds until cancelled."""
+        while True:
+            await asyncio.sleep(interval)
+            await self.probe_all(limit)

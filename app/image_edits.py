@@ -9,15 +9,15 @@ from __future__ import annotations
 import base64
 from typing import Any
 
-import orjson
 from starlette.datastructures import FormData
 from starlette.responses import Response
 
-from clients import UpstreamReply
-
+from . import endpoints
 from .errors import InvalidRequest
 from .image_types import GIF, sniff_image
-from .images import UPSTREAM, Format, check_size_and_n, deliver, response_format
+from .images import Format, check_size_and_n, deliver, response_format
+from .observability.record import RequestRecord
+from .payloads import FilePart, FormPayload, JsonPayload
 from .registry import ModelTarget
 from .state import Gateway
 from .uploads import Upload, file_field, required_text
@@ -29,7 +29,11 @@ _INPAINT_SIZES = (None, "auto", "512x512")
 
 
 async def edit_image(
-    gateway: Gateway, target: ModelTarget, form: FormData, base_url: str
+    gateway: Gateway,
+    target: ModelTarget,
+    form: FormData,
+    base_url: str,
+    record: RequestRecord | None = None,
 ) -> Response:
     """Edit the uploaded image as the form asks and deliver it in the requested format."""
     limit = gateway.settings.max_image_bytes
@@ -42,10 +46,11 @@ async def edit_image(
     wanted = response_format(fields.pop("response_format", None))
     check_size_and_n(fields.get("size"), fields.get("n"))
     if mask is None:
-        reply = await _image_to_image(gateway, target, image, fields, wanted)
+        endpoint, payload = endpoints.IMAGE_TO_IMAGE, _image_to_image(image, fields, wanted)
     else:
-        reply = await _inpaint(gateway, target, image, mask, fields)
-    return await deliver(gateway, target, reply, wanted, base_url)
+        endpoint, payload = endpoints.INPAINTING, _inpaint(image, mask, fields)
+    served = await gateway.dispatcher.send(target, endpoint, payload, record=record)
+    return await deliver(gateway, served, target, wanted, base_url)
 
 
 async def _source_image(form: FormData, limit: int) -> Upload:
@@ -87,36 +92,24 @@ def _text_fields(form: FormData) -> dict[str, Any]:
     return fields
 
 
-async def _image_to_image(
-    gateway: Gateway, target: ModelTarget, image: Upload, fields: dict[str, Any], wanted: Format
-) -> UpstreamReply:
-    body = {**target.defaults, **fields, "model": target.localai_model, "response_format": wanted}
-    body["file"] = base64.b64encode(image.content).decode()
-    return await gateway.client.images(
-        target.upstreams[UPSTREAM], orjson.dumps(body), model=target.id, timeouts=target.timeouts
-    )
+def _image_to_image(image: Upload, fields: dict[str, Any], wanted: Format) -> JsonPayload:
+    """An image generation with the source image as base64 `file`."""
+    body = {**fields, "response_format": wanted, "file": base64.b64encode(image.content).decode()}
+    return JsonPayload(body)
 
 
-async def _inpaint(
-    gateway: Gateway, target: ModelTarget, image: Upload, mask: Upload, fields: dict[str, Any]
-) -> UpstreamReply:
+def _inpaint(image: Upload, mask: Upload, fields: dict[str, Any]) -> FormPayload:
+    """LocalAI's multipart inpainting form (one 512x512 image)."""
     if fields.get("n", 1) != 1 or fields.get("size") not in _INPAINT_SIZES:
         raise InvalidRequest(
             "With a mask LocalAI makes one 512x512 image: send n=1 and size 512x512 (or none).",
             param="n" if fields.get("n", 1) != 1 else "size",
         )
-    text = {"model": target.localai_model, "prompt": str(fields["prompt"])}
+    text = {"prompt": str(fields["prompt"])}
     if "step" in fields:
         text["steps"] = str(fields["step"])
-    files: dict[str, tuple[str, bytes, str]] = {
+    files: dict[str, FilePart] = {
         name: (upload.filename, upload.content, sniff_image(upload.content) or "")
         for name, upload in (("image", image), ("mask", mask))
     }
-    return await gateway.client.post_multipart(
-        target.upstreams[UPSTREAM],
-        "/v1/images/inpainting",
-        text,
-        files,
-        model=target.id,
-        timeouts=target.timeouts,
-    )
+    return FormPayload(text, files)

@@ -15,13 +15,17 @@ from typing import Any, Literal
 import orjson
 from starlette.responses import Response
 
-from clients import UpstreamProtocolError, UpstreamReply
+from clients import UpstreamProtocolError
 
+from . import endpoints
+from .dispatch import Served
 from .errors import InvalidRequest, ModelNotFound, RouteNotFound
 from .image_links import FILE_NAME, ImageRef, sign_image, verify_image
 from .image_types import sniff_image
+from .observability.record import RequestRecord
+from .payloads import NO_PAYLOAD, JsonPayload
+from .proxy import relay_json
 from .registry import ModelTarget
-from .relay import upstream_payload
 from .state import Gateway
 
 Format = Literal["url", "b64_json"]
@@ -29,7 +33,6 @@ FILES_PATH = "/v1/images/files/"
 _GENERATED = re.compile(r"/generated-images/([^/?#]+)$")
 _SIZE = re.compile(r"^(auto|[1-9][0-9]{0,4}x[1-9][0-9]{0,4})$")
 MAX_N = 10
-UPSTREAM = 0  # the replica image requests go to; a generated file lives there only
 
 
 def response_format(value: object) -> Format:
@@ -52,43 +55,43 @@ def check_size_and_n(size: object, n: object) -> None:
 
 
 async def generate(
-    gateway: Gateway, target: ModelTarget, body: dict[str, Any], base_url: str
+    gateway: Gateway,
+    target: ModelTarget,
+    body: dict[str, Any],
+    base_url: str,
+    record: RequestRecord | None = None,
 ) -> Response:
     """Generate images; LocalAI extras (`step`, `seed`, `negative_prompt`...) pass through."""
     wanted = response_format(body.get("response_format"))
     check_size_and_n(body.get("size"), body.get("n"))
     body["response_format"] = wanted
-    reply = await gateway.client.images(
-        target.upstreams[UPSTREAM],
-        upstream_payload(body, target),
-        model=target.id,
-        timeouts=target.timeouts,
+    served = await gateway.dispatcher.send(
+        target, endpoints.IMAGES, JsonPayload(body), record=record
     )
-    return await deliver(gateway, target, reply, wanted, base_url)
+    return await deliver(gateway, served, target, wanted, base_url)
 
 
 async def deliver(
-    gateway: Gateway,
-    target: ModelTarget,
-    reply: UpstreamReply,
-    wanted: Format,
-    base_url: str,
+    gateway: Gateway, served: Served, asked: ModelTarget, wanted: Format, base_url: str
 ) -> Response:
-    """Turn LocalAI's image reply (from replica `UPSTREAM`) into the client's format."""
+    """Turn LocalAI's image reply into the client's format (files stay on the replica that
+    made them)."""
+    target = served.target
     try:
-        result = orjson.loads(reply.content)
+        result = orjson.loads(served.reply.content)
         items = result["data"]
     except (orjson.JSONDecodeError, KeyError, TypeError) as exc:
         raise UpstreamProtocolError(
             f"model {target.id!r}: the upstream's image reply is not valid JSON", model=target.id
         ) from exc
-    result["data"] = [await _item(gateway, target, item, wanted, base_url) for item in items]
-    return Response(orjson.dumps(result), media_type="application/json")
+    result["data"] = [await _item(gateway, served, item, wanted, base_url) for item in items]
+    return relay_json(served, asked, orjson.dumps(result))
 
 
 async def _item(
-    gateway: Gateway, target: ModelTarget, item: Any, wanted: Format, base_url: str
+    gateway: Gateway, served: Served, item: Any, wanted: Format, base_url: str
 ) -> dict[str, Any]:
+    target = served.target
     url = item.get("url") if isinstance(item, dict) else None
     if not isinstance(url, str):
         if isinstance(item, dict) and isinstance(item.get("b64_json"), str):
@@ -97,7 +100,7 @@ async def _item(
             f"model {target.id!r}: an upstream image has neither url nor b64_json",
             model=target.id,
         )
-    ref = ImageRef(model=target.id, upstream=UPSTREAM, name=_file_name(target, url))
+    ref = ImageRef(model=target.id, upstream=served.replica, name=_file_name(target, url))
     extra = {k: v for k, v in item.items() if k not in ("url", "b64_json")}
     if wanted == "b64_json":
         content, _ = await fetch_image(gateway, ref)
@@ -117,16 +120,20 @@ def _file_name(target: ModelTarget, url: str) -> str:
     return match.group(1)
 
 
-async def fetch_image(gateway: Gateway, ref: ImageRef) -> tuple[bytes, str]:
+async def fetch_image(
+    gateway: Gateway, ref: ImageRef, record: RequestRecord | None = None
+) -> tuple[bytes, str]:
     """Download a generated image from its replica with the upstream key: (bytes, MIME type)."""
     try:
         target = gateway.registry.resolve(ref.model)
-        upstream = target.upstreams[ref.upstream]
-    except (LookupError, ModelNotFound) as exc:
+    except ModelNotFound as exc:
         raise RouteNotFound("No image has this id, or it has expired.") from exc
-    reply = await gateway.client.get_bytes(
-        upstream, f"/generated-images/{ref.name}", model=target.id, timeouts=target.timeouts
+    if not 0 <= ref.upstream < len(target.replicas):
+        raise RouteNotFound("No image has this id, or it has expired.")
+    served = await gateway.dispatcher.send(
+        target, endpoints.GENERATED_IMAGE.at(ref.name), NO_PAYLOAD, record=record, pin=ref.upstream
     )
+    reply = served.reply
     kind = sniff_image(reply.content)
     if kind is None:
         raise UpstreamProtocolError(
@@ -135,10 +142,12 @@ async def fetch_image(gateway: Gateway, ref: ImageRef) -> tuple[bytes, str]:
     return reply.content, kind
 
 
-async def image_file(gateway: Gateway, image_id: str) -> Response:
+async def image_file(
+    gateway: Gateway, image_id: str, record: RequestRecord | None = None
+) -> Response:
     """Serve a generated image by its signed id; a forged or expired id is a 404."""
     key = gateway.settings.image_url_key.get_secret_value().encode()
-    content, kind = await fetch_image(gateway, verify_image(key, image_id))
+    content, kind = await fetch_image(gateway, verify_image(key, image_id), record)
     max_age = int(gateway.settings.image_url_ttl)
     headers = {"cache-control": f"private, max-age={max_age}", "x-content-type-options": "nosniff"}
     return Response(content, media_type=kind, headers=headers)

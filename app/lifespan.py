@@ -15,7 +15,6 @@ from clients import LocalAIClient
 
 from .dispatch import Dispatcher
 from .legacy import LegacyBackend, LegacyPoolConfig, embedded_models, legacy_available
-from .probing import probe_all, probe_forever
 from .registry import Registry, RegistryError, RegistryFile, load_registry
 from .safe_fetch import fetch_client
 from .settings import Settings
@@ -82,17 +81,14 @@ def open_client(settings: Settings) -> LocalAIClient:
 
 
 @contextlib.asynccontextmanager
-async def health_probes(
-    client: LocalAIClient, dispatcher: Dispatcher, settings: Settings
-) -> AsyncIterator[None]:
+async def health_probes(dispatcher: Dispatcher, settings: Settings) -> AsyncIterator[None]:
     """Probe every upstream once before serving, then in the background until shutdown."""
     if not settings.health_interval:
         yield
         return
-    upstreams = dispatcher.upstreams.values()
-    await probe_all(client, upstreams, settings.health_timeout)
+    await dispatcher.probe_all(settings.health_timeout)
     task = asyncio.create_task(
-        probe_forever(client, upstreams, settings.health_interval, settings.health_timeout)
+        dispatcher.probe_forever(settings.health_interval, settings.health_timeout)
     )
     try:
         yield
@@ -116,7 +112,7 @@ def lifespan_for(
             fetch_client() as image_fetcher,
         ):
             dispatcher = Dispatcher(client, registry, settings, legacy)
-            async with health_probes(client, dispatcher, settings):
+            async with health_probes(dispatcher, settings):
                 if settings.embedded:
                     log.info(
                         "no LocalAI configured (LOCALAI_GATEWAY_LOCALAI_URL and _REGISTRY "
@@ -127,7 +123,6 @@ def lifespan_for(
                     "gateway": Gateway(
                         settings=settings,
                         registry=registry,
-                        client=client,
                         dispatcher=dispatcher,
                         lifecycle=lifecycle,
                         image_fetcher=image_fetcher,

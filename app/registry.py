@@ -121,7 +121,7 @@ class RegistryError(ValueError):
 
 
 @dataclass(frozen=True, slots=True)
-class Replica:
+class ReplicaConfig:
     """A replica as configured: base URL (no /v1), weight and parallel slots."""
 
     url: str
@@ -136,7 +136,7 @@ class ModelTarget:
     id: str
     localai_model: str
     capabilities: frozenset[Capability]
-    replicas: tuple[Replica, ...]
+    replicas: tuple[ReplicaConfig, ...]
     timeouts: Timeouts
     defaults: dict[str, Any]
     created: int
@@ -152,6 +152,11 @@ class ModelTarget:
     def upstreams(self) -> tuple[str, ...]:
         """The replica base URLs."""
         return tuple(replica.url for replica in self.replicas)
+
+    @property
+    def takes_grammar(self) -> bool:
+        """Whether the model's LocalAI backend takes a `grammar` (the `grammar` capability)."""
+        return Capability.GRAMMAR in self.capabilities
 
     def require(self, capability: Capability) -> None:
         """Raise `CapabilityNotSupported` unless the model has `capability`."""
@@ -211,7 +216,7 @@ class Registry:
         names: dict[str, ModelTarget] = {}
         for model_id, entry in document.models.items():
             replicas = tuple(
-                Replica(upstream_base(str(spec.url)), spec.weight, spec.max_concurrency)
+                ReplicaConfig(upstream_base(str(spec.url)), spec.weight, spec.max_concurrency)
                 for spec in entry.upstream_specs()
             )
             mode = (entry.legacy_mode or legacy_mode) if entry.legacy else "off"
@@ -229,7 +234,8 @@ class Registry:
                 id=model_id,
                 localai_model=entry.localai_model,
                 capabilities=entry.capabilities,
-                replicas=replicas or (() if mode == "only" else (Replica(str(default_upstream)),)),
+                replicas=replicas
+                or (() if mode == "only" else (ReplicaConfig(str(default_upstream)),)),
                 timeouts=entry.timeout.over(timeouts) if entry.timeout else timeouts,
                 defaults=entry.defaults,
                 created=created,

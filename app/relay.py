@@ -16,7 +16,6 @@ from starlette.requests import Request
 from clients import UpstreamProtocolError
 
 from .errors import InvalidRequest
-from .registry import ModelTarget
 
 # A JSON member `"model": "<string>"`. Inside a JSON string every quote is escaped, so an
 # unescaped `"model"` followed by a colon can only be a key. The pattern starts with the
@@ -46,14 +45,6 @@ def require_field(body: dict[str, Any], name: str, kinds: type | tuple[type, ...
     if not isinstance(value, kinds) or (isinstance(value, list | str) and not value):
         raise InvalidRequest(f"Invalid value for {name!r}.", param=name)
     return value
-
-
-def upstream_payload(body: dict[str, Any], target: ModelTarget) -> bytes:
-    """Apply the model's defaults, name the LocalAI model, and serialise; other fields pass."""
-    for name, value in target.defaults.items():
-        body.setdefault(name, value)
-    body["model"] = target.localai_model
-    return orjson.dumps(body)
 
 
 def upstream_json(content: bytes, model: str, what: str) -> Any:

@@ -10,16 +10,19 @@ from typing import Any
 
 from starlette.responses import Response
 
-from .proxy import payloads
-from .registry import Capability, ModelTarget
-from .relay import rewrite_model, upstream_payload
+from . import endpoints
+from .observability.record import RequestRecord
+from .payloads import JsonPayload
+from .proxy import relay_json
+from .registry import ModelTarget
 from .state import Gateway
 
 
-async def rerank(gateway: Gateway, target: ModelTarget, body: dict[str, Any]) -> Response:
+async def rerank(
+    gateway: Gateway, target: ModelTarget, body: dict[str, Any], record: RequestRecord | None = None
+) -> Response:
     """Relay a rerank request and its reply (replicas, retries and breakers as for chat)."""
-    served = await gateway.dispatcher.post(
-        target, Capability.RERANK, "/v1/rerank", payloads(body, upstream_payload)
+    served = await gateway.dispatcher.send(
+        target, endpoints.RERANK, JsonPayload(body), record=record
     )
-    content = rewrite_model(served.reply.content, served.target.member)
-    return Response(content, served.reply.status, media_type="application/json")
+    return relay_json(served, target)

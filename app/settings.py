@@ -7,12 +7,13 @@ from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BeforeValidator, Field, HttpUrl, SecretStr
+from pydantic import AfterValidator, BeforeValidator, Field, HttpUrl, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from clients import PoolLimits, Timeouts
 
 from .breaker import BreakerPolicy
+from .retry import RetryPolicy
 
 DEFAULT_REGISTRY = Path("localai_models.yaml")
 
@@ -69,7 +70,10 @@ class Settings(BaseSettings):
     keepalive_expiry: Seconds = 60.0
     http_transport: Literal["native", "httpx"] = "native"
 
-    retry_attempts: Annotated[int, Field(ge=1, le=10)] = 3
+    retries: Annotated[int, Field(ge=0, le=10)] = 2
+    # Replaced by `retries` (attempts after the first, as the registry's `retries`): a
+    # deployment still setting it is told so instead of having it ignored.
+    retry_attempts: None = None
     retry_backoff: Seconds = 0.1
     retry_backoff_max: Seconds = 2.0
     breaker_failures: Annotated[int, Field(ge=1)] = 5
@@ -102,6 +106,16 @@ class Settings(BaseSettings):
         frozenset()
     )
 
+    @field_validator("retry_attempts", mode="before")
+    @classmethod
+    def _replaced(cls, value: object) -> None:
+        if value is None:  # unset (the default is validated too)
+            return None
+        raise ValueError(
+            "replaced by LOCALAI_GATEWAY_RETRIES, the retries after the first attempt "
+            "(RETRY_ATTEMPTS=3 is RETRIES=2)"
+        )
+
     @cached_property
     def registry_path(self) -> Path:
         """The registry file: `LOCALAI_GATEWAY_REGISTRY`, else `./localai_models.yaml`."""
@@ -131,6 +145,13 @@ class Settings(BaseSettings):
             window=self.breaker_window,
             min_calls=self.breaker_min_calls,
             cooldown=self.breaker_cooldown,
+        )
+
+    @cached_property
+    def retry_policy(self) -> RetryPolicy:
+        """The retries and backoff of every model without its own `retries`."""
+        return RetryPolicy(
+            retries=self.retries, backoff=self.retry_backoff, backoff_max=self.retry_backoff_max
         )
 
     @cached_property

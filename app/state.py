@@ -6,8 +6,6 @@ from dataclasses import dataclass
 
 from starlette.requests import Request
 
-from clients import LocalAIClient
-
 from .dispatch import Dispatcher
 from .registry import Registry
 from .safe_fetch import FetchClient
@@ -23,11 +21,10 @@ class Lifecycle:
 
 @dataclass(frozen=True, slots=True)
 class Gateway:
-    """Settings, registry, the one upstream client and the dispatcher of this process."""
+    """Settings, registry and the dispatcher (the one way to the upstreams) of this process."""
 
     settings: Settings
     registry: Registry
-    client: LocalAIClient
     dispatcher: Dispatcher
     lifecycle: Lifecycle
     image_fetcher: FetchClient  # fetches chat images (SSRF-checked), never upstream

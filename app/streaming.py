@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from typing import Any
 
 import orjson
@@ -20,11 +20,12 @@ from starlette.types import Receive, Scope, Send
 
 from clients import UpstreamError
 
-from .dispatch import OpenStream
 from .errors import GatewayError, error_body, error_fields
 from .observability.record import RequestRecord
+from .open_stream import Opening, OpenStream
 from .pipeline import Chain
 from .relay import rewrite_model, upstream_json
+from .usage import CompletionCount, record_usage
 
 log = logging.getLogger("localai_gateway.streaming")
 
@@ -37,6 +38,20 @@ SSE_HEADERS = {"cache-control": "no-cache", "x-accel-buffering": "no"}
 _NULL_ROLE = b'"role":"assistant","content":null'
 _NULL_DELTA = b'"delta":{"content":null}'
 _NO_CHOICES = re.compile(rb'"choices"\s*:\s*\[\s*\]')
+
+
+# Go's encoding/json (LocalAI's writer) escapes these even inside strings; the chunk relay does
+# too, so its frames are the byte relay's for LocalAI's streams.
+_GO_ESCAPES = tuple((char.encode(), f"\\u{ord(char):04x}".encode()) for char in "<>&\u2028\u2029")
+
+
+def dump_like_localai(value: object) -> bytes:
+    """JSON as LocalAI writes it: compact UTF-8, with `<`, `>`, `&`, U+2028 and U+2029 escaped."""
+    data = orjson.dumps(value)
+    for char, escaped in _GO_ESCAPES:
+        if char in data:
+            data = data.replace(char, escaped)
+    return data
 
 
 def frame(data: bytes) -> bytes:
@@ -63,39 +78,39 @@ def is_usage_trailer(data: bytes) -> bool:
     return b'"usage"' in data and _NO_CHOICES.search(data) is not None
 
 
-def with_completion_tokens(chunk: dict[str, Any], counted: int) -> dict[str, Any]:
-    """Fill `usage.completion_tokens` from the counted deltas when the upstream gave none."""
-    usage = chunk.get("usage")
-    if isinstance(usage, dict) and not usage.get("completion_tokens") and counted > 0:
-        prompt = usage.get("prompt_tokens") or 0
-        chunk["usage"] = {**usage, "completion_tokens": counted, "total_tokens": prompt + counted}
+def tidy_delta(chunk: dict[str, Any]) -> dict[str, Any]:
+    """`tidy_chunk` on a parsed chunk: the same null deltas made the same way, in place."""
+    for choice in chunk.get("choices") or ():
+        delta = choice.get("delta") if isinstance(choice, dict) else None
+        if isinstance(delta, dict) and "content" in delta and delta["content"] is None:
+            if delta.get("role") == "assistant":
+                delta["content"] = ""
+            elif len(delta) == 1:
+                choice["delta"] = {}
     return chunk
-
-
-async def _with_first(
-    first: list[bytes] | None, batches: AsyncIterator[list[bytes]]
-) -> AsyncIterator[list[bytes]]:
-    if first is None:
-        return
-    yield first
-    async for batch in batches:
-        yield batch
 
 
 def relay_stream(
     stream: OpenStream, chain: Chain | None, *, include_usage: bool, record: RequestRecord | None
 ) -> AsyncGenerator[bytes]:
-    """The client frames of an opened upstream stream: byte relay, or chunk relay via `chain`."""
+    """The client frames of an opened upstream stream: byte relay, or chunk relay via `chain`.
+
+    Both send the same frames for the same upstream events when the chain changes nothing;
+    the relay owns the stream and closes it however it ends.
+    """
     if chain is None:
         return _relay_bytes(stream, include_usage, record)
     return _relay_chunks(stream, chain, include_usage, record)
 
 
-def _note_usage(record: RequestRecord | None, chunk: dict[str, Any]) -> None:
-    usage = chunk.get("usage")
-    if record is not None and isinstance(usage, dict):
-        record.tokens_in = usage.get("prompt_tokens")
-        record.tokens_out = usage.get("completion_tokens")
+def _trailer(
+    data: bytes, stream: OpenStream, counted: CompletionCount, record: RequestRecord | None
+) -> dict[str, Any]:
+    """The usage trailer to send: completion tokens filled in, the model renamed, recorded."""
+    trailer = counted.fill(upstream_json(data, stream.target.id, "an event"))
+    trailer["model"] = stream.target.id
+    record_usage(record, trailer.get("usage"))
+    return trailer
 
 
 async def _relay_bytes(
@@ -104,43 +119,46 @@ async def _relay_bytes(
     """Byte relay: frame each event as it arrives, rewriting only the model member.
 
     The usage trailer (always requested upstream) reaches the client only if it asked for it.
-    The stream's stack (upstream response and slots) is closed when the relay ends.
     """
-    target = stream.target
-    chunks = 0
-    try:
-        async for batch in _with_first(stream.first, stream.events):
-            joined = b"\n\ndata: ".join(batch)
-            if b'"usage"' not in joined:  # no trailer: tidy and frame the whole batch at once
-                chunks += len(batch)
-                yield tidy_chunk(b"data: " + joined + b"\n\n", target.member)
-                continue
-            frames = []
-            for data in batch:
-                if is_usage_trailer(data):
-                    trailer = with_completion_tokens(orjson.loads(data), chunks - 2)
-                    _note_usage(record, trailer)
-                    if include_usage:
-                        trailer["model"] = target.id
-                        frames.append(frame(orjson.dumps(trailer)))
+    member = stream.target.member
+    counted = CompletionCount()
+    async with stream:
+        try:
+            async for batch in stream.batches():
+                counted.add(batch)
+                joined = b"\n\ndata: ".join(batch)
+                if b'"usage"' not in joined:  # no trailer: tidy and frame the batch at once
+                    yield tidy_chunk(b"data: " + joined + b"\n\n", member)
                     continue
-                chunks += 1
-                frames.append(frame(tidy_chunk(data, target.member)))
-            if frames:
-                yield b"".join(frames)  # one write for all the events one read brought
-        yield DONE_FRAME
-    except UpstreamError as exc:
-        yield _failed(stream, exc)
-        yield DONE_FRAME
-    finally:
-        await stream.stack.aclose()
+                frames = []
+                for data in batch:
+                    if not is_usage_trailer(data):
+                        frames.append(frame(tidy_chunk(data, member)))
+                        continue
+                    trailer = _trailer(data, stream, counted, record)
+                    if include_usage:
+                        frames.append(frame(dump_like_localai(trailer)))
+                if frames:
+                    yield b"".join(frames)  # one write for all the events one read brought
+            yield DONE_FRAME
+        except UpstreamError as exc:
+            yield _failed(stream, exc)
+            yield DONE_FRAME
 
 
-async def _parsed(stream: OpenStream) -> AsyncIterator[dict[str, Any]]:
+async def _parsed(
+    stream: OpenStream, counted: CompletionCount, trailers: list[bytes]
+) -> AsyncIterator[dict[str, Any]]:
+    """The upstream chunks, parsed and tidied as the byte relay tidies them; usage trailers
+    are counted and set aside in `trailers`."""
     target = stream.target
-    async for batch in _with_first(stream.first, stream.events):
+    async for batch in stream.batches():
+        counted.add(batch)
         for data in batch:
-            chunk = upstream_json(data, target.id, "an event")
+            if is_usage_trailer(data):
+                trailers.append(data)
+                continue
+            chunk = tidy_delta(upstream_json(data, target.id, "an event"))
             chunk["model"] = target.id
             yield chunk
 
@@ -152,23 +170,23 @@ async def _relay_chunks(
 
     A stage that interrupts ends the stream with its finish reason; the upstream is closed.
     """
-    chunks = chain.run(_parsed(stream))
-    try:
-        async for chunk in chunks:
-            if not chunk.get("choices") and "usage" in chunk:
-                chunk = with_completion_tokens(chunk, chain.usage.completion_tokens(chunk["usage"]))
-                _note_usage(record, chunk)
+    counted = CompletionCount()
+    trailers: list[bytes] = []
+    async with stream:
+        chunks = chain.run(_parsed(stream, counted, trailers))
+        try:
+            async for chunk in chunks:
+                yield frame(dump_like_localai(chunk))
+            for data in trailers:  # the usage trailer comes last, as from the upstream
+                trailer = _trailer(data, stream, counted, record)
                 if include_usage:
-                    yield frame(orjson.dumps(chunk))
-                continue
-            yield frame(orjson.dumps(chunk))
-        yield DONE_FRAME
-    except UpstreamError as exc:
-        yield _failed(stream, exc)
-        yield DONE_FRAME
-    finally:
-        await chunks.aclose()
-        await stream.stack.aclose()
+                    yield frame(dump_like_localai(trailer))
+            yield DONE_FRAME
+        except UpstreamError as exc:
+            yield _failed(stream, exc)
+            yield DONE_FRAME
+        finally:
+            await chunks.aclose()
 
 
 def _failed(stream: OpenStream, exc: UpstreamError) -> bytes:
@@ -178,22 +196,23 @@ def _failed(stream: OpenStream, exc: UpstreamError) -> bytes:
 
 
 async def keepalive_then(
-    opening: asyncio.Future[OpenStream],
+    opening: Opening,
     interval: float,
     relay: Callable[[OpenStream], AsyncGenerator[bytes]],
-    discard: Callable[[asyncio.Future[OpenStream]], Awaitable[None]],
 ) -> AsyncGenerator[bytes]:
     """Send `: keep-alive` comments every `interval` s until the stream opens, then relay it.
 
-    The response has started, so a failure to open becomes an error event.
+    The response has started, so no retry may begin, and a failure to open becomes an error
+    event.
     """
+    opening.commit()
     frames: AsyncGenerator[bytes] | None = None
     try:
-        while not opening.done():
+        while not await opening.wait(0):
             yield KEEPALIVE_FRAME
-            await asyncio.wait({opening}, timeout=interval)
+            await opening.wait(interval)
         try:
-            frames = relay(opening.result())
+            frames = relay(opening.task.result())
         except (UpstreamError, GatewayError) as exc:
             yield error_frame(exc)
             yield DONE_FRAME
@@ -204,7 +223,7 @@ async def keepalive_then(
         if frames is not None:
             await frames.aclose()
         else:
-            await discard(opening)
+            await opening.discard()
 
 
 class SSEResponse(Response):

@@ -15,7 +15,6 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from .errors import InvalidRequest, UpstreamSchemaViolation
-from .registry import Capability, ModelTarget
 
 if TYPE_CHECKING:
     from jsonschema.protocols import Validator
@@ -55,7 +54,6 @@ def check_client_grammar(body: dict[str, Any]) -> None:
 
 def answer_contract(body: dict[str, Any]) -> AnswerContract | None:
     """Read `response_format`; None for text or none. Raise `InvalidRequest` when malformed."""
-    check_client_grammar(body)
     fmt = body.get("response_format")
     if fmt is None or isinstance(fmt, str):
         return None
@@ -100,16 +98,17 @@ def grammar_for(contract: AnswerContract) -> str:
         ) from exc
 
 
-def constrain(body: dict[str, Any], contract: AnswerContract | None, target: ModelTarget) -> None:
-    """Replace `response_format` by the gateway's grammar when `target` takes grammars.
+def constrain(
+    body: dict[str, Any], contract: AnswerContract | None, *, takes_grammar: bool
+) -> None:
+    """Replace `response_format` by the gateway's grammar when the backend takes grammars.
 
-    LocalAI overwrites `grammar` from `response_format`, so the latter is removed; a client's
-    own `grammar` is kept as it is.
+    LocalAI overwrites `grammar` from `response_format`, so the latter is removed. (A client's
+    own `grammar` never comes with a contract: `ChatRequest.parse` refuses both together.)
     """
-    if contract is None or Capability.GRAMMAR not in target.capabilities:
+    if contract is None or not takes_grammar:
         return
-    if "grammar" not in body:
-        body["grammar"] = grammar_for(contract)
+    body["grammar"] = grammar_for(contract)
     body.pop("response_format", None)
 
 

@@ -10,10 +10,8 @@ import math
 import re
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
-from typing import Any
 
 import httpx
-import orjson
 
 from ._config import DEFAULT_LIMITS, DEFAULT_TIMEOUTS, PoolLimits, Timeouts
 from ._errors import (
@@ -32,7 +30,7 @@ from ._transport import upstream_error
 from ._wire import HttpxWire, Wire, WireResponse
 
 _ERROR_EVENT = re.compile(rb"\s*\{\s*\"error\"\s*:")
-_JSON = {"content-type": "application/json"}
+JSON = "application/json"
 
 
 class _State(enum.Enum):
@@ -49,10 +47,6 @@ class UpstreamReply:
     content: bytes
     content_type: str
     correlation_id: str | None = None
-
-
-FilePart = tuple[str, bytes, str]
-"""One multipart file: (filename, content, content type)."""
 
 
 class _Clock:
@@ -175,7 +169,7 @@ class LocalAIClient:
         self._headers = {"accept-encoding": "identity"}
         if api_key:
             self._headers["authorization"] = f"Bearer {api_key}"
-        self._json_headers = {**self._headers, **_JSON}
+        self._json_headers = {**self._headers, "content-type": JSON}
         self._state = _State.UNOPENED
 
     async def __aenter__(self) -> LocalAIClient:
@@ -201,10 +195,15 @@ class LocalAIClient:
         self._state = _State.OPENED
 
     def _headers_for(
-        self, body: bytes | None, extra: Mapping[str, str] | None
+        self, body: bytes | None, content_type: str | None, extra: Mapping[str, str] | None
     ) -> Mapping[str, str]:
         self._use()
-        headers = self._json_headers if body is not None else self._headers
+        if body is None or content_type is None:
+            headers = self._headers
+        elif content_type == JSON:
+            headers = self._json_headers
+        else:
+            headers = {**self._headers, "content-type": content_type}
         return {**headers, **extra} if extra else headers
 
     async def _open(
@@ -244,65 +243,27 @@ class LocalAIClient:
             retry_after=_retry_after(response.header("retry-after")),
         )
 
-    async def post(
+    async def request(
         self,
         upstream: str,
+        method: str,
         path: str,
-        body: bytes,
+        body: bytes | None = None,
         *,
+        content_type: str | None = JSON,
         model: str,
         timeouts: Timeouts | None = None,
         headers: Mapping[str, str] | None = None,
         deadline: float | None = None,
     ) -> UpstreamReply:
-        """POST a JSON body and return the whole 2xx reply; bounded by connect and total
-        (and by `deadline`, an event-loop time, when given).
+        """Send a request and return the whole 2xx reply; bounded by connect and total (and
+        by `deadline`, an event-loop time, when given).
 
         A JSON reply that does not even start and end like an object raises
         `UpstreamProtocolError` (truncated or garbage bodies are not relayed as a success).
         """
         timeouts = timeouts or self.timeouts
-        headers = self._headers_for(body, headers)
-        return await self._whole(timeouts, model, deadline, upstream, "POST", path, headers, body)
-
-    async def post_multipart(
-        self,
-        upstream: str,
-        path: str,
-        fields: Mapping[str, str | list[str]],
-        files: Mapping[str, FilePart],
-        *,
-        model: str,
-        timeouts: Timeouts | None = None,
-    ) -> UpstreamReply:
-        """POST a multipart form; `files` maps a field to (filename, content, content type)."""
-        timeouts = timeouts or self.timeouts
-        # httpx encodes the form; its content type names the boundary.
-        form = httpx.Request("POST", upstream, data=dict(fields), files=dict(files))
-        content = await form.aread()
-        headers = self._headers_for(None, {"content-type": form.headers["content-type"]})
-        return await self._whole(timeouts, model, None, upstream, "POST", path, headers, content)
-
-    async def get_bytes(
-        self, upstream: str, path: str, *, model: str, timeouts: Timeouts | None = None
-    ) -> UpstreamReply:
-        """GET a file (e.g. `/generated-images/<name>`); a non-2xx raises `UpstreamStatusError`."""
-        timeouts = timeouts or self.timeouts
-        headers = self._headers_for(None, None)
-        return await self._whole(timeouts, model, None, upstream, "GET", path, headers, None)
-
-    async def _whole(
-        self,
-        timeouts: Timeouts,
-        model: str,
-        deadline: float | None,
-        upstream: str,
-        method: str,
-        path: str,
-        headers: Mapping[str, str],
-        body: bytes | None,
-    ) -> UpstreamReply:
-        """Send a request and read the whole 2xx reply; bounded by connect and total."""
+        headers = self._headers_for(body, content_type, headers)
         clock = _Clock(_whole_reply(timeouts), deadline)
         response = await self._open(clock, model, upstream, method, path, headers, body)
         try:
@@ -314,13 +275,13 @@ class LocalAIClient:
             raise upstream_error(exc, model, timeouts.connect, reading=True) from exc
         finally:
             await response.aclose()
-        content_type = response.header("content-type") or "application/json"
-        if content_type.startswith("application/json") and not _framed(content):
+        reply_type = response.header("content-type") or JSON
+        if reply_type.startswith(JSON) and not _framed(content):
             raise UpstreamProtocolError(
                 f"model {model!r}: the upstream answer is not a JSON object", model=model
             )
         return UpstreamReply(
-            response.status, content, content_type, response.header("x-correlation-id")
+            response.status, content, reply_type, response.header("x-correlation-id")
         )
 
     @contextlib.asynccontextmanager
@@ -338,67 +299,35 @@ class LocalAIClient:
         """POST a streaming request; yields its `EventStream` and closes the upstream on exit."""
         timeouts = timeouts or self.timeouts
         clock = _Clock(timeouts, deadline)
-        headers = self._headers_for(body, headers)
+        headers = self._headers_for(body, JSON, headers)
         response = await self._open(clock, model, upstream, "POST", path, headers, body)
         try:
             yield EventStream(response, clock, model)
         finally:
             await response.aclose()
 
-    async def chat(self, upstream: str, body: bytes, **options: Any) -> UpstreamReply:
-        """Non-streaming chat completion; `body` is the JSON request as sent upstream."""
-        return await self.post(upstream, "/v1/chat/completions", body, **options)
-
-    def chat_stream(
-        self, upstream: str, body: bytes, **options: Any
-    ) -> contextlib.AbstractAsyncContextManager[EventStream]:
-        """Streaming chat completion: `async with client.chat_stream(url, body) as events:`."""
-        return self.stream(upstream, "/v1/chat/completions", body, **options)
-
-    async def embeddings(self, upstream: str, body: bytes, **options: Any) -> UpstreamReply:
-        """Embeddings; LocalAI's reply has no `usage` (the gateway adds it)."""
-        return await self.post(upstream, "/v1/embeddings", body, **options)
-
-    async def images(self, upstream: str, body: bytes, **options: Any) -> UpstreamReply:
-        """Image generation."""
-        return await self.post(upstream, "/v1/images/generations", body, **options)
-
-    async def _get(self, upstream: str, path: str, timeouts: Timeouts | None) -> tuple[int, bytes]:
-        """GET a path of the upstream; return its status and body, whatever the status."""
+    async def health(
+        self, upstream: str, path: str = "/readyz", *, timeouts: Timeouts | None = None
+    ) -> int:
+        """GET the upstream's health endpoint and return its status, whatever it is (LocalAI's
+        `/readyz` answers 200 once its startup preload is done, since v4.8)."""
         timeouts = timeouts or self.timeouts
         clock = _Clock(_whole_reply(timeouts))
-        headers = self._headers_for(None, None)
+        headers = self._headers_for(None, None, None)
         try:
             async with asyncio.timeout_at(clock.total_deadline):
                 response = await self._wire.send(
                     upstream, "GET", path, headers, None, timeouts.connect
                 )
                 try:
-                    return response.status, await response.read()
+                    await response.read()
                 finally:
                     await response.aclose()
         except TimeoutError as exc:
             raise clock.expired("", UpstreamTotalTimeout, timeouts.total) from exc
         except httpx.TransportError as exc:
             raise upstream_error(exc, "", timeouts.connect, reading=False) from exc
-
-    async def models(
-        self, upstream: str, *, timeouts: Timeouts | None = None
-    ) -> list[dict[str, Any]]:
-        """Return LocalAI's `/v1/models` items (`id`, `object`; no `created` or `owned_by`)."""
-        status, content = await self._get(upstream, "/v1/models", timeouts)
-        if status >= 300:
-            raise UpstreamStatusError(status, normalize_error(status, content))
-        try:
-            items = orjson.loads(content)["data"]
-        except (orjson.JSONDecodeError, KeyError, TypeError) as exc:
-            raise UpstreamProtocolError("the upstream's model list is not valid JSON") from exc
-        return [item for item in items if isinstance(item, dict) and "id" in item]
-
-    async def health(self, upstream: str, *, timeouts: Timeouts | None = None) -> bool:
-        """Return True when the upstream's `/readyz` answers 200 (startup-aware since v4.8)."""
-        status, _ = await self._get(upstream, "/readyz", timeouts)
-        return status == 200
+        return response.status
 
 
 @functools.lru_cache(maxsize=64)

@@ -35,7 +35,7 @@ def _requested_grammar(body: ChatBody) -> str | None:
     # Key order is kept: the grammar asks for properties in the order the schema lists them.
     schema = json.dumps(fmt.json_schema.schema_, separators=(",", ":"))
     try:
-        return str(grammar.schema_to_gbnf_cached(schema))
+        return str(grammar.schema_to_gbnf_cached(schema, fmt.json_schema.strict is True))
     except ValueError as exc:
         raise LegacyBadRequest(
             f"response_format.json_schema cannot be enforced: {exc}", param="response_format"

@@ -139,7 +139,7 @@ async def metrics(request: Request) -> Response:
     """Prometheus scrape endpoint; resilience gauges are read from the dispatcher at scrape."""
     dispatcher = request.state.gateway.dispatcher
     METRICS.set_resilience(
-        {url: int(up.breaker.state) for url, up in dispatcher.upstreams.items()},
+        {url: int(breaker.state) for url, breaker in dispatcher.breakers.items()},
         {
             "gateway": dispatcher.admission.waiting,
             **{f"model:{m}": a.waiting for m, a in dispatcher.model_admission.items()},

@@ -8,10 +8,9 @@ upstream chunks to the chunks to send. Non-streaming helpers: `split_reasoning_m
 from app.pipeline.chain import Chain, build_chain
 from app.pipeline.config import RepetitionGuardConfig, StreamConfig
 from app.pipeline.message import split_reasoning_message
-from app.pipeline.options import RequestOptionError, RequestOptions, client_wants_usage
+from app.pipeline.options import RequestOptionError, RequestOptions
 from app.pipeline.stage import InterruptStream, Stage
 from app.pipeline.template import apply_system_template
-from app.pipeline.usage import UsageTally
 from app.pipeline.validators import check_output
 
 __all__ = [
@@ -22,10 +21,8 @@ __all__ = [
     "RequestOptions",
     "Stage",
     "StreamConfig",
-    "UsageTally",
     "apply_system_template",
     "build_chain",
     "check_output",
-    "client_wants_usage",
     "split_reasoning_message",
 ]

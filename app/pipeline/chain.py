@@ -2,14 +2,12 @@
 
 import logging
 from collections.abc import AsyncGenerator, AsyncIterator, Sequence
-from typing import Any
 
 from app.pipeline.config import StreamConfig
 from app.pipeline.guard import GuardStage
 from app.pipeline.options import RequestOptions
 from app.pipeline.split_stage import ReasoningStage
 from app.pipeline.stage import Chunk, InterruptStream, Stage, finish_chunk
-from app.pipeline.usage import UsageTally
 from app.pipeline.validators import BannedPhraseStage
 
 logger = logging.getLogger(__name__)
@@ -19,22 +17,22 @@ class Chain:
     """Stages applied in order to one response's chunks; single use.
 
     Stages rewrite the chunk dicts in place (pass freshly parsed chunks, not shared ones).
-    After `run` ends, `interruption` holds the `InterruptStream` that ended it early (or None) and
-    `usage` the delta count of the upstream chunks seen.
+    After `run` ends, `interruption` holds the `InterruptStream` that ended it early (or None).
     """
 
     def __init__(self, stages: Sequence[Stage]) -> None:
         self.stages = tuple(stages)
-        self.usage = UsageTally()
         self.interruption: InterruptStream | None = None
 
     async def run(self, chunks: AsyncIterator[Chunk]) -> AsyncGenerator[Chunk, None]:
         """Yield the chunks to send. Closing it early is safe; the caller closes `chunks`."""
-        generators: list[AsyncGenerator[Chunk, None]] = [self.usage.run(chunks)]
+        generators: list[AsyncGenerator[Chunk, None]] = []
+        source = chunks
         for stage in self.stages:
-            generators.append(stage.run(generators[-1]))
+            source = stage.run(source)
+            generators.append(source)
         try:
-            async for chunk in generators[-1]:
+            async for chunk in source:
                 yield chunk
         except InterruptStream as interrupt:
             self.interruption = interrupt
@@ -50,15 +48,10 @@ class Chain:
                 await generator.aclose()
 
 
-def build_chain(config: StreamConfig | None, request: dict[str, Any]) -> Chain | None:
-    """The chain for one request, or None when the model configures no stage (relay as is).
-
-    Raises `RequestOptionError` when the request's `include_reasoning` or `stream_options` is
-    malformed.
-    """
+def build_chain(config: StreamConfig | None, options: RequestOptions) -> Chain | None:
+    """The chain for one request, or None when the model configures no stage (relay as is)."""
     if config is None:
         return None
-    options = RequestOptions.from_request(request)
     stages: list[Stage] = []
     if config.repetition_guard is not None or config.max_output_chars is not None:
         stages.append(GuardStage(config))

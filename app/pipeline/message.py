@@ -8,7 +8,7 @@ from app.pipeline.reasoning import make_splitter, put_reasoning, take_native_rea
 
 
 def split_reasoning_message(
-    response: dict[str, Any], config: StreamConfig | None, request: dict[str, Any]
+    response: dict[str, Any], config: StreamConfig | None, options: RequestOptions
 ) -> dict[str, Any]:
     """Return `response` with each `message.content` split into answer and reasoning fields.
 
@@ -17,7 +17,6 @@ def split_reasoning_message(
     """
     if config is None:
         return response
-    options = RequestOptions.from_request(request)
     if config.reasoning == "none" and options.include_reasoning:
         return response
     fields = config.reasoning_fields if options.include_reasoning else ()

@@ -30,8 +30,3 @@ class RequestOptions:
         if not isinstance(include_usage, bool):
             raise RequestOptionError("stream_options.include_usage must be a boolean")
         return cls(include_reasoning=include_reasoning, include_usage=include_usage)
-
-
-def client_wants_usage(request: dict[str, Any]) -> bool:
-    """True when the client asked for the trailing usage chunk (`stream_options.include_usage`)."""
-    return RequestOptions.from_request(request).include_usage

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends, Request
 from starlette.responses import Response
 
 from .. import audio
+from ..observability import current_record
 from ..registry import Capability
 from ..relay import require_field
 from ..state import Gateway, get_gateway
@@ -24,7 +25,7 @@ async def transcriptions(request: Request, gateway: GatewayDep) -> Response:
     async with read_form(request, max_bytes=gateway.settings.max_audio_bytes) as form:
         name = required_text(form, "model")
         target = target_for(request, gateway, name, Capability.AUDIO_TRANSCRIPTION)
-        return await audio.transcribe(gateway, target, form)
+        return await audio.transcribe(gateway, target, form, current_record(request))
 
 
 @router.post("/v1/audio/speech", summary="Generate speech (OpenAI-compatible)")
@@ -32,4 +33,4 @@ async def speech(request: Request, gateway: GatewayDep) -> Response:
     """Speak `input`; the audio is relayed with LocalAI's content type (WAV by default)."""
     body, target = await model_request(request, gateway, Capability.SPEECH)
     require_field(body, "input", str)
-    return await audio.speak(gateway, target, body)
+    return await audio.speak(gateway, target, body, current_record(request))

@@ -6,10 +6,10 @@ from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from .. import proxy
+from ..chat_request import ChatRequest
 from ..limits import check_chat_body
 from ..observability import current_record
 from ..registry import Capability
-from ..relay import require_field
 from ..state import Gateway
 from ..vision import inline_images
 from . import model_request
@@ -22,10 +22,10 @@ async def chat_completions(request: Request) -> Response:
     """Relay a chat completion to the model's LocalAI, streamed when `stream` is true."""
     gateway: Gateway = request.state.gateway  # not Depends: its solving is ~8% of a request
     body, target = await model_request(request, gateway, Capability.CHAT)
-    require_field(body, "messages", list)
+    chat = ChatRequest.parse(body, target)
     check_chat_body(body, gateway.settings)
     await inline_images(body, target, gateway.settings, gateway.image_fetcher)
     record = current_record(request)
-    if body.get("stream") is True:
-        return await proxy.stream_chat(gateway, target, body, record)
-    return await proxy.complete_chat(gateway, target, body, record)
+    if chat.stream:
+        return await proxy.stream_chat(gateway, target, chat, record)
+    return await proxy.complete_chat(gateway, target, chat, record)

@@ -24,7 +24,10 @@ def readiness(gateway: Gateway) -> tuple[int, dict[str, Any]]:
     dispatcher = gateway.dispatcher
     down = dispatcher.down_models()
     upstreams = {
-        url: {"healthy": upstream.healthy, "breaker": upstream.breaker.state.name.lower()}
+        url: {
+            "healthy": upstream.healthy,
+            "breaker": dispatcher.breakers[url].state.name.lower(),
+        }
         for url, upstream in dispatcher.upstreams.items()
     }
     if gateway.lifecycle.draining:

@@ -9,6 +9,7 @@ from starlette.responses import Response
 
 from .. import images
 from ..image_edits import edit_image
+from ..observability import current_record
 from ..registry import Capability
 from ..relay import require_field
 from ..state import Gateway, get_gateway
@@ -29,7 +30,8 @@ async def generations(request: Request, gateway: GatewayDep) -> Response:
     """Generate images; `url` replies point at this gateway, never at LocalAI."""
     body, target = await model_request(request, gateway, Capability.IMAGES)
     require_field(body, "prompt", (str, list))
-    return await images.generate(gateway, target, body, public_base_url(request, gateway))
+    base_url = public_base_url(request, gateway)
+    return await images.generate(gateway, target, body, base_url, current_record(request))
 
 
 @router.post("/v1/images/edits", summary="Edit or inpaint an image (OpenAI multipart)")
@@ -37,7 +39,8 @@ async def edits(request: Request, gateway: GatewayDep) -> Response:
     """Edit one image (inpainting when a mask is sent)."""
     async with read_form(request, max_bytes=2 * gateway.settings.max_image_bytes) as form:
         target = target_for(request, gateway, required_text(form, "model"), Capability.IMAGE_EDIT)
-        return await edit_image(gateway, target, form, public_base_url(request, gateway))
+        base_url = public_base_url(request, gateway)
+        return await edit_image(gateway, target, form, base_url, current_record(request))
 
 
 @router.get(
@@ -47,4 +50,6 @@ async def edits(request: Request, gateway: GatewayDep) -> Response:
 )
 async def files(request: Request, gateway: GatewayDep) -> Response:
     """Serve a generated image by the signed id an images reply gave out."""
-    return await images.image_file(gateway, request.path_params["image_id"])
+    return await images.image_file(
+        gateway, request.path_params["image_id"], current_record(request)
+    )

@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Request
 from starlette.responses import Response
 
+from ..observability import current_record
 from ..registry import Capability
 from ..relay import require_field
 from ..rerank import rerank as relay_rerank
@@ -22,4 +23,4 @@ async def rerank(request: Request, gateway: Annotated[Gateway, Depends(get_gatew
     body, target = await model_request(request, gateway, Capability.RERANK)
     require_field(body, "query", str)
     require_field(body, "documents", list)
-    return await relay_rerank(gateway, target, body)
+    return await relay_rerank(gateway, target, body, current_record(request))

@@ -41,3 +41,18 @@ def test_unloadable_in_process_model_is_503(client: TestClient, stream: bool) ->
 def test_bad_request_for_the_in_process_backend_is_400(client: TestClient) -> None:
     body = {"model": "gone", "messages": MESSAGES, "logprobs": True}
     assert_openai_error(client.post("/v1/chat/completions", json=body), 400)
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_a_grammar_with_a_json_response_format_is_400_as_for_localai(
+    client: TestClient, stream: bool
+) -> None:
+    body = {
+        "model": "gone",
+        "messages": MESSAGES,
+        "stream": stream,
+        "grammar": 'root ::= "{}"',
+        "response_format": {"type": "json_object"},
+    }
+    error = assert_openai_error(client.post("/v1/chat/completions", json=body), 400)
+    assert error["param"] == "grammar" and "not both" in error["message"]

@@ -7,14 +7,20 @@ from collections import Counter
 
 import pytest
 
-from app.breaker import BreakerPolicy
+from app.breaker import BreakerPolicy, CircuitBreaker
 from app.errors import NoHealthyUpstream, Overloaded
 from app.replicas import Replica, ReplicaSet, Upstream
 
 
 def replica_set(*specs: tuple[float, int | None]) -> ReplicaSet:
     return ReplicaSet(
-        Replica(Upstream(f"http://r{i}", BreakerPolicy(failures=1)), weight, slots)
+        Replica(
+            Upstream(f"http://r{i}"),
+            CircuitBreaker(BreakerPolicy(failures=1)),
+            index=i,
+            weight=weight,
+            max_concurrency=slots,
+        )
         for i, (weight, slots) in enumerate(specs)
     )
 
@@ -46,7 +52,7 @@ def test_tried_replicas_are_avoided_while_another_is_usable() -> None:
 
 def test_open_breaker_and_failed_probe_are_skipped() -> None:
     replicas = replica_set((1, None), (1, None), (1, None))
-    replicas.replicas[0].upstream.breaker.record(False)  # opens (failures=1)
+    replicas.replicas[0].breaker.record(False)  # opens (failures=1)
     replicas.replicas[1].upstream.healthy = False
     for _ in range(20):
         assert replicas.pick(set()) is replicas.replicas[2]
@@ -54,7 +60,7 @@ def test_open_breaker_and_failed_probe_are_skipped() -> None:
 
 async def test_all_down_is_a_fast_503_with_retry_after() -> None:
     replicas = replica_set((1, None))
-    replicas.replicas[0].upstream.breaker.record(False)
+    replicas.replicas[0].breaker.record(False)
     with pytest.raises(NoHealthyUpstream) as info:
         await replicas.acquire("m", set(), 5)
     assert info.value.status == 503
@@ -67,7 +73,7 @@ async def test_full_slots_wait_for_a_release() -> None:
     waiter = asyncio.ensure_future(replicas.acquire("m", set(), 5))
     await asyncio.sleep(0.05)
     assert not waiter.done()
-    await replicas.release(first)
+    replicas.release(first)
     assert await asyncio.wait_for(waiter, 2) is first
 
 
@@ -76,3 +82,30 @@ async def test_full_slots_time_out_as_overloaded() -> None:
     await replicas.acquire("m", set(), 1)
     with pytest.raises(Overloaded):
         await replicas.acquire("m", set(), 0.1)
+
+
+def test_a_pin_allows_only_that_replica() -> None:
+    replicas = replica_set((1, None), (1, None))
+    replicas.replicas[1].outstanding = 5
+    for _ in range(20):
+        assert replicas.pick(set(), pin=1) is replicas.replicas[1]
+
+
+async def test_a_pinned_replica_that_is_down_is_a_503_even_with_others_up() -> None:
+    replicas = replica_set((1, None), (1, None))
+    replicas.replicas[0].breaker.record(False)
+    with pytest.raises(NoHealthyUpstream):
+        await replicas.acquire("m", set(), 5, pin=0)
+    assert (await replicas.acquire("m", set(), 5)) is replicas.replicas[1]
+
+
+async def test_a_released_slot_wakes_one_waiter_at_once() -> None:
+    replicas = replica_set((1, 1))
+    first = await replicas.acquire("m", set(), 1)
+    waiters = [asyncio.ensure_future(replicas.acquire("m", set(), 5)) for _ in range(2)]
+    await asyncio.sleep(0.01)
+    replicas.release(first)
+    done, pending = await asyncio.wait(waiters, timeout=0.2)  # well before the 0.5 s re-check
+    assert len(done) == 1 and len(pending) == 1
+    for waiter in pending:
+        waiter.cancel()

@@ -121,3 +121,14 @@ def test_streaming_gets_the_grammar_too(client: TestClient, localai: respx.MockR
     reply = ask(client, "chat-model", response_format={"type": "json_object"}, stream=True)
     assert reply.status_code == 200
     assert orjson.loads(route.calls.last.request.content)["grammar"] == JSON_OBJECT_GBNF
+
+
+def test_a_grammar_with_a_json_response_format_is_400_before_any_upstream_call(
+    client: TestClient, localai: respx.MockRouter
+) -> None:
+    route = localai.post("/v1/chat/completions").respond(json=localai_chat())
+    for model in ("chat-model", "plain-model"):  # with and without the grammar capability
+        reply = ask(client, model, grammar='root ::= "{}"', response_format={"type": "json_object"})
+        error = assert_openai_error(reply, 400)
+        assert error["param"] == "grammar" and "not both" in error["message"]
+    assert not route.called

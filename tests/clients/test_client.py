@@ -23,6 +23,8 @@ from clients import (
 
 FAST = Timeouts(connect=1, first_token=0.3, idle=0.2, total=2)
 
+CHAT = "/v1/chat/completions"
+
 
 def closed_port() -> int:
     with socket.socket() as sock:
@@ -62,7 +64,9 @@ def client_for(handler) -> LocalAIClient:  # type: ignore[no-untyped-def]
 async def test_refused_connection_is_unavailable_not_a_timeout() -> None:
     async with LocalAIClient(timeouts=FAST) as client:  # the real native pool
         with pytest.raises(UpstreamUnavailable) as info:
-            await client.chat(f"http://127.0.0.1:{closed_port()}", b"{}", model="m")
+            await client.request(
+                f"http://127.0.0.1:{closed_port()}", "POST", CHAT, b"{}", model="m"
+            )
     assert "127.0.0.1" not in str(info.value)
     assert info.value.retryable
 
@@ -74,7 +78,7 @@ async def test_status_error_carries_normalised_error_and_retry_after() -> None:
 
     async with client_for(handler) as client:
         with pytest.raises(UpstreamStatusError) as info:
-            await client.chat("http://u", b"{}", model="m")
+            await client.request("http://u", "POST", CHAT, b"{}", model="m")
     assert info.value.status == 503 and info.value.retry_after == 3.0
     assert info.value.error["message"] == "busy"
     assert info.value.retryable
@@ -83,7 +87,7 @@ async def test_status_error_carries_normalised_error_and_retry_after() -> None:
 async def test_400_is_not_retryable() -> None:
     async with client_for(lambda request: httpx.Response(400, json={})) as client:
         with pytest.raises(UpstreamStatusError) as info:
-            await client.chat("http://u", b"{}", model="m")
+            await client.request("http://u", "POST", CHAT, b"{}", model="m")
     assert not info.value.retryable
 
 
@@ -93,7 +97,7 @@ async def test_first_token_timeout_on_a_silent_stream() -> None:
 
     async with (
         client_for(handler) as client,
-        client.chat_stream("http://u", b"{}", model="m") as events,
+        client.stream("http://u", CHAT, b"{}", model="m") as events,
     ):
         with pytest.raises(UpstreamFirstTokenTimeout):
             async for _ in events:
@@ -107,7 +111,7 @@ async def test_idle_timeout_after_the_first_event() -> None:
     received = []
     async with (
         client_for(handler) as client,
-        client.chat_stream("http://u", b"{}", model="m") as events,
+        client.stream("http://u", CHAT, b"{}", model="m") as events,
     ):
         with pytest.raises(UpstreamIdleTimeout) as info:
             async for batch in events:
@@ -121,7 +125,7 @@ async def test_error_event_raises_stream_error() -> None:
 
     async with (
         client_for(lambda request: httpx.Response(200, stream=Stalling([body], 0))) as client,
-        client.chat_stream("http://u", b"{}", model="m") as events,
+        client.stream("http://u", CHAT, b"{}", model="m") as events,
     ):
         with pytest.raises(UpstreamStreamError) as info:
             async for _ in events:
@@ -134,23 +138,50 @@ async def test_stream_without_done_is_a_protocol_error() -> None:
         return httpx.Response(200, stream=Cut([b'data: {"a":1}\n\n']))
 
     async with client_for(handler) as client:
-        async with client.chat_stream("http://u", b"{}", model="m") as events:
+        async with client.stream("http://u", CHAT, b"{}", model="m") as events:
             with pytest.raises(UpstreamProtocolError):
                 async for _ in events:
                     pass
 
 
-async def test_models_and_health() -> None:
+async def test_health_returns_the_status_of_the_path_asked() -> None:
     def handler(request: httpx.Request) -> httpx.Response:
         if request.url.path == "/readyz":
             return httpx.Response(503, json={"status": "starting"})
-        return httpx.Response(
-            200, json={"object": "list", "data": [{"id": "a", "object": "model"}]}
-        )
+        return httpx.Response(404 if request.url.path == "/nope" else 200)
 
     async with client_for(handler) as client:
-        assert await client.models("http://u") == [{"id": "a", "object": "model"}]
-        assert await client.health("http://u") is False
+        assert await client.health("http://u") == 503
+        assert await client.health("http://u", "/health") == 200
+        assert await client.health("http://u", "/nope") == 404
+
+
+async def test_a_request_sends_its_method_path_and_content_type() -> None:
+    seen: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(200, content=b"\x89PNG", headers={"content-type": "image/png"})
+
+    async with client_for(handler) as client:
+        reply = await client.request("http://u", "GET", "/generated-images/a.png", model="m")
+        form = await client.request(
+            "http://u",
+            "POST",
+            "/v1/x",
+            b"--b--",
+            content_type="multipart/form-data; boundary=b",
+            model="m",
+        )
+    assert reply.content == b"\x89PNG" and reply.content_type == "image/png"
+    assert form.status == 200
+    assert [(r.method, r.url.path) for r in seen] == [
+        ("GET", "/generated-images/a.png"),
+        ("POST", "/v1/x"),
+    ]
+    assert "content-type" not in seen[0].headers
+    assert seen[1].headers["content-type"] == "multipart/form-data; boundary=b"
+    assert seen[1].content == b"--b--"
 
 
 async def test_closed_client_refuses_use_and_cannot_reopen() -> None:
@@ -159,7 +190,7 @@ async def test_closed_client_refuses_use_and_cannot_reopen() -> None:
         pass
     await client.aclose()  # idempotent
     with pytest.raises(RuntimeError, match="closed"):
-        await client.chat("http://u", b"{}", model="m")
+        await client.request("http://u", "POST", CHAT, b"{}", model="m")
     with pytest.raises(RuntimeError, match="twice"):
         await client.__aenter__()
 
@@ -187,7 +218,7 @@ async def test_one_read_brings_one_batch_and_an_error_ends_it_after_its_events()
 
     received = []
     async with client_for(handler) as client:
-        async with client.chat_stream("http://u", b"{}", model="m") as events:
+        async with client.stream("http://u", CHAT, b"{}", model="m") as events:
             with pytest.raises(UpstreamStreamError):
                 async for batch in events:
                     received.append(batch)
@@ -201,5 +232,5 @@ async def test_done_ends_a_batch_and_what_follows_is_ignored() -> None:
         return httpx.Response(200, stream=Cut([burst]))
 
     async with client_for(handler) as client:
-        async with client.chat_stream("http://u", b"{}", model="m") as events:
+        async with client.stream("http://u", CHAT, b"{}", model="m") as events:
             assert [batch async for batch in events] == [[b'{"a":1}']]

@@ -29,6 +29,8 @@ FAST = Timeouts(connect=1, first_token=2, idle=2, total=3)
 
 Handler = Callable[["Scripted", asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
 
+CHAT = "/v1/chat/completions"
+
 
 def reply(body: bytes = b"ok", *headers: str, status: str = "200 OK") -> bytes:
     """A complete HTTP/1.1 response with a content-length."""
@@ -443,7 +445,7 @@ async def test_client_maps_a_hang_up_before_answering_to_unavailable() -> None:
 
     async with Scripted(hang_up) as server, LocalAIClient(timeouts=FAST) as client:
         with pytest.raises(UpstreamUnavailable):
-            await client.chat(server.url, b"{}", model="m")
+            await client.request(server.url, "POST", CHAT, b"{}", model="m")
 
 
 async def test_client_maps_a_body_cut_off_to_a_protocol_error() -> None:
@@ -453,7 +455,7 @@ async def test_client_maps_a_body_cut_off_to_a_protocol_error() -> None:
 
     async with Scripted(cut) as server, LocalAIClient(timeouts=FAST) as client:
         with pytest.raises(UpstreamProtocolError, match="broke off"):
-            await client.chat(server.url, b"{}", model="m")
+            await client.request(server.url, "POST", CHAT, b"{}", model="m")
 
 
 async def test_client_maps_a_stream_cut_off_to_a_protocol_error() -> None:
@@ -463,7 +465,7 @@ async def test_client_maps_a_stream_cut_off_to_a_protocol_error() -> None:
 
     received = []
     async with Scripted(cut) as server, LocalAIClient(timeouts=FAST) as client:
-        async with client.chat_stream(server.url, b"{}", model="m") as events:
+        async with client.stream(server.url, CHAT, b"{}", model="m") as events:
             with pytest.raises(UpstreamProtocolError, match="broke off"):
                 async for batch in events:
                     received.append(batch)
@@ -477,7 +479,7 @@ async def test_client_maps_a_slow_connect_to_a_connect_timeout(
     timeouts = FAST.merge(connect=0.01)
     async with LocalAIClient(timeouts=timeouts) as client:
         with pytest.raises(UpstreamConnectTimeout) as info:
-            await client.chat("http://127.0.0.1:9", b"{}", model="m")
+            await client.request("http://127.0.0.1:9", "POST", CHAT, b"{}", model="m")
     assert info.value.limit == 0.01
 
 

@@ -1,16 +1,15 @@
-"""`build_chain`: when there is no chain at all, request switches, closing, usage counting."""
+"""`build_chain`: when there is no chain at all, request switches, closing."""
 
 import pytest
 
 from app.pipeline import (
     RepetitionGuardConfig,
     RequestOptionError,
+    RequestOptions,
     StreamConfig,
-    UsageTally,
     build_chain,
-    client_wants_usage,
 )
-from tests.pipeline._chunks import chunk, run, stream
+from tests.pipeline._chunks import chunk, stream
 
 
 @pytest.mark.parametrize(
@@ -18,11 +17,11 @@ from tests.pipeline._chunks import chunk, run, stream
     [None, StreamConfig(), StreamConfig(system_prompt="Be brief.", reasoning_aliases=())],
 )
 def test_nothing_to_do_means_no_chain(config: StreamConfig | None) -> None:
-    assert build_chain(config, {"stream": True}) is None
+    assert build_chain(config, RequestOptions()) is None
 
 
 def test_no_config_ignores_request_switches() -> None:
-    assert build_chain(None, {"include_reasoning": False}) is None
+    assert build_chain(None, RequestOptions(include_reasoning=False)) is None
 
 
 @pytest.mark.parametrize(
@@ -40,13 +39,13 @@ def test_no_config_ignores_request_switches() -> None:
     ],
 )
 def test_stages_follow_the_config(config: StreamConfig, stages: list[str]) -> None:
-    chain = build_chain(config, {})
+    chain = build_chain(config, RequestOptions())
     assert chain is not None
     assert [type(stage).__name__ for stage in chain.stages] == stages
 
 
 def test_include_reasoning_false_alone_builds_a_chain() -> None:
-    chain = build_chain(StreamConfig(), {"include_reasoning": False})
+    chain = build_chain(StreamConfig(), RequestOptions(include_reasoning=False))
     assert chain is not None and [type(s).__name__ for s in chain.stages] == ["ReasoningStage"]
 
 
@@ -56,14 +55,17 @@ def test_include_reasoning_false_alone_builds_a_chain() -> None:
 )
 def test_malformed_switches_are_refused(request_body: dict[str, object]) -> None:
     with pytest.raises(RequestOptionError):
-        build_chain(StreamConfig(reasoning="think"), request_body)
+        RequestOptions.from_request(request_body)
 
 
-def test_client_wants_usage() -> None:
-    assert client_wants_usage({"stream_options": {"include_usage": True}}) is True
-    assert client_wants_usage({"stream_options": {"include_usage": False}}) is False
-    assert client_wants_usage({"stream_options": None}) is False
-    assert client_wants_usage({}) is False
+def test_include_usage_is_read_from_stream_options() -> None:
+    def wants_usage(body: dict[str, object]) -> bool:
+        return RequestOptions.from_request(body).include_usage
+
+    assert wants_usage({"stream_options": {"include_usage": True}}) is True
+    assert wants_usage({"stream_options": {"include_usage": False}}) is False
+    assert wants_usage({"stream_options": None}) is False
+    assert wants_usage({}) is False
 
 
 async def test_closing_the_output_early_closes_every_stage() -> None:
@@ -76,7 +78,7 @@ async def test_closing_the_output_early_closes_every_stage() -> None:
         finally:
             closed.append("upstream")
 
-    chain = build_chain(StreamConfig(reasoning="think", max_output_chars=100), {})
+    chain = build_chain(StreamConfig(reasoning="think", max_output_chars=100), RequestOptions())
     assert chain is not None
     source = upstream()
     output = chain.run(source)
@@ -87,25 +89,6 @@ async def test_closing_the_output_early_closes_every_stage() -> None:
     assert closed == ["upstream"]
 
 
-async def test_chain_counts_text_deltas_for_usage() -> None:
-    chain = build_chain(StreamConfig(reasoning="think"), {"include_reasoning": False})
-    upstream = [*stream(["<think>", "a", "</think>", "b"])[:-1], chunk(reasoning="r")]
-    await run(chain, upstream)
-    assert chain is not None
-    assert chain.usage.deltas == 5
-    assert chain.usage.completion_tokens(None) == 5
-    assert chain.usage.completion_tokens({"completion_tokens": 0}) == 5
-    assert chain.usage.completion_tokens({"completion_tokens": 42}) == 42
-
-
-def test_usage_tally_observe_counts_each_choice() -> None:
-    tally = UsageTally()
-    tally.observe(chunk("x", index=0))
-    tally.observe(chunk(None, index=1))
-    tally.observe({"choices": [], "usage": {}})
-    assert tally.deltas == 1
-
-
 async def test_upstream_errors_propagate_unchanged() -> None:
     class Cut(Exception):
         pass
@@ -114,7 +97,7 @@ async def test_upstream_errors_propagate_unchanged() -> None:
         yield chunk("<think>a")
         raise Cut("connection reset")
 
-    chain = build_chain(StreamConfig(reasoning="think", max_output_chars=50), {})
+    chain = build_chain(StreamConfig(reasoning="think", max_output_chars=50), RequestOptions())
     assert chain is not None
     received = []
     with pytest.raises(Cut, match="connection reset"):

@@ -5,7 +5,13 @@ import re
 
 import pytest
 
-from app.pipeline import InterruptStream, RepetitionGuardConfig, StreamConfig, build_chain
+from app.pipeline import (
+    InterruptStream,
+    RepetitionGuardConfig,
+    RequestOptions,
+    StreamConfig,
+    build_chain,
+)
 from app.pipeline.guard import RepetitionDetector
 from tests.pipeline._chunks import chunk, run, seen, stream
 
@@ -31,7 +37,7 @@ def words(text: str) -> list[str]:
 
 
 async def test_two_token_loop_is_stopped_with_repetition(caplog: pytest.LogCaptureFixture) -> None:
-    chain = build_chain(guarded(window=20, max_repeats=3), {})
+    chain = build_chain(guarded(window=20, max_repeats=3), RequestOptions())
     with caplog.at_level(logging.WARNING, logger="app.pipeline.chain"):
         out = await run(chain, stream(["a", "b"] * 6))
     content = [({"content": t}, None) for t in "abababa"]
@@ -42,19 +48,21 @@ async def test_two_token_loop_is_stopped_with_repetition(caplog: pytest.LogCaptu
 
 
 async def test_single_token_loop_needs_more_than_max_repeats() -> None:
-    assert (await run(build_chain(guarded(), {}), stream(["\n"] * 5)))[-1]["choices"][0] == {
+    assert (await run(build_chain(guarded(), RequestOptions()), stream(["\n"] * 5)))[-1]["choices"][
+        0
+    ] == {
         "index": 0,
         "delta": {},
         "finish_reason": "repetition",
     }
-    out = await run(build_chain(guarded(), {}), stream(["\n"] * 4 + ["done"]))
+    out = await run(build_chain(guarded(), RequestOptions()), stream(["\n"] * 4 + ["done"]))
     assert seen(out)[-1] == ({"content": None}, "stop")
 
 
 async def test_pattern_longer_than_the_window_allows_is_not_flagged() -> None:
     config = guarded(window=20, max_repeats=3)  # patterns up to 5 tokens
     pattern = ["a", "b", "c", "d", "e", "f"]
-    out = await run(build_chain(config, {}), stream(pattern * 10))
+    out = await run(build_chain(config, RequestOptions()), stream(pattern * 10))
     assert seen(out)[-1] == ({"content": None}, "stop")
     assert len(out) == 62
 
@@ -62,28 +70,28 @@ async def test_pattern_longer_than_the_window_allows_is_not_flagged() -> None:
 async def test_normal_text_is_not_flagged_with_default_limits() -> None:
     pieces = words(PROSE) * 3 + list(PROSE)
     config = StreamConfig(repetition_guard=RepetitionGuardConfig())
-    out = await run(build_chain(config, {}), stream(pieces))
+    out = await run(build_chain(config, RequestOptions()), stream(pieces))
     assert len(out) == len(pieces) + 2
     assert seen(out)[-1] == ({"content": None}, "stop")
 
 
 async def test_loop_in_native_reasoning_is_stopped() -> None:
     upstream = [chunk(reasoning="hmm") for _ in range(6)]
-    out = await run(build_chain(guarded(), {}), upstream)
+    out = await run(build_chain(guarded(), RequestOptions()), upstream)
     assert seen(out)[-1] == ({}, "repetition")
     assert len(out) == 5
 
 
 async def test_budget_stops_with_length_and_drops_the_overflowing_chunk() -> None:
     config = StreamConfig(max_output_chars=10)
-    out = await run(build_chain(config, {}), stream(["hello", " world", "!"]))
+    out = await run(build_chain(config, RequestOptions()), stream(["hello", " world", "!"]))
     assert seen(out) == [ROLE, ({"content": "hello"}, None), ({}, "length")]
 
 
 async def test_budget_counts_reasoning_the_client_does_not_see() -> None:
     config = StreamConfig(reasoning="think", max_output_chars=12)
     out = await run(
-        build_chain(config, {"include_reasoning": False}), stream(["<think>", "abcdef"])
+        build_chain(config, RequestOptions(include_reasoning=False)), stream(["<think>", "abcdef"])
     )
     assert seen(out) == [ROLE, ({}, "length")]
 
@@ -96,7 +104,7 @@ async def test_interrupt_stops_reading_the_upstream() -> None:
             pulled.append(i)
             yield item
 
-    chain = build_chain(guarded(), {})
+    chain = build_chain(guarded(), RequestOptions())
     assert chain is not None
     out = [item async for item in chain.run(upstream())]
     assert out[-1]["choices"][0]["finish_reason"] == "repetition"
@@ -111,7 +119,7 @@ async def test_interrupt_from_a_custom_stage_ends_with_its_reason() -> None:
                     raise InterruptStream("policy", "said bad", item)
                 yield item
 
-    chain = build_chain(StreamConfig(reasoning="think"), {})
+    chain = build_chain(StreamConfig(reasoning="think"), RequestOptions())
     assert chain is not None
     chain.stages += (Refuse(),)
     out = await run(chain, stream(["ok", "bad", "more"]))
