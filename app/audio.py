@@ -14,8 +14,8 @@ from . import endpoints
 from .errors import InvalidRequest
 from .observability.record import RequestRecord
 from .payloads import FormPayload, JsonPayload
-from .proxy import relay_json
 from .registry import ModelTarget
+from .replies import relay_json
 from .state import Gateway
 from .uploads import file_field
 

@@ -24,8 +24,8 @@ from .image_links import FILE_NAME, ImageRef, sign_image, verify_image
 from .image_types import sniff_image
 from .observability.record import RequestRecord
 from .payloads import NO_PAYLOAD, JsonPayload
-from .proxy import relay_json
 from .registry import ModelTarget
+from .replies import relay_json
 from .state import Gateway
 
 Format = Literal["url", "b64_json"]

@@ -13,8 +13,8 @@ from starlette.responses import Response
 from . import endpoints
 from .observability.record import RequestRecord
 from .payloads import JsonPayload
-from .proxy import relay_json
 from .registry import ModelTarget
+from .replies import relay_json
 from .state import Gateway
 
 

@@ -1,7 +1,7 @@
 """The per-request record: what one request did, filled along the way and read once at the end.
 
 The outermost middleware puts a `RequestRecord` into `scope["state"]`; auth names the key, the
-routes and the proxy fill model, upstream replica, token counts and retries; metrics, the access
+routes and the relays fill model, upstream replica, token counts and retries; metrics, the access
 log and the rate limiter read it when the response is done.
 """
 

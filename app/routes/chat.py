@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
-from .. import proxy
+from .. import chat as relay_chat
 from ..chat_request import ChatRequest
 from ..limits import check_chat_body
 from ..observability import current_record
@@ -27,5 +27,5 @@ async def chat_completions(request: Request) -> Response:
     await inline_images(body, target, gateway.settings, gateway.image_fetcher)
     record = current_record(request)
     if chat.stream:
-        return await proxy.stream_chat(gateway, target, chat, record)
-    return await proxy.complete_chat(gateway, target, chat, record)
+        return await relay_chat.stream_chat(gateway, target, chat, record)
+    return await relay_chat.complete_chat(gateway, target, chat, record)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
-from .. import proxy
+from .. import embeddings as relay_embeddings
 from ..observability import current_record
 from ..registry import Capability
 from ..relay import require_field
@@ -21,4 +21,4 @@ async def embeddings(request: Request) -> Response:
     gateway: Gateway = request.state.gateway  # not Depends: its solving is ~8% of a request
     body, target = await model_request(request, gateway, Capability.EMBEDDINGS)
     require_field(body, "input", (str, list))
-    return await proxy.embed(gateway, target, body, current_record(request))
+    return await relay_embeddings.embed(gateway, target, body, current_record(request))

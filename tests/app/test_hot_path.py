@@ -11,7 +11,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.testclient import TestClient
 from starlette.responses import Response
 
-from app import proxy
+from app import chat
 from app.hot_path import HotRoutes
 
 from .helpers import localai_chat
@@ -25,7 +25,7 @@ def test_unexpected_error_in_a_hot_endpoint_is_an_openai_500(
     async def broken(*args: object) -> Response:
         raise RuntimeError("bug")
 
-    monkeypatch.setattr(proxy, "complete_chat", broken)
+    monkeypatch.setattr(chat, "complete_chat", broken)
     with caplog.at_level(logging.ERROR, logger="localai_gateway.errors"):
         response = client.post("/v1/chat/completions", json=CHAT)
     assert response.status_code == 500

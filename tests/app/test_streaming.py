@@ -11,7 +11,7 @@ from fastapi import FastAPI, Request
 from starlette.types import Message
 
 from app.errors import install_error_handlers
-from app.streaming import SSEResponse
+from app.sse import SSEResponse
 
 
 async def test_disconnect_while_upstream_is_silent_closes_the_source() -> None:

@@ -1,4 +1,4 @@
-"""Forwarding one request to its model's replicas and shaping the reply for the client."""
+"""Chat completions: a whole answer shaped and checked, or a stream opened and relayed."""
 
 from __future__ import annotations
 
@@ -10,43 +10,18 @@ from starlette.responses import Response
 
 from . import endpoints
 from .chat_request import ChatRequest
-from .dispatch import Served
 from .errors import OutputValidationFailed
 from .observability.record import RequestRecord
 from .open_stream import OpenStream
-from .payloads import JsonPayload
 from .pipeline import build_chain, check_output, split_reasoning_message
 from .registry import ModelTarget
-from .relay import add_usage, rewrite_model, upstream_json
+from .relay import upstream_json
+from .replies import relay_json, reply_headers
+from .sse import SSEResponse
 from .state import Gateway
-from .streaming import SSEResponse, keepalive_then, relay_stream
+from .streaming import keepalive_then, relay_stream
 from .structured import check_answer
 from .usage import record_reply_usage
-
-JSON = "application/json"
-
-
-def reply_headers(
-    served: ModelTarget, asked: ModelTarget, backend: str, correlation_id: str | None
-) -> dict[str, str]:
-    """Response headers saying which backend (and, after a fallback, which model) answered."""
-    headers = {"x-gateway-backend": backend}
-    if correlation_id:
-        headers["x-correlation-id"] = correlation_id
-    if served is not asked:
-        headers["x-gateway-fallback"] = served.id
-    return headers
-
-
-def relay_json(served: Served, asked: ModelTarget, content: bytes | None = None) -> Response:
-    """Relay a whole reply with its content type; JSON gets `model` renamed to the internal id."""
-    reply = served.reply
-    if content is None:
-        content = reply.content
-        if reply.content_type.startswith(JSON):
-            content = rewrite_model(content, served.target.member)
-    headers = reply_headers(served.target, asked, served.backend, reply.correlation_id)
-    return Response(content, reply.status, headers=headers, media_type=reply.content_type)
 
 
 def _visible_text(response: dict[str, Any]) -> str:
@@ -111,15 +86,3 @@ async def stream_chat(
     stream = opening.task.result()
     headers = reply_headers(stream.target, target, stream.backend, stream.correlation_id)
     return SSEResponse(relay(stream), headers)
-
-
-async def embed(
-    gateway: Gateway, target: ModelTarget, body: dict[str, Any], record: RequestRecord | None
-) -> Response:
-    """Relay an embeddings request, adding the `usage` LocalAI leaves out."""
-    served = await gateway.dispatcher.send(
-        target, endpoints.EMBEDDINGS, JsonPayload(body), record=record
-    )
-    content = add_usage(rewrite_model(served.reply.content, served.target.member), body)
-    record_reply_usage(record, content)
-    return relay_json(served, target, content)
