@@ -14,7 +14,7 @@ from types import FrameType
 import uvicorn
 from pydantic import ValidationError
 
-from .auth import AuthNotConfigured, KeysFileError, check_bind
+from .access.auth import AuthNotConfigured, KeysFileError, check_bind
 from .registry import Registry, RegistryError, load_registry
 from .settings import Settings
 from .state import Lifecycle

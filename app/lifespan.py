@@ -12,13 +12,13 @@ import httpx
 from fastapi import FastAPI
 
 from clients import LocalAIClient
+from clients.llamacpp import LegacyBackend, LegacyPoolConfig, embedded_models, legacy_available
 
-from .dispatch import Dispatcher
-from .legacy import LegacyBackend, LegacyPoolConfig, embedded_models, legacy_available
+from .media.safe_fetch import fetch_client
 from .registry import Registry, RegistryError, RegistryFile, load_registry
-from .safe_fetch import fetch_client
 from .settings import Settings
 from .state import Gateway, Lifecycle
+from .upstream.dispatch import Dispatcher
 
 log = logging.getLogger("localai_gateway")
 

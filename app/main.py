@@ -4,18 +4,18 @@ from __future__ import annotations
 
 from starlette.middleware import Middleware
 
-from .auth import AuthMiddleware, configured_keys
+from .access.auth import AuthMiddleware, configured_keys
+from .access.limits import BodyLimitMiddleware
+from .access.ratelimit import RateLimitMiddleware, open_buckets
 from .errors import install_error_handlers
 from .hot_path import GatewayApp
 from .lifespan import lifespan_for
-from .limits import BodyLimitMiddleware
 from .observability import (
     ObservabilityMiddleware,
     TracingMiddleware,
     configured_tracer,
     metrics_router,
 )
-from .ratelimit import RateLimitMiddleware, open_buckets
 from .routes import audio, chat, embeddings, health, images, models, rerank
 from .settings import Settings
 from .state import Lifecycle

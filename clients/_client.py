@@ -23,11 +23,11 @@ from ._errors import (
     UpstreamTimeout,
     UpstreamTotalTimeout,
 )
-from ._http11 import ConnectionPool
 from ._normalize import normalize_error, normalize_stream_error
 from ._sse import DONE, iter_sse_batches
-from ._transport import upstream_error
-from ._wire import HttpxWire, Wire, WireResponse
+from ._transports.errors import upstream_error
+from ._transports.httpx import HttpxWire, Wire, WireResponse
+from ._transports.native import ConnectionPool
 
 _ERROR_EVENT = re.compile(rb"\s*\{\s*\"error\"\s*:")
 JSON = "application/json"

@@ -6,8 +6,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.fake_localai import FakeLocalAIApp
-from tests.servers import FakeLocalAI
+from tests.support.fake_localai import FakeLocalAIApp
+from tests.support.servers import FakeLocalAI
 
 
 @pytest.fixture(scope="module")

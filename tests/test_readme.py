@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from tests.servers import REPO_ROOT
+from tests.support.servers import REPO_ROOT
 
 
 def readme_commands() -> list[str]:

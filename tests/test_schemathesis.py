@@ -22,8 +22,8 @@ from schemathesis.checks import not_a_server_error
 
 from app.main import create_app
 from app.settings import Settings
-from tests.fake_localai import FakeLocalAIApp
-from tests.servers import REPO_ROOT
+from tests.support.fake_localai import FakeLocalAIApp
+from tests.support.servers import REPO_ROOT
 
 LOCALAI = "http://localai.test:8080"
 KEY = "sk-schemathesis"

@@ -17,7 +17,7 @@ from starlette.requests import Request
 from starlette.types import Scope
 
 if TYPE_CHECKING:
-    from ..auth import ApiKey
+    from ..access.auth import ApiKey
 
 STATE_KEY = "localai_gateway.record"
 REQUEST_ID_HEADER = b"x-request-id"

@@ -6,9 +6,9 @@ from typing import TYPE_CHECKING, Any
 
 from starlette.requests import Request
 
-from ..auth import authorize
+from ..access.auth import authorize
 from ..registry import Capability, ModelTarget
-from ..relay import read_json_object, require_field
+from ..relay.bodies import read_json_object, require_field
 
 if TYPE_CHECKING:
     from ..state import Gateway

@@ -5,13 +5,13 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
-from .. import chat as relay_chat
-from ..chat_request import ChatRequest
-from ..limits import check_chat_body
+from ..access.limits import check_chat_body
+from ..media.vision import inline_images
 from ..observability import current_record
 from ..registry import Capability
+from ..relay import chat as relay_chat
+from ..relay.chat_request import ChatRequest
 from ..state import Gateway
-from ..vision import inline_images
 from . import model_request
 
 router = APIRouter()

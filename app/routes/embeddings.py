@@ -5,10 +5,10 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
-from .. import embeddings as relay_embeddings
 from ..observability import current_record
 from ..registry import Capability
-from ..relay import require_field
+from ..relay import embeddings as relay_embeddings
+from ..relay.bodies import require_field
 from ..state import Gateway
 from . import model_request
 

@@ -7,13 +7,13 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Request
 from starlette.responses import Response
 
-from .. import images
-from ..image_edits import edit_image
+from ..media import images
+from ..media.edits import edit_image
+from ..media.uploads import read_form, required_text
 from ..observability import current_record
 from ..registry import Capability
-from ..relay import require_field
+from ..relay.bodies import require_field
 from ..state import Gateway, get_gateway
-from ..uploads import read_form, required_text
 from . import model_request, path_parameter, target_for
 
 router = APIRouter()

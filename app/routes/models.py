@@ -8,7 +8,7 @@ import orjson
 from fastapi import APIRouter, Depends, Request
 from starlette.responses import Response
 
-from ..auth import can_use, require_visible
+from ..access.auth import can_use, require_visible
 from ..registry import ModelTarget
 from ..state import Gateway, get_gateway
 from . import path_parameter

@@ -9,8 +9,8 @@ from starlette.responses import Response
 
 from ..observability import current_record
 from ..registry import Capability
-from ..relay import require_field
-from ..rerank import rerank as relay_rerank
+from ..relay.bodies import require_field
+from ..relay.rerank import rerank as relay_rerank
 from ..state import Gateway, get_gateway
 from . import model_request
 

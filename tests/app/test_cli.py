@@ -10,7 +10,7 @@ import pytest
 
 from app.cli import main
 from grammar import schema_to_gbnf
-from tests.servers import REPO_ROOT
+from tests.support.servers import REPO_ROOT
 
 SCHEMA = {"type": "object", "properties": {"ok": {"type": "boolean"}}, "required": ["ok"]}
 

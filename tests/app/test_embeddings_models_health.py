@@ -6,7 +6,7 @@ import orjson
 import respx
 from fastapi.testclient import TestClient
 
-from .test_chat import assert_openai_error
+from .relay.test_chat import assert_openai_error
 
 LOCALAI_EMBEDDINGS = {
     "created": 1,

@@ -11,10 +11,10 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.testclient import TestClient
 from starlette.responses import Response
 
-from app import chat
 from app.hot_path import HotRoutes
+from app.relay import chat
 
-from .helpers import localai_chat
+from ..support.chunks import localai_chat
 
 CHAT = {"model": "chat-model", "messages": [{"role": "user", "content": "hi"}]}
 

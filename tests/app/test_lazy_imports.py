@@ -17,7 +17,7 @@ LAZY = (
     "pydantic.v1",  # FastAPI imports it to vet its first pydantic field (app/routes), ~1.5 MB
     "llama_cpp",  # the in-process backend, only for legacy models
     "redis",  # shared rate-limit buckets, only with a Redis URL
-    "aiohttp",  # not a dependency since the native upstream pool (clients/_http11.py)
+    "aiohttp",  # not a dependency since the native upstream pool (clients/_transports/native.py)
 )
 
 SCRIPT = """

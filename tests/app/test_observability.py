@@ -17,7 +17,7 @@ from app.errors import scrub
 from app.observability import RequestRecord, upstream_headers
 from app.observability.record import request_id_from
 from app.settings import Settings
-from tests.app.helpers import localai_chat, localai_stream
+from tests.support.chunks import localai_chat, localai_stream
 
 SECRET_PROMPT = "my very secret prompt 4711"
 CHAT = {"model": "chat-model", "messages": [{"role": "user", "content": SECRET_PROMPT}]}

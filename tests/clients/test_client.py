@@ -197,7 +197,7 @@ async def test_closed_client_refuses_use_and_cannot_reopen() -> None:
 
 def test_every_httpx_transport_error_is_mapped() -> None:
     """Each httpx transport exception class becomes an UpstreamError, never escapes raw."""
-    from clients._transport import upstream_error
+    from clients._transports.errors import upstream_error
 
     def leaves(cls: type[Exception]) -> list[type[Exception]]:
         subclasses = cls.__subclasses__()

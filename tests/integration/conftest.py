@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from openai import OpenAI
 
-from tests.servers import REPO_ROOT, FakeLocalAI, free_port, run_process
+from tests.support.servers import REPO_ROOT, FakeLocalAI, free_port, run_process
 
 GATEWAY = str(Path(sys.executable).parent / "localai-gateway")
 

@@ -13,7 +13,7 @@ import openai
 import pytest
 from openai import OpenAI
 
-from tests.servers import REPO_ROOT, FakeLocalAI, free_port, run_process
+from tests.support.servers import REPO_ROOT, FakeLocalAI, free_port, run_process
 
 pytestmark = pytest.mark.integration
 

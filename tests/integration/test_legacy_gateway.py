@@ -11,8 +11,8 @@ import openai
 import pytest
 from openai import OpenAI
 
-from tests.legacy.conftest import requires_smollm2
-from tests.servers import FakeLocalAI, free_port, run_process
+from tests.clients.llamacpp.conftest import requires_smollm2
+from tests.support.servers import FakeLocalAI, free_port, run_process
 
 from .conftest import GATEWAY, gateway_process
 

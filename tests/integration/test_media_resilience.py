@@ -9,10 +9,10 @@ import httpx
 import pytest
 from openai import OpenAI
 
-from tests.app.media import WAV
-from tests.fake_localai import PNG_SIGNATURE
+from tests.app.media.samples import WAV
 from tests.integration.conftest import gateway_process
-from tests.servers import FakeLocalAI
+from tests.support.fake_localai import PNG_SIGNATURE
+from tests.support.servers import FakeLocalAI
 
 pytestmark = pytest.mark.integration
 

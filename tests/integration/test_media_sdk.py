@@ -14,9 +14,9 @@ import openai
 import pytest
 from openai import OpenAI
 
-from tests.app.media import PNG, WAV
-from tests.fake_localai import PNG_SIGNATURE
-from tests.servers import FakeLocalAI, free_port, run_process
+from tests.app.media.samples import PNG, WAV
+from tests.support.fake_localai import PNG_SIGNATURE
+from tests.support.servers import FakeLocalAI, free_port, run_process
 
 pytestmark = pytest.mark.integration
 

@@ -8,7 +8,7 @@ import openai
 import pytest
 from openai import OpenAI
 
-from tests.servers import FakeLocalAI
+from tests.support.servers import FakeLocalAI
 
 pytestmark = pytest.mark.integration
 

@@ -15,7 +15,7 @@ import orjson
 import pytest
 from openai import OpenAI
 
-from tests.servers import FakeLocalAI, free_port
+from tests.support.servers import FakeLocalAI, free_port
 
 from .conftest import gateway_process
 

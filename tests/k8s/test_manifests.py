@@ -273,7 +273,7 @@ def test_placeholder_keys_file_is_one_the_gateway_loads() -> None:
     """The shipped keys Secret must not crash the gateway at start-up."""
     from pathlib import Path
 
-    from app.auth import load_keys
+    from app.access.auth import load_keys
 
     path = Path(__file__).resolve().parents[2] / "k8s/base/secrets/gateway-api-keys.placeholder"
     keys = load_keys(path)

@@ -1,0 +1,1 @@
+"""Images, edits, signed image links, image sniffing, vision fetches, uploads and audio."""

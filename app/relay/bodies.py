@@ -1,0 +1,90 @@
+"""Request bodies in, upstream bodies out: JSON parsing at the edge and cheap byte rewrites.
+
+Upstream bodies are relayed as bytes; only the `model` field is rewritten (a regex over the raw
+bytes, no parse), so a relayed body is never re-validated on the hot path.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from typing import Any
+
+import orjson
+from starlette.requests import Request
+
+from clients import UpstreamProtocolError
+
+from ..errors import InvalidRequest
+
+# A JSON member `"model": "<string>"`. Inside a JSON string every quote is escaped, so an
+# unescaped `"model"` followed by a colon can only be a key. The pattern starts with the
+# literal (the lookbehind comes after it) so `re` can scan for it: 3-30x faster per event.
+_MODEL_MEMBER = re.compile(rb'"model"(?<!\\"model")\s*:\s*"[^"\\]*(?:\\.[^"\\]*)*"')
+
+
+async def read_json_object(request: Request) -> dict[str, Any]:
+    """Return the request body as a JSON object, or raise `InvalidRequest` (400)."""
+    raw = await request.body()
+    if not raw.strip():
+        raise InvalidRequest("The request body is empty; send a JSON object.")
+    try:
+        body = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise InvalidRequest(f"The request body is not valid JSON: {exc}") from exc
+    if not isinstance(body, dict):
+        raise InvalidRequest("The request body must be a JSON object.")
+    return body
+
+
+def require_field(body: dict[str, Any], name: str, kinds: type | tuple[type, ...]) -> Any:
+    """Return `body[name]`, raising `InvalidRequest` naming the field when absent or mistyped."""
+    value = body.get(name)
+    if value is None:
+        raise InvalidRequest(f"Missing required parameter: {name!r}.", param=name)
+    if not isinstance(value, kinds) or (isinstance(value, list | str) and not value):
+        raise InvalidRequest(f"Invalid value for {name!r}.", param=name)
+    return value
+
+
+def upstream_json(content: bytes, model: str, what: str) -> Any:
+    """Parse an upstream body or event; malformed JSON is an `UpstreamProtocolError`."""
+    try:
+        return orjson.loads(content)
+    except orjson.JSONDecodeError as exc:
+        raise UpstreamProtocolError(
+            f"model {model!r}: the upstream sent {what} that is not valid JSON", model=model
+        ) from exc
+
+
+def rewrite_model(content: bytes, member: bytes) -> bytes:
+    """Replace every `model` member of a JSON body with the internal id's member."""
+    return _MODEL_MEMBER.sub(member.replace(b"\\", b"\\\\"), content)
+
+
+def estimated_usage(body: dict[str, Any]) -> bytes:
+    """Return a `usage` member for embeddings replies that lack one (LocalAI sends none).
+
+    Token arrays count exactly; text is estimated at four characters per token.
+    """
+    inputs = body.get("input")
+    items = inputs if isinstance(inputs, list) else [inputs]
+    tokens = 0
+    for item in items:
+        if isinstance(item, list):
+            tokens += len(item)
+        elif isinstance(item, int):
+            tokens += 1
+        elif isinstance(item, str):
+            tokens += math.ceil(len(item) / 4)
+    return orjson.dumps({"prompt_tokens": tokens, "total_tokens": tokens})
+
+
+def add_usage(content: bytes, body: dict[str, Any]) -> bytes:
+    """Append an estimated `"usage": ...` (see `estimated_usage`) to a reply that has none."""
+    if b'"usage"' in content:
+        return content
+    end = content.rstrip().rfind(b"}")
+    if end < 0:
+        return content
+    return content[:end] + b',"usage":' + estimated_usage(body) + content[end:]

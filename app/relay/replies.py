@@ -1,0 +1,34 @@
+"""Whole upstream replies relayed to the client, with the headers that say who answered."""
+
+from __future__ import annotations
+
+from starlette.responses import Response
+
+from ..registry import ModelTarget
+from ..upstream.dispatch import Served
+from .bodies import rewrite_model
+
+JSON = "application/json"
+
+
+def reply_headers(
+    served: ModelTarget, asked: ModelTarget, backend: str, correlation_id: str | None
+) -> dict[str, str]:
+    """Response headers saying which backend (and, after a fallback, which model) answered."""
+    headers = {"x-gateway-backend": backend}
+    if correlation_id:
+        headers["x-correlation-id"] = correlation_id
+    if served is not asked:
+        headers["x-gateway-fallback"] = served.id
+    return headers
+
+
+def relay_json(served: Served, asked: ModelTarget, content: bytes | None = None) -> Response:
+    """Relay a whole reply with its content type; JSON gets `model` renamed to the internal id."""
+    reply = served.reply
+    if content is None:
+        content = reply.content
+        if reply.content_type.startswith(JSON):
+            content = rewrite_model(content, served.target.member)
+    headers = reply_headers(served.target, asked, served.backend, reply.correlation_id)
+    return Response(content, reply.status, headers=headers, media_type=reply.content_type)

@@ -1,0 +1,195 @@
+"""Relays of upstream stream events to the client's SSE frames.
+
+Each upstream event is framed and sent as soon as it arrives (no re-chunking, no buffering).
+Models without stream stages take the byte relay (no JSON parse per chunk); models with stages
+take the chunk relay through their `Chain`. A relay ends a failed stream with an OpenAI-shaped
+error event and `[DONE]`.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
+from typing import Any
+
+from clients import UpstreamError
+
+from ..errors import GatewayError
+from ..observability.record import RequestRecord
+from ..pipeline import Chain
+from ..upstream.open_stream import Opening, OpenStream
+from .bodies import rewrite_model, upstream_json
+from .sse import DONE_FRAME, KEEPALIVE_FRAME, dump_like_localai, error_frame, frame
+from .usage import CompletionCount, record_usage
+
+log = logging.getLogger("localai_gateway.streaming")
+
+
+# LocalAI serialises an empty delta as `"content":null` (no omitempty); OpenAI clients expect
+# the role chunk to carry "" and the final chunk an empty delta.
+_NULL_ROLE = b'"role":"assistant","content":null'
+_NULL_DELTA = b'"delta":{"content":null}'
+_NO_CHOICES = re.compile(rb'"choices"\s*:\s*\[\s*\]')
+
+
+def tidy_chunk(data: bytes, member: bytes) -> bytes:
+    """Rewrite the model member and LocalAI's null deltas of chunk payloads (framed or not)."""
+    if b'"content":null' in data:
+        data = data.replace(_NULL_ROLE, b'"role":"assistant","content":""').replace(
+            _NULL_DELTA, b'"delta":{}'
+        )
+    return rewrite_model(data, member)
+
+
+def is_usage_trailer(data: bytes) -> bool:
+    """True for the `choices: []` chunk that carries `usage` (`stream_options.include_usage`)."""
+    return b'"usage"' in data and _NO_CHOICES.search(data) is not None
+
+
+def tidy_delta(chunk: dict[str, Any]) -> dict[str, Any]:
+    """`tidy_chunk` on a parsed chunk: the same null deltas made the same way, in place."""
+    for choice in chunk.get("choices") or ():
+        delta = choice.get("delta") if isinstance(choice, dict) else None
+        if isinstance(delta, dict) and "content" in delta and delta["content"] is None:
+            if delta.get("role") == "assistant":
+                delta["content"] = ""
+            elif len(delta) == 1:
+                choice["delta"] = {}
+    return chunk
+
+
+def relay_stream(
+    stream: OpenStream, chain: Chain | None, *, include_usage: bool, record: RequestRecord | None
+) -> AsyncGenerator[bytes]:
+    """The client frames of an opened upstream stream: byte relay, or chunk relay via `chain`.
+
+    Both send the same frames for the same upstream events when the chain changes nothing;
+    the relay owns the stream and closes it however it ends.
+    """
+    if chain is None:
+        return _relay_bytes(stream, include_usage, record)
+    return _relay_chunks(stream, chain, include_usage, record)
+
+
+def _trailer(
+    data: bytes, stream: OpenStream, counted: CompletionCount, record: RequestRecord | None
+) -> dict[str, Any]:
+    """The usage trailer to send: completion tokens filled in, the model renamed, recorded."""
+    trailer = counted.fill(upstream_json(data, stream.target.id, "an event"))
+    trailer["model"] = stream.target.id
+    record_usage(record, trailer.get("usage"))
+    return trailer
+
+
+async def _relay_bytes(
+    stream: OpenStream, include_usage: bool, record: RequestRecord | None
+) -> AsyncGenerator[bytes]:
+    """Byte relay: frame each event as it arrives, rewriting only the model member.
+
+    The usage trailer (always requested upstream) reaches the client only if it asked for it.
+    """
+    member = stream.target.member
+    counted = CompletionCount()
+    async with stream:
+        try:
+            async for batch in stream.batches():
+                counted.add(batch)
+                joined = b"\n\ndata: ".join(batch)
+                if b'"usage"' not in joined:  # no trailer: tidy and frame the batch at once
+                    yield tidy_chunk(b"data: " + joined + b"\n\n", member)
+                    continue
+                frames = []
+                for data in batch:
+                    if not is_usage_trailer(data):
+                        frames.append(frame(tidy_chunk(data, member)))
+                        continue
+                    trailer = _trailer(data, stream, counted, record)
+                    if include_usage:
+                        frames.append(frame(dump_like_localai(trailer)))
+                if frames:
+                    yield b"".join(frames)  # one write for all the events one read brought
+            yield DONE_FRAME
+        except UpstreamError as exc:
+            yield _failed(stream, exc)
+            yield DONE_FRAME
+
+
+async def _parsed(
+    stream: OpenStream, counted: CompletionCount, trailers: list[bytes]
+) -> AsyncIterator[dict[str, Any]]:
+    """The upstream chunks, parsed and tidied as the byte relay tidies them; usage trailers
+    are counted and set aside in `trailers`."""
+    target = stream.target
+    async for batch in stream.batches():
+        counted.add(batch)
+        for data in batch:
+            if is_usage_trailer(data):
+                trailers.append(data)
+                continue
+            chunk = tidy_delta(upstream_json(data, target.id, "an event"))
+            chunk["model"] = target.id
+            yield chunk
+
+
+async def _relay_chunks(
+    stream: OpenStream, chain: Chain, include_usage: bool, record: RequestRecord | None
+) -> AsyncGenerator[bytes]:
+    """Chunk relay: parse each event, run it through the model's stages, frame the result.
+
+    A stage that interrupts ends the stream with its finish reason; the upstream is closed.
+    """
+    counted = CompletionCount()
+    trailers: list[bytes] = []
+    async with stream:
+        chunks = chain.run(_parsed(stream, counted, trailers))
+        try:
+            async for chunk in chunks:
+                yield frame(dump_like_localai(chunk))
+            for data in trailers:  # the usage trailer comes last, as from the upstream
+                trailer = _trailer(data, stream, counted, record)
+                if include_usage:
+                    yield frame(dump_like_localai(trailer))
+            yield DONE_FRAME
+        except UpstreamError as exc:
+            yield _failed(stream, exc)
+            yield DONE_FRAME
+        finally:
+            await chunks.aclose()
+
+
+def _failed(stream: OpenStream, exc: UpstreamError) -> bytes:
+    log.warning("stream for model %r failed mid-way: %s", stream.target.id, exc.message)
+    stream.failed()
+    return error_frame(exc)
+
+
+async def keepalive_then(
+    opening: Opening,
+    interval: float,
+    relay: Callable[[OpenStream], AsyncGenerator[bytes]],
+) -> AsyncGenerator[bytes]:
+    """Send `: keep-alive` comments every `interval` s until the stream opens, then relay it.
+
+    The response has started, so no retry may begin, and a failure to open becomes an error
+    event.
+    """
+    opening.commit()
+    frames: AsyncGenerator[bytes] | None = None
+    try:
+        while not await opening.wait(0):
+            yield KEEPALIVE_FRAME
+            await opening.wait(interval)
+        try:
+            frames = relay(opening.task.result())
+        except (UpstreamError, GatewayError) as exc:
+            yield error_frame(exc)
+            yield DONE_FRAME
+            return
+        async for chunk in frames:
+            yield chunk
+    finally:
+        if frames is not None:
+            await frames.aclose()
+        else:
+            await opening.discard()

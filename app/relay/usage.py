@@ -1,0 +1,64 @@
+"""Token usage, in one place: what the upstream reported, completion tokens counted when it did
+not, and the one way both reach the request record.
+
+Counting works on the raw event bytes, so both stream relays count alike without a parse:
+LocalAI streams one token per event, so the events that carry text approximate the
+completion tokens (low when an upstream batches several tokens into one event).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from ..observability.record import RequestRecord
+
+# A delta member with text: `"content":"x..."` (not `""` and not null), or reasoning.
+_TEXT_MEMBER = re.compile(rb'"(?:content|reasoning_content|reasoning)"\s*:\s*"(?!")')
+_USAGE_MEMBER = re.compile(rb'"(prompt|completion)_tokens"\s*:\s*(\d+)')
+
+
+class CompletionCount:
+    """The number of upstream stream events that carried text."""
+
+    __slots__ = ("events",)
+
+    def __init__(self) -> None:
+        self.events = 0
+
+    def add(self, batch: list[bytes]) -> None:
+        """Count the text-carrying events of one batch."""
+        search = _TEXT_MEMBER.search
+        self.events += sum(1 for data in batch if search(data) is not None)
+
+    def fill(self, trailer: dict[str, Any]) -> dict[str, Any]:
+        """The usage trailer with `completion_tokens` counted here when the upstream gave none."""
+        usage = trailer.get("usage")
+        reported = usage.get("completion_tokens") if isinstance(usage, dict) else None
+        if isinstance(usage, dict) and not reported and self.events > 0:
+            prompt = usage.get("prompt_tokens") or 0
+            usage = {
+                **usage,
+                "completion_tokens": self.events,
+                "total_tokens": prompt + self.events,
+            }
+            return {**trailer, "usage": usage}
+        return trailer
+
+
+def record_usage(record: RequestRecord | None, usage: Mapping[str, Any] | None) -> None:
+    """Copy a `usage` object's token counts into the request record."""
+    if record is None or not isinstance(usage, Mapping):
+        return
+    prompt, completion = usage.get("prompt_tokens"), usage.get("completion_tokens")
+    record.tokens_in = prompt if isinstance(prompt, int) else record.tokens_in
+    record.tokens_out = completion if isinstance(completion, int) else record.tokens_out
+
+
+def record_reply_usage(record: RequestRecord | None, content: bytes) -> None:
+    """Copy a whole reply's token counts into the request record (a scan, not a parse)."""
+    if record is None:
+        return
+    found = {name.decode(): int(value) for name, value in _USAGE_MEMBER.findall(content)}
+    record_usage(record, {f"{name}_tokens": value for name, value in found.items()})

@@ -1,0 +1,36 @@
+"""The upstream endpoints the gateway calls: each one a capability and an HTTP method and path.
+
+Every upstream call names one of these values; the dispatcher checks the capability, the
+client sends the method and path, and the in-process backend finds its handler by the value
+itself (never by comparing paths).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..registry import Capability
+
+
+@dataclass(frozen=True, slots=True)
+class Endpoint:
+    """One upstream route: what a model must be able to do for it, and where it lives."""
+
+    capability: Capability
+    path: str
+    method: str = "POST"
+
+    def at(self, name: str) -> Endpoint:
+        """The same endpoint for one resource below its path (e.g. one generated file)."""
+        return Endpoint(self.capability, self.path + name, self.method)
+
+
+CHAT = Endpoint(Capability.CHAT, "/v1/chat/completions")
+EMBEDDINGS = Endpoint(Capability.EMBEDDINGS, "/v1/embeddings")
+IMAGES = Endpoint(Capability.IMAGES, "/v1/images/generations")
+IMAGE_TO_IMAGE = Endpoint(Capability.IMAGE_EDIT, "/v1/images/generations")
+INPAINTING = Endpoint(Capability.IMAGE_EDIT, "/v1/images/inpainting")
+GENERATED_IMAGE = Endpoint(Capability.IMAGES, "/generated-images/", "GET")
+TRANSCRIPTION = Endpoint(Capability.AUDIO_TRANSCRIPTION, "/v1/audio/transcriptions")
+SPEECH = Endpoint(Capability.SPEECH, "/v1/audio/speech")
+RERANK = Endpoint(Capability.RERANK, "/v1/rerank")

@@ -1,0 +1,101 @@
+"""Calls into the in-process llama.cpp backend, shaped like upstream replies and streams.
+
+The dispatcher uses these when a model runs in-process (`legacy_mode: only`) or when its
+LocalAI replicas are down (`fallback`); everything after them (model rewrite, stream stages,
+usage) is the same as for LocalAI. The handler is found by the `Endpoint` value; llama.cpp
+errors become gateway or upstream errors here.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection
+from typing import Any
+
+import orjson
+
+from clients import UpstreamReply, UpstreamStreamError
+from clients.llamacpp import LegacyBackend, LegacyBadRequest, LegacyError, LegacyModelConfig
+
+from ..errors import BackendUnavailable, InvalidRequest
+from ..registry import ModelTarget
+from . import endpoints
+from .endpoints import Endpoint
+from .payloads import JsonPayload, Payload
+
+BACKEND = "legacy"
+IN_PROCESS = "in-process"
+
+Handler = Callable[[LegacyBackend, str, LegacyModelConfig, dict[str, Any]], Awaitable[Any]]
+
+_HANDLERS: dict[Endpoint, Handler] = {
+    endpoints.CHAT: LegacyBackend.chat,
+    endpoints.EMBEDDINGS: LegacyBackend.embeddings,
+}
+_STREAMING = frozenset({endpoints.CHAT})
+
+
+def translate(exc: LegacyError, model: str, *, streaming: bool = False) -> Exception:
+    """The gateway's error for a llama.cpp one: 400 for a bad request, else 503 (or an
+    in-stream error once a stream has started)."""
+    if isinstance(exc, LegacyBadRequest):
+        return InvalidRequest(exc.message, param=exc.param)
+    if streaming:
+        error = {"message": str(exc), "type": "server_error", "param": None, "code": None}
+        return UpstreamStreamError(error, model=model)
+    return BackendUnavailable(f"The in-process model {model!r} is not available: {exc}")
+
+
+def _request(
+    target: ModelTarget, endpoint: Endpoint, payload: Payload, served: Collection[Endpoint]
+) -> tuple[LegacyModelConfig, dict[str, Any]]:
+    """The model's llama.cpp configuration and the JSON body, if it can serve `endpoint`."""
+    if target.legacy is None or endpoint not in served or not isinstance(payload, JsonPayload):
+        raise BackendUnavailable(
+            f"Model {target.id!r} cannot serve {endpoint.path} in-process.", param="model"
+        )
+    return target.legacy, payload.json(target)
+
+
+async def send(
+    backend: LegacyBackend, target: ModelTarget, endpoint: Endpoint, payload: Payload
+) -> UpstreamReply:
+    """Serve a whole request in-process."""
+    config, body = _request(target, endpoint, payload, _HANDLERS)
+    try:
+        result = await _HANDLERS[endpoint](backend, target.id, config, body)
+    except LegacyError as exc:
+        raise translate(exc, target.id) from exc
+    return UpstreamReply(200, orjson.dumps(result), "application/json")
+
+
+async def _events(chunks: AsyncIterator[dict[str, Any]], model: str) -> AsyncIterator[list[bytes]]:
+    try:
+        async for chunk in chunks:
+            yield [orjson.dumps(chunk)]
+    except LegacyError as exc:
+        raise translate(exc, model, streaming=True) from exc
+
+
+async def open_stream(
+    backend: LegacyBackend, target: ModelTarget, endpoint: Endpoint, payload: Payload
+) -> tuple[contextlib.AsyncExitStack, AsyncIterator[list[bytes]], list[bytes] | None]:
+    """Start an in-process stream and read its first chunk (request errors surface there).
+
+    Returns the stack that stops the generation when closed, the events and the first batch.
+    """
+    config, body = _request(target, endpoint, payload, _STREAMING)
+    chunks = backend.chat_stream(target.id, config, body)
+    events = _events(chunks, target.id)
+    stack = contextlib.AsyncExitStack()
+    stack.push_async_callback(chunks.aclose)  # type: ignore[attr-defined]
+    stack.push_async_callback(events.aclose)  # type: ignore[attr-defined]
+    try:
+        first = await anext(events, None)
+    except UpstreamStreamError as exc:
+        await stack.aclose()
+        raise BackendUnavailable(exc.message) from exc
+    except BaseException:
+        await stack.aclose()
+        raise
+    return stack, events, first

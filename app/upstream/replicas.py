@@ -1,0 +1,165 @@
+"""The replicas of each model: least-outstanding selection, slots, breakers and probed health.
+
+An `Upstream` is one base URL and the verdict of its health probe, shared by every model it
+serves. A `Replica` is one upstream serving one model: its weight, its slot count (LocalAI's
+parallel slots for that model) and the breaker that its calls' outcomes feed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import random
+from collections import deque
+from collections.abc import Iterable
+
+from ..errors import NoHealthyUpstream, Overloaded, retry_after
+from .breaker import CircuitBreaker
+
+_RECHECK = 0.5  # seconds between re-checks while waiting for a slot
+
+
+class Upstream:
+    """One LocalAI base URL and the verdict of the last health probe."""
+
+    __slots__ = ("healthy", "url")
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.healthy = True
+
+
+class Replica:
+    """One upstream serving one model, with its weight, slots and breaker."""
+
+    __slots__ = ("breaker", "index", "max_concurrency", "outstanding", "upstream", "weight")
+
+    def __init__(
+        self,
+        upstream: Upstream,
+        breaker: CircuitBreaker,
+        *,
+        index: int = 0,
+        weight: float = 1.0,
+        max_concurrency: int | None = None,
+    ) -> None:
+        self.upstream = upstream
+        self.breaker = breaker
+        self.index = index  # position in the model's `upstreams`
+        self.weight = weight
+        self.max_concurrency = max_concurrency
+        self.outstanding = 0
+
+    @property
+    def url(self) -> str:
+        """The replica's base URL."""
+        return self.upstream.url
+
+    def usable(self) -> bool:
+        """True when probes say it is up and its breaker lets a call through."""
+        return self.upstream.healthy and self.breaker.available()
+
+    def has_slot(self) -> bool:
+        """True when fewer calls are in flight than its slots."""
+        return self.max_concurrency is None or self.outstanding < self.max_concurrency
+
+
+class ReplicaSet:
+    """The replicas of one model; picks the least loaded usable one and hands out slots."""
+
+    def __init__(self, replicas: Iterable[Replica]) -> None:
+        self.replicas = tuple(replicas)
+        self._waiters: deque[asyncio.Future[None]] = deque()
+
+    def usable(self) -> list[Replica]:
+        """Replicas that are healthy and whose breaker is not open."""
+        return [replica for replica in self.replicas if replica.usable()]
+
+    def all_down(self) -> bool:
+        """True when no replica is usable (probed down or breaker open)."""
+        return not self.usable()
+
+    def untried(self, tried: set[str]) -> bool:
+        """True when a usable replica is not in `tried`."""
+        return any(replica.url not in tried for replica in self.usable())
+
+    def retry_in(self) -> float:
+        """Seconds until the first open breaker half-opens (how long all-down lasts at least)."""
+        waits = [r.breaker.retry_in() for r in self.replicas if r.upstream.healthy]
+        return min(waits, default=0.0)
+
+    def pick(self, tried: set[str], pin: int | None = None) -> Replica | None:
+        """Least outstanding per weight among usable replicas with a free slot (ties random).
+
+        Replicas in `tried` are avoided while another one is usable; `pin` allows only the
+        replica at that index.
+        """
+        fresh: list[Replica] = []
+        tried_before: list[Replica] = []
+        for replica in self.replicas:
+            if (pin is None or replica.index == pin) and replica.has_slot() and replica.usable():
+                (tried_before if replica.url in tried else fresh).append(replica)
+        pool = fresh or tried_before
+        if len(pool) < 2:
+            return pool[0] if pool else None
+        lowest = min(r.outstanding / r.weight for r in pool)
+        best = [r for r in pool if r.outstanding / r.weight == lowest]
+        return best[0] if len(best) == 1 else random.choice(best)
+
+    def _down(self, pin: int | None) -> bool:
+        if pin is None:
+            return self.all_down()
+        return not any(r.index == pin and r.usable() for r in self.replicas)
+
+    async def acquire(
+        self, model: str, tried: set[str], wait_limit: float | None, pin: int | None = None
+    ) -> Replica:
+        """Take a slot on the best replica (or the pinned one), waiting up to `wait_limit` s
+        while all are busy.
+
+        Raises `NoHealthyUpstream` when every candidate is down, `Overloaded` when no slot
+        freed in time.
+        """
+        replica = self.pick(tried, pin)
+        if replica is None:
+            replica = await self._wait_for_slot(model, tried, wait_limit, pin)
+        replica.outstanding += 1
+        replica.breaker.begin()
+        return replica
+
+    async def _wait_for_slot(
+        self, model: str, tried: set[str], wait_limit: float | None, pin: int | None
+    ) -> Replica:
+        loop = asyncio.get_running_loop()
+        try:
+            async with asyncio.timeout(wait_limit):
+                while (replica := self.pick(tried, pin)) is None:
+                    if self._down(pin):
+                        raise NoHealthyUpstream(
+                            f"No upstream of model {model!r} is available.",
+                            headers=retry_after(self.retry_in()),
+                        )
+                    waiter = loop.create_future()
+                    self._waiters.append(waiter)
+                    try:
+                        # Re-check now and then: a breaker may half-open without a release.
+                        with contextlib.suppress(TimeoutError):
+                            await asyncio.wait_for(waiter, _RECHECK)
+                    finally:
+                        with contextlib.suppress(ValueError):
+                            self._waiters.remove(waiter)
+        except TimeoutError:
+            raise Overloaded(
+                f"Every replica of model {model!r} is busy; try again shortly.",
+                headers=retry_after(1),
+            ) from None
+        return replica
+
+    def release(self, replica: Replica) -> None:
+        """Give a slot back and wake one waiter, if any waits."""
+        replica.outstanding -= 1
+        while self._waiters:
+            waiter = self._waiters.popleft()
+            if not waiter.done():
+                waiter.set_result(None)
+                break

@@ -1,0 +1,1 @@
+"""How `LocalAIClient` sends a request: the native HTTP/1.1 pool or any httpx transport."""

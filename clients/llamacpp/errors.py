@@ -1,0 +1,25 @@
+"""Errors raised by the in-process llama.cpp backend.
+
+    LegacyError
+    ├── LegacyModelUnavailable   no llama_cpp, no GGUF file, or llama.cpp could not load it
+    └── LegacyBadRequest         the request is invalid here (body, grammar, length)
+
+The gateway translates these to OpenAI errors at its one error boundary.
+"""
+
+
+class LegacyError(Exception):
+    """Base class of every error raised by `clients.llamacpp`."""
+
+
+class LegacyModelUnavailable(LegacyError):
+    """Raised when a model cannot be loaded: llama_cpp is missing, the GGUF is missing or broken."""
+
+
+class LegacyBadRequest(LegacyError, ValueError):
+    """Raised when a request is invalid for the in-process backend; the message says why."""
+
+    def __init__(self, message: str, *, param: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.param = param

@@ -1,0 +1,261 @@
+"""Vision chat: image parts fetched by the gateway (SSRF-safe), checked, sent as data: URIs."""
+
+from __future__ import annotations
+
+import base64
+import socket
+from pathlib import Path
+from typing import Any
+
+import httpx
+import orjson
+import pytest
+import respx
+from fastapi.testclient import TestClient
+
+from app.media.safe_fetch import FetchPolicy, FetchRefused, fetch_client, safe_fetch
+from app.media.vision import image_parts
+from app.settings import Settings
+
+from ...support.chunks import localai_chat
+from .samples import GIF, JPEG, PNG, openai_error, write_media_registry
+
+ALLOWED = "127.0.0.1:9911"
+IMAGE_URL = f"http://{ALLOWED}/cat.png"
+
+
+@pytest.fixture
+def registry_file(tmp_path: Path) -> Path:
+    return write_media_registry(tmp_path)
+
+
+@pytest.fixture
+def settings(settings: Settings) -> Settings:
+    return settings.model_copy(
+        update={"vision_allow_hosts": frozenset({ALLOWED}), "max_image_bytes": 4096}
+    )
+
+
+def chat(url: Any, model: str = "vision-model", *, kind: str = "image_url") -> dict[str, Any]:
+    image = {"type": kind, "image_url": url if not isinstance(url, str) else {"url": url}}
+    content = [{"type": "text", "text": "what is this?"}, image]
+    return {
+        "model": model,
+        "messages": [
+            {"role": "system", "content": "be brief"},
+            {"role": "user", "content": content},
+        ],
+    }
+
+
+def sent_image(route: respx.Route) -> str:
+    body = orjson.loads(route.calls.last.request.content)
+    return body["messages"][1]["content"][1]["image_url"]["url"]
+
+
+def data_uri(kind: str, content: bytes) -> str:
+    return f"data:{kind};base64,{base64.b64encode(content).decode()}"
+
+
+def test_http_image_is_fetched_and_inlined_as_a_data_uri(
+    client: TestClient, localai: respx.MockRouter
+) -> None:
+    upstream = localai.post("/v1/chat/completions").respond(json=localai_chat())
+    image = localai.get(IMAGE_URL).respond(content=PNG, headers={"content-type": "image/png"})
+    response = client.post("/v1/chat/completions", json=chat(IMAGE_URL))
+    assert response.status_code == 200, response.text
+    assert sent_image(upstream) == data_uri("image/png", PNG)
+    fetched = image.calls.last.request
+    assert "authorization" not in fetched.headers, "the upstream key never leaves for other hosts"
+    assert fetched.headers["host"] == ALLOWED
+
+
+def test_valid_data_uris_pass_unchanged(client: TestClient, localai: respx.MockRouter) -> None:
+    upstream = localai.post("/v1/chat/completions").respond(json=localai_chat())
+    for kind, content in (("image/jpeg", JPEG), ("image/gif", GIF), ("image/png", PNG)):
+        response = client.post("/v1/chat/completions", json=chat(data_uri(kind, content)))
+        assert response.status_code == 200, response.text
+        assert sent_image(upstream) == data_uri(kind, content)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://127.0.0.1:9912/cat.png",  # loopback, port not on the allow-list
+        "http://localhost:9911/cat.png",  # the allow-list names host:port as written
+        "http://10.0.0.7/cat.png",
+        "http://192.168.1.1/cat.png",
+        "http://169.254.169.254/latest/meta-data/",
+        "http://[::1]/cat.png",
+        "http://[::ffff:127.0.0.1]/cat.png",
+        "http://0.0.0.0/cat.png",
+        "http://224.0.0.1/cat.png",
+        "ftp://example.com/cat.png",
+        "file:///etc/passwd",
+        "http://user:pw@127.0.0.1:9911/cat.png",
+        "cat.png",
+    ],
+)
+def test_forbidden_urls_are_400s_naming_the_part(
+    client: TestClient, localai: respx.MockRouter, url: str
+) -> None:
+    response = client.post("/v1/chat/completions", json=chat(url))
+    assert openai_error(response, 400)["param"] == "messages[1].content[1].image_url"
+    assert not localai.calls, "nothing is fetched and nothing goes upstream"
+
+
+@pytest.mark.parametrize(
+    ("reply", "reason"),
+    [
+        (httpx.Response(404), "HTTP 404"),
+        (httpx.Response(200, content=b"<html>", headers={"content-type": "text/html"}), "image"),
+        (httpx.Response(200, content=PNG, headers={"content-type": "image/jpeg"}), "image"),
+        (httpx.Response(200, content=PNG + bytes(5000)), "larger than 4096"),
+        (httpx.Response(302, headers={"location": "http://10.1.2.3/x.png"}), "non-public"),
+    ],
+)
+def test_unusable_fetches_are_400s_never_silent_skips(
+    client: TestClient, localai: respx.MockRouter, reply: httpx.Response, reason: str
+) -> None:
+    upstream = localai.post("/v1/chat/completions").respond(json=localai_chat())
+    localai.get(IMAGE_URL).mock(return_value=reply)
+    response = client.post("/v1/chat/completions", json=chat(IMAGE_URL))
+    error = openai_error(response, 400)
+    assert error["param"] == "messages[1].content[1].image_url"
+    assert reason in error["message"]
+    assert not upstream.calls
+
+
+def test_allowed_redirects_are_followed_and_rechecked(
+    client: TestClient, localai: respx.MockRouter
+) -> None:
+    upstream = localai.post("/v1/chat/completions").respond(json=localai_chat())
+    localai.get(IMAGE_URL).respond(302, headers={"location": "/real.png"})
+    localai.get(f"http://{ALLOWED}/real.png").respond(
+        content=PNG, headers={"content-type": "image/png"}
+    )
+    assert client.post("/v1/chat/completions", json=chat(IMAGE_URL)).status_code == 200
+    assert sent_image(upstream) == data_uri("image/png", PNG)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "data:image/png;base64,!!!notbase64",
+        "data:image/png,rawbytes",
+        "data:text/plain;base64," + base64.b64encode(b"hello").decode(),
+        data_uri("image/jpeg", PNG),  # mislabelled
+        data_uri("image/png", b"not an image at all"),
+        data_uri("image/png", PNG + bytes(5000)),  # over max_image_bytes
+        "data:image/png;base64,",
+    ],
+)
+def test_bad_data_uris_are_400s(client: TestClient, localai: respx.MockRouter, url: str) -> None:
+    response = client.post("/v1/chat/completions", json=chat(url))
+    assert openai_error(response, 400)["param"] == "messages[1].content[1].image_url"
+    assert not localai.calls
+
+
+@pytest.mark.parametrize("image_url", ["http://x/y.png", {"detail": "auto"}, {"url": 5}])
+def test_image_url_must_be_an_object_with_a_url(
+    client: TestClient, localai: respx.MockRouter, image_url: Any
+) -> None:
+    body = chat(None)
+    body["messages"][1]["content"][1]["image_url"] = image_url
+    response = client.post("/v1/chat/completions", json=body)
+    assert openai_error(response, 400)["param"] == "messages[1].content[1].image_url"
+
+
+def test_image_parts_need_the_vision_capability(
+    client: TestClient, localai: respx.MockRouter
+) -> None:
+    for kind in ("image_url", "image"):
+        body = chat(data_uri("image/png", PNG), model="chat-model", kind=kind)
+        response = client.post("/v1/chat/completions", json=body)
+        openai_error(response, 400, "model_capability_not_supported")
+    assert not localai.calls
+
+
+def test_text_only_chat_is_untouched(client: TestClient, localai: respx.MockRouter) -> None:
+    upstream = localai.post("/v1/chat/completions").respond(json=localai_chat())
+    body = {
+        "model": "chat-model",
+        "messages": [{"role": "user", "content": [{"type": "text", "text": "hi"}]}],
+    }
+    assert client.post("/v1/chat/completions", json=body).status_code == 200
+    assert orjson.loads(upstream.calls.last.request.content)["messages"] == body["messages"]
+
+
+def test_image_parts_scan_names_each_part() -> None:
+    body = chat("http://a/b.png")
+    body["messages"].append({"role": "user", "content": "plain"})
+    body["messages"].append({"role": "user", "content": [{"type": "image", "image_url": {}}]})
+    assert [param for param, _ in image_parts(body)] == [
+        "messages[1].content[1].image_url",
+        "messages[3].content[0].image_url",
+    ]
+    assert image_parts({"messages": "nope"}) == []
+
+
+# safe_fetch on its own: name resolution is checked, then the checked address is connected to.
+
+
+def fake_dns(monkeypatch: pytest.MonkeyPatch, *addresses: str) -> None:
+    def getaddrinfo(host: str, port: int, *args: Any, **kwargs: Any) -> list[Any]:
+        family = socket.AF_INET6 if ":" in addresses[0] else socket.AF_INET
+        return [(family, socket.SOCK_STREAM, 6, "", (a, port)) for a in addresses]
+
+    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
+
+
+POLICY = FetchPolicy(max_bytes=4096, timeout=5.0)
+
+
+async def test_a_name_resolving_to_any_private_address_is_refused(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    fake_dns(monkeypatch, "93.184.216.34", "10.0.0.1")
+    async with fetch_client() as http:
+        with pytest.raises(FetchRefused, match="non-public"):
+            await safe_fetch(http, "http://images.example/cat.png", POLICY)
+
+
+async def test_the_checked_address_is_connected_to_with_the_name_kept(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    fake_dns(monkeypatch, "93.184.216.34")
+    with respx.mock(assert_all_called=True) as mock:
+        route = mock.get("https://93.184.216.34/cat.png").respond(
+            content=PNG, headers={"content-type": "image/png"}
+        )
+        async with fetch_client() as http:
+            fetched = await safe_fetch(http, "https://images.example/cat.png", POLICY)
+    assert fetched.content == PNG and fetched.content_type == "image/png"
+    request = route.calls.last.request
+    assert request.headers["host"] == "images.example"
+    assert request.extensions["sni_hostname"] == "images.example"
+
+
+async def test_unresolvable_names_and_too_many_redirects_are_refused(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def no_dns(*args: Any, **kwargs: Any) -> list[Any]:
+        raise socket.gaierror("no such host")
+
+    monkeypatch.setattr(socket, "getaddrinfo", no_dns)
+    async with fetch_client() as http:
+        with pytest.raises(FetchRefused, match="does not resolve"):
+            await safe_fetch(http, "http://nowhere.example/x.png", POLICY)
+    policy = FetchPolicy(max_bytes=10, timeout=5.0, allow_hosts=frozenset({ALLOWED}))
+    with respx.mock() as mock:
+        mock.get(IMAGE_URL).respond(302, headers={"location": IMAGE_URL})
+        async with fetch_client() as http:
+            with pytest.raises(FetchRefused, match="redirects"):
+                await safe_fetch(http, IMAGE_URL, policy)
+
+
+async def test_a_closed_fetch_client_refuses_to_fetch() -> None:
+    async with fetch_client() as fetcher:
+        pass
+    with pytest.raises(RuntimeError, match="closed"):
+        await safe_fetch(fetcher, IMAGE_URL, POLICY)

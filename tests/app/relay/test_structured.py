@@ -1,0 +1,134 @@
+"""response_format and grammar through chat: our grammar upstream, answers validated."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+import respx
+from fastapi.testclient import TestClient
+
+from grammar import JSON_OBJECT_GBNF, schema_to_gbnf
+
+from ...support.chunks import localai_chat
+from .test_chat import MESSAGES, assert_openai_error
+
+PERSON = {
+    "type": "object",
+    "properties": {"name": {"type": "string"}, "age": {"type": "integer", "minimum": 0}},
+    "required": ["name", "age"],
+    "additionalProperties": False,
+}
+
+
+def json_schema(schema: object, strict: bool = True) -> dict[str, Any]:
+    return {"type": "json_schema", "json_schema": {"name": "p", "schema": schema, "strict": strict}}
+
+
+def ask(client: TestClient, model: str, **fields: Any) -> Any:
+    return client.post(
+        "/v1/chat/completions", json={"model": model, "messages": MESSAGES, **fields}
+    )
+
+
+def test_json_schema_becomes_our_grammar_and_response_format_is_dropped(
+    client: TestClient, localai: respx.MockRouter
+) -> None:
+    route = localai.post("/v1/chat/completions").respond(
+        json=localai_chat(content='{"name": "Ada", "age": 36}')
+    )
+    reply = ask(client, "chat-model", response_format=json_schema(PERSON))
+    assert reply.status_code == 200, reply.text
+    sent = orjson.loads(route.calls.last.request.content)
+    assert sent["grammar"] == schema_to_gbnf(PERSON)
+    assert "response_format" not in sent, "LocalAI would overwrite our grammar from it"
+    assert reply.json()["model"] == "chat-model"
+
+
+def test_json_object_uses_the_any_object_grammar(
+    client: TestClient, localai: respx.MockRouter
+) -> None:
+    route = localai.post("/v1/chat/completions").respond(json=localai_chat(content='{"a": 1}'))
+    assert ask(client, "chat-model", response_format={"type": "json_object"}).status_code == 200
+    assert orjson.loads(route.calls.last.request.content)["grammar"] == JSON_OBJECT_GBNF
+
+
+def test_model_without_grammar_capability_gets_response_format_passed(
+    client: TestClient, localai: respx.MockRouter
+) -> None:
+    route = localai.post("/v1/chat/completions").respond(
+        json=localai_chat(content='{"name": "Ada", "age": 36}')
+    )
+    assert ask(client, "plain-model", response_format=json_schema(PERSON)).status_code == 200
+    sent = orjson.loads(route.calls.last.request.content)
+    assert "grammar" not in sent and sent["response_format"]["type"] == "json_schema"
+
+
+def test_answer_breaking_the_schema_is_502(client: TestClient, localai: respx.MockRouter) -> None:
+    localai.post("/v1/chat/completions").respond(
+        json=localai_chat(content='{"name": "Ada", "age": -1}')
+    )
+    error = assert_openai_error(
+        ask(client, "plain-model", response_format=json_schema(PERSON)), 502
+    )
+    assert error["type"] == "upstream_schema_violation"
+    assert "/age" in error["message"] and "minimum" in error["message"]
+
+
+def test_answer_that_is_not_json_is_502(client: TestClient, localai: respx.MockRouter) -> None:
+    localai.post("/v1/chat/completions").respond(json=localai_chat(content="Sure! Here it is"))
+    reply = ask(client, "chat-model", response_format={"type": "json_object"})
+    assert assert_openai_error(reply, 502)["type"] == "upstream_schema_violation"
+
+
+def test_unsupported_schema_is_400_naming_the_keyword(client: TestClient) -> None:
+    schema = {"type": "array", "items": {"type": "integer"}, "uniqueItems": True}
+    error = assert_openai_error(ask(client, "chat-model", response_format=json_schema(schema)), 400)
+    assert "uniqueItems" in error["message"]
+    assert error["code"] == "unsupported_schema"
+
+
+def test_invalid_schema_is_400(client: TestClient) -> None:
+    reply = ask(client, "chat-model", response_format=json_schema({"type": "nonsense"}))
+    assert_openai_error(reply, 400)
+
+
+def test_bad_grammar_is_400_with_line_and_column(client: TestClient) -> None:
+    error = assert_openai_error(ask(client, "chat-model", grammar='root ::= "a"\nx ::= ('), 400)
+    assert error["param"] == "grammar"
+    assert "line 2" in error["message"] and "column" in error["message"]
+
+
+def test_good_client_grammar_passes_untouched(
+    client: TestClient, localai: respx.MockRouter
+) -> None:
+    route = localai.post("/v1/chat/completions").respond(json=localai_chat(content="yes"))
+    grammar = 'root ::= "yes" | "no"'
+    assert ask(client, "chat-model", grammar=grammar).status_code == 200
+    assert orjson.loads(route.calls.last.request.content)["grammar"] == grammar
+
+
+def test_unknown_response_format_type_is_400(client: TestClient) -> None:
+    assert_openai_error(ask(client, "chat-model", response_format={"type": "xml"}), 400)
+
+
+def test_streaming_gets_the_grammar_too(client: TestClient, localai: respx.MockRouter) -> None:
+    from ...support.chunks import localai_stream
+
+    route = localai.post("/v1/chat/completions").respond(
+        content=localai_stream("m", ['{"a"', ": 1}"]), headers={"content-type": "text/event-stream"}
+    )
+    reply = ask(client, "chat-model", response_format={"type": "json_object"}, stream=True)
+    assert reply.status_code == 200
+    assert orjson.loads(route.calls.last.request.content)["grammar"] == JSON_OBJECT_GBNF
+
+
+def test_a_grammar_with_a_json_response_format_is_400_before_any_upstream_call(
+    client: TestClient, localai: respx.MockRouter
+) -> None:
+    route = localai.post("/v1/chat/completions").respond(json=localai_chat())
+    for model in ("chat-model", "plain-model"):  # with and without the grammar capability
+        reply = ask(client, model, grammar='root ::= "{}"', response_format={"type": "json_object"})
+        error = assert_openai_error(reply, 400)
+        assert error["param"] == "grammar" and "not both" in error["message"]
+    assert not route.called
