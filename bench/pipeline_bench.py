@@ -15,7 +15,7 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
-from app.pipeline import RepetitionGuardConfig, StreamConfig, build_chain
+from app.pipeline import RepetitionGuardConfig, RequestOptions, StreamConfig, build_chain
 
 Chunk = dict[str, Any]
 Runner = Callable[[list[list[Chunk]], StreamConfig], Awaitable[int]]
@@ -95,7 +95,7 @@ async def bare(streams: list[list[Chunk]], config: StreamConfig) -> int:
 async def chained(streams: list[list[Chunk]], config: StreamConfig) -> int:
     sent = 0
     for chunks in streams:
-        chain = build_chain(config, {})
+        chain = build_chain(config, RequestOptions())
         assert chain is not None
         async for _ in chain.run(_source(chunks)):
             sent += 1
