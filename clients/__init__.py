@@ -1,6 +1,6 @@
 """The async LocalAI client: one connection pool, typed errors, LocalAI's quirks handled."""
 
-from ._client import EventStream, LocalAIClient, UpstreamReply
+from ._client import EventStream, UpstreamClient, UpstreamReply
 from ._config import DEFAULT_LIMITS, DEFAULT_TIMEOUTS, UNSET, PoolLimits, Timeouts
 from ._errors import (
     RETRYABLE_STATUSES,
@@ -24,9 +24,9 @@ __all__ = [
     "RETRYABLE_STATUSES",
     "UNSET",
     "EventStream",
-    "LocalAIClient",
     "PoolLimits",
     "Timeouts",
+    "UpstreamClient",
     "UpstreamConnectTimeout",
     "UpstreamError",
     "UpstreamFirstTokenTimeout",

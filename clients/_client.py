@@ -1,4 +1,4 @@
-"""`LocalAIClient`: one async HTTP connection pool for every LocalAI upstream of the process."""
+"""`UpstreamClient`: one async HTTP connection pool for every LocalAI upstream of the process."""
 
 from __future__ import annotations
 
@@ -147,10 +147,10 @@ class EventStream:
             await batches.aclose()
 
 
-class LocalAIClient:
+class UpstreamClient:
     """Async client for LocalAI's OpenAI-compatible API, over one shared connection pool.
 
-    Use as `async with LocalAIClient(...) as client:`; every method takes the upstream's base
+    Use as `async with UpstreamClient(...) as client:`; every method takes the upstream's base
     URL (`http://host:8080`), so one client serves every replica of every model.
     """
 
@@ -172,9 +172,9 @@ class LocalAIClient:
         self._json_headers = {**self._headers, "content-type": JSON}
         self._state = _State.UNOPENED
 
-    async def __aenter__(self) -> LocalAIClient:
+    async def __aenter__(self) -> UpstreamClient:
         if self._state is not _State.UNOPENED:
-            raise RuntimeError("A LocalAIClient cannot be opened twice; create a new one.")
+            raise RuntimeError("A UpstreamClient cannot be opened twice; create a new one.")
         self._state = _State.OPENED
         return self
 
@@ -190,7 +190,7 @@ class LocalAIClient:
     def _use(self) -> None:
         if self._state is _State.CLOSED:
             raise RuntimeError(
-                "This LocalAIClient has been closed; open a new one to send requests."
+                "This UpstreamClient has been closed; open a new one to send requests."
             )
         self._state = _State.OPENED
 

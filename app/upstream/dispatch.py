@@ -20,14 +20,14 @@ from dataclasses import dataclass
 from typing import Generic, TypeVar
 
 from clients import (
-    LocalAIClient,
     Timeouts,
+    UpstreamClient,
     UpstreamConnectTimeout,
     UpstreamError,
     UpstreamReply,
     UpstreamUnavailable,
 )
-from clients.llamacpp import LegacyBackend
+from clients.llamacpp import LlamaCppBackend
 
 from ..errors import BackendUnavailable, NoHealthyUpstream
 from ..observability.record import RequestRecord, upstream_headers
@@ -80,15 +80,15 @@ class Dispatcher:
 
     def __init__(
         self,
-        client: LocalAIClient,
+        client: UpstreamClient,
         registry: Registry,
         settings: Settings,
-        legacy: LegacyBackend | None = None,
+        llama_cpp: LlamaCppBackend | None = None,
     ) -> None:
         self.client = client
         self.registry = registry
         self.settings = settings
-        self.legacy = legacy
+        self.llama_cpp = llama_cpp
         self.upstreams: dict[str, Upstream] = {}
         self.breakers: dict[str, CircuitBreaker] = {}
         self.replica_sets = {target.id: self._replica_set(target) for target in registry}
@@ -256,10 +256,10 @@ class Dispatcher:
 
         return Opening(open_stream)
 
-    def _in_process(self, target: ModelTarget) -> LegacyBackend:
-        if self.legacy is None:
+    def _in_process(self, target: ModelTarget) -> LlamaCppBackend:
+        if self.llama_cpp is None:
             raise BackendUnavailable(f"Model {target.id!r} has no in-process backend.")
-        return self.legacy
+        return self.llama_cpp
 
     async def _with_fallback(self, target: ModelTarget, call: _Call[T]) -> T:
         """Serve `target`, moving along its `fallback` chain while models are down."""

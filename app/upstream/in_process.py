@@ -15,7 +15,7 @@ from typing import Any
 import orjson
 
 from clients import UpstreamReply, UpstreamStreamError
-from clients.llamacpp import LegacyBackend, LegacyBadRequest, LegacyError, LegacyModelConfig
+from clients.llamacpp import LlamaCppBackend, LlamaCppBadRequest, LlamaCppError, LlamaCppModelConfig
 
 from ..errors import BackendUnavailable, InvalidRequest
 from ..registry import ModelTarget
@@ -26,19 +26,19 @@ from .payloads import JsonPayload, Payload
 BACKEND = "legacy"
 IN_PROCESS = "in-process"
 
-Handler = Callable[[LegacyBackend, str, LegacyModelConfig, dict[str, Any]], Awaitable[Any]]
+Handler = Callable[[LlamaCppBackend, str, LlamaCppModelConfig, dict[str, Any]], Awaitable[Any]]
 
 _HANDLERS: dict[Endpoint, Handler] = {
-    endpoints.CHAT: LegacyBackend.chat,
-    endpoints.EMBEDDINGS: LegacyBackend.embeddings,
+    endpoints.CHAT: LlamaCppBackend.chat,
+    endpoints.EMBEDDINGS: LlamaCppBackend.embeddings,
 }
 _STREAMING = frozenset({endpoints.CHAT})
 
 
-def translate(exc: LegacyError, model: str, *, streaming: bool = False) -> Exception:
+def translate(exc: LlamaCppError, model: str, *, streaming: bool = False) -> Exception:
     """The gateway's error for a llama.cpp one: 400 for a bad request, else 503 (or an
     in-stream error once a stream has started)."""
-    if isinstance(exc, LegacyBadRequest):
+    if isinstance(exc, LlamaCppBadRequest):
         return InvalidRequest(exc.message, param=exc.param)
     if streaming:
         error = {"message": str(exc), "type": "server_error", "param": None, "code": None}
@@ -48,7 +48,7 @@ def translate(exc: LegacyError, model: str, *, streaming: bool = False) -> Excep
 
 def _request(
     target: ModelTarget, endpoint: Endpoint, payload: Payload, served: Collection[Endpoint]
-) -> tuple[LegacyModelConfig, dict[str, Any]]:
+) -> tuple[LlamaCppModelConfig, dict[str, Any]]:
     """The model's llama.cpp configuration and the JSON body, if it can serve `endpoint`."""
     if target.legacy is None or endpoint not in served or not isinstance(payload, JsonPayload):
         raise BackendUnavailable(
@@ -58,13 +58,13 @@ def _request(
 
 
 async def send(
-    backend: LegacyBackend, target: ModelTarget, endpoint: Endpoint, payload: Payload
+    backend: LlamaCppBackend, target: ModelTarget, endpoint: Endpoint, payload: Payload
 ) -> UpstreamReply:
     """Serve a whole request in-process."""
     config, body = _request(target, endpoint, payload, _HANDLERS)
     try:
         result = await _HANDLERS[endpoint](backend, target.id, config, body)
-    except LegacyError as exc:
+    except LlamaCppError as exc:
         raise translate(exc, target.id) from exc
     return UpstreamReply(200, orjson.dumps(result), "application/json")
 
@@ -73,12 +73,12 @@ async def _events(chunks: AsyncIterator[dict[str, Any]], model: str) -> AsyncIte
     try:
         async for chunk in chunks:
             yield [orjson.dumps(chunk)]
-    except LegacyError as exc:
+    except LlamaCppError as exc:
         raise translate(exc, model, streaming=True) from exc
 
 
 async def open_stream(
-    backend: LegacyBackend, target: ModelTarget, endpoint: Endpoint, payload: Payload
+    backend: LlamaCppBackend, target: ModelTarget, endpoint: Endpoint, payload: Payload
 ) -> tuple[contextlib.AsyncExitStack, AsyncIterator[list[bytes]], list[bytes] | None]:
     """Start an in-process stream and read its first chunk (request errors surface there).
 

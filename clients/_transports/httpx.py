@@ -1,4 +1,4 @@
-"""What `LocalAIClient` needs from a transport, and the adapter for httpx transports.
+"""What `UpstreamClient` needs from a transport, and the adapter for httpx transports.
 
 The default is the native HTTP/1.1 pool (`native`); any `httpx.AsyncBaseTransport` (httpx's
 own, `MockTransport`, or respx's mocks in tests) fits behind `HttpxWire`.

@@ -4,25 +4,25 @@ Serves chat, streamed chat, grammar-constrained chat and embeddings with the sam
 as the LocalAI path. Importing this package never imports llama_cpp.
 """
 
-from .backend import LegacyBackend
-from .config import DEFAULT_POOL, LegacyModelConfig, LegacyPoolConfig, default_threads
+from .backend import LlamaCppBackend
+from .config import DEFAULT_POOL, LlamaCppModelConfig, LlamaCppPoolConfig, default_threads
 from .embedded import embedded_models
-from .errors import LegacyBadRequest, LegacyError, LegacyModelUnavailable
+from .errors import LlamaCppBadRequest, LlamaCppError, LlamaCppModelUnavailable
 from .pool import LoadedModel, ModelPool
-from .runtime import legacy_available, packaged_gguf
+from .runtime import llama_cpp_available, packaged_gguf
 
 __all__ = [
     "DEFAULT_POOL",
-    "LegacyBackend",
-    "LegacyBadRequest",
-    "LegacyError",
-    "LegacyModelConfig",
-    "LegacyModelUnavailable",
-    "LegacyPoolConfig",
+    "LlamaCppBackend",
+    "LlamaCppBadRequest",
+    "LlamaCppError",
+    "LlamaCppModelConfig",
+    "LlamaCppModelUnavailable",
+    "LlamaCppPoolConfig",
     "LoadedModel",
     "ModelPool",
     "default_threads",
     "embedded_models",
-    "legacy_available",
+    "llama_cpp_available",
     "packaged_gguf",
 ]

@@ -1,4 +1,4 @@
-"""`LegacyBackend`: chat, streamed chat and embeddings from llama.cpp models loaded in-process."""
+"""`LlamaCppBackend`: chat, streamed chat and embeddings from llama.cpp models loaded in-process."""
 
 import contextlib
 import functools
@@ -8,17 +8,17 @@ from types import TracebackType
 from typing import Any, Self
 
 from .chat import ChatJob, complete, stream
-from .config import DEFAULT_POOL, LegacyModelConfig, LegacyPoolConfig
+from .config import DEFAULT_POOL, LlamaCppModelConfig, LlamaCppPoolConfig
 from .constraints import grammar_for
 from .embeddings import embed
-from .errors import LegacyBadRequest
+from .errors import LlamaCppBadRequest
 from .pool import Closer, Loader, ModelPool
 from .requests import ChatBody, EmbeddingsBody, parse_body
 from .runtime import close_llama, import_llama_cpp, load_llama
 from .worker import call_in_worker, stream_from_worker
 
 
-class LegacyBackend:
+class LlamaCppBackend:
     """Serves OpenAI-shaped requests from in-process models; open it with `async with`.
 
     Models load on first use and unload when idle or when `max_loaded` is reached. Each model
@@ -27,13 +27,13 @@ class LegacyBackend:
 
     def __init__(
         self,
-        limits: LegacyPoolConfig = DEFAULT_POOL,
+        limits: LlamaCppPoolConfig = DEFAULT_POOL,
         *,
         loader: Loader = load_llama,
         closer: Closer = close_llama,
     ) -> None:
         # One thread per loaded model (each runs one request at a time), one for loading.
-        self._executor = ThreadPoolExecutor(limits.max_loaded + 1, thread_name_prefix="legacy")
+        self._executor = ThreadPoolExecutor(limits.max_loaded + 1, thread_name_prefix="llama-cpp")
         self.pool = ModelPool(self._executor, limits, loader=loader, closer=closer)
 
     async def __aenter__(self) -> Self:
@@ -53,7 +53,7 @@ class LegacyBackend:
         await self.pool.aclose()
         self._executor.shutdown(wait=False)
 
-    async def chat(self, model_id: str, config: LegacyModelConfig, body: dict[str, Any]) -> dict:
+    async def chat(self, model_id: str, config: LlamaCppModelConfig, body: dict[str, Any]) -> dict:
         """A whole `chat.completion` for `body`; cancelling the call stops the generation."""
         job = self._chat_job(model_id, config, body)
         llama_cpp = import_llama_cpp(model_id)
@@ -62,7 +62,7 @@ class LegacyBackend:
         return await call_in_worker(self._executor, entry, work)
 
     async def chat_stream(
-        self, model_id: str, config: LegacyModelConfig, body: dict[str, Any]
+        self, model_id: str, config: LlamaCppModelConfig, body: dict[str, Any]
     ) -> AsyncIterator[dict]:
         """`chat.completion.chunk`s, one per token; closing the generator stops the generation.
 
@@ -80,11 +80,11 @@ class LegacyBackend:
                 yield chunk
 
     async def embeddings(
-        self, model_id: str, config: LegacyModelConfig, body: dict[str, Any]
+        self, model_id: str, config: LlamaCppModelConfig, body: dict[str, Any]
     ) -> dict:
         """An OpenAI embeddings list: one pooled vector per input, with token usage."""
         if not config.embedding:
-            raise LegacyBadRequest(f"model {model_id!r} is not an embedding model", param="model")
+            raise LlamaCppBadRequest(f"model {model_id!r} is not an embedding model", param="model")
         request = parse_body(EmbeddingsBody, body)
         import_llama_cpp(model_id)
         entry = await self.pool.acquire(model_id, config)
@@ -92,9 +92,9 @@ class LegacyBackend:
         return await call_in_worker(self._executor, entry, lambda _stop: work())
 
     @staticmethod
-    def _chat_job(model_id: str, config: LegacyModelConfig, body: dict[str, Any]) -> ChatJob:
+    def _chat_job(model_id: str, config: LlamaCppModelConfig, body: dict[str, Any]) -> ChatJob:
         if config.embedding:
-            raise LegacyBadRequest(f"model {model_id!r} is an embedding model", param="model")
+            raise LlamaCppBadRequest(f"model {model_id!r} is an embedding model", param="model")
         request = parse_body(ChatBody, body)
         return ChatJob(
             model_id=model_id,

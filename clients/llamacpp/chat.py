@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .constraints import check_native
-from .errors import LegacyBadRequest
+from .errors import LlamaCppBadRequest
 
 Chunk = dict[str, Any]
 
@@ -90,7 +90,7 @@ def generate(
             on_chunk(chunk)
             finish_reason = chunk["choices"][0]["finish_reason"] or finish_reason
     except ValueError as exc:  # llama-cpp-python's way to say "input too long" and the like
-        raise LegacyBadRequest(f"model {job.model_id!r}: {exc}", param="messages") from exc
+        raise LlamaCppBadRequest(f"model {job.model_id!r}: {exc}", param="messages") from exc
     finally:
         chunks.close()
     return Outcome(finish_reason, counter.usage(finish_reason))

@@ -17,7 +17,7 @@ def default_threads() -> int:
     return max(1, (os.cpu_count() or 1) // 2)
 
 
-class LegacyModelConfig(BaseModel):
+class LlamaCppModelConfig(BaseModel):
     """How to load one GGUF model in-process; the `legacy:` field of a registry entry.
 
     Exactly one of `gguf` (a file path) or `package` (an installed distribution that ships one
@@ -53,7 +53,7 @@ class LegacyModelConfig(BaseModel):
         return self
 
 
-class LegacyPoolConfig(BaseModel):
+class LlamaCppPoolConfig(BaseModel):
     """Bounds of the in-process model pool: how many models stay loaded, and for how long idle.
 
     `idle_timeout=None` keeps models loaded until the least recently used one must make room.
@@ -65,4 +65,4 @@ class LegacyPoolConfig(BaseModel):
     idle_timeout: Annotated[float, Field(gt=0)] | None = 300.0
 
 
-DEFAULT_POOL = LegacyPoolConfig()
+DEFAULT_POOL = LlamaCppPoolConfig()

@@ -7,7 +7,7 @@ llama.cpp's own parser in `check_native` (an invalid grammar crashes llama.cpp a
 import json
 from typing import Any
 
-from .errors import LegacyBadRequest
+from .errors import LlamaCppBadRequest
 from .requests import ChatBody
 
 
@@ -23,7 +23,7 @@ def _requested_grammar(body: ChatBody) -> str | None:
     fmt = body.response_format
     constrained_format = fmt is not None and fmt.type != "text"
     if body.grammar is not None and constrained_format:
-        raise LegacyBadRequest(
+        raise LlamaCppBadRequest(
             "give either 'grammar' or a JSON 'response_format', not both", param="grammar"
         )
     if body.grammar is not None or fmt is None or fmt.type == "text":
@@ -37,7 +37,7 @@ def _requested_grammar(body: ChatBody) -> str | None:
     try:
         return str(grammar.schema_to_gbnf_cached(schema, fmt.json_schema.strict is True))
     except ValueError as exc:
-        raise LegacyBadRequest(
+        raise LlamaCppBadRequest(
             f"response_format.json_schema cannot be enforced: {exc}", param="response_format"
         ) from exc
 
@@ -48,16 +48,16 @@ def _validate(text: str) -> None:
     try:
         validate_gbnf(text)
     except GrammarSyntaxError as exc:
-        raise LegacyBadRequest(f"invalid grammar: {exc}", param="grammar") from exc
+        raise LlamaCppBadRequest(f"invalid grammar: {exc}", param="grammar") from exc
 
 
 def check_native(llama_cpp: Any, llama: Any, text: str) -> None:
-    """Let llama.cpp parse the grammar once without sampling; raise `LegacyBadRequest` if it fails.
+    """Let llama.cpp parse the grammar once without sampling; raise `LlamaCppBadRequest` if not.
 
     Call it in the worker thread holding the model's lock.
     """
     vocab = llama_cpp.llama_model_get_vocab(llama.model)
     sampler = llama_cpp.llama_sampler_init_grammar(vocab, text.encode(), b"root")
     if not sampler:
-        raise LegacyBadRequest("invalid grammar: llama.cpp cannot parse it", param="grammar")
+        raise LlamaCppBadRequest("invalid grammar: llama.cpp cannot parse it", param="grammar")
     llama_cpp.llama_sampler_free(sampler)

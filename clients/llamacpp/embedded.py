@@ -10,7 +10,7 @@ EMBED_MODEL_ID = "smollm2-135m-embed"
 def embedded_models() -> dict[str, dict[str, Any]]:
     """Raw registry entries (model id -> entry) for the packaged SmolLM2 chat and embeddings.
 
-    Each entry has `localai_model`, `capabilities` and `legacy` (a `LegacyModelConfig` mapping);
+    Each entry has `localai_model`, `capabilities` and `legacy` (a `LlamaCppModelConfig` mapping);
     the registry loader validates them like entries read from its file.
     """
     return {

@@ -4,7 +4,7 @@ import base64
 import struct
 from typing import Any
 
-from .errors import LegacyBadRequest
+from .errors import LlamaCppBadRequest
 from .requests import EmbeddingsBody
 
 
@@ -12,14 +12,14 @@ def embed(llama: Any, model_id: str, body: EmbeddingsBody) -> dict[str, Any]:
     """Return an OpenAI embeddings list for `body` (blocking: call it in a worker thread)."""
     size = llama.n_embd()
     if body.dimensions is not None and body.dimensions != size:
-        raise LegacyBadRequest(
+        raise LlamaCppBadRequest(
             f"model {model_id!r} has {size} dimensions; 'dimensions' cannot change that",
             param="dimensions",
         )
     try:
         vectors, tokens = llama.embed(body.texts, normalize=True, truncate=False, return_count=True)
     except ValueError as exc:  # an input longer than the batch
-        raise LegacyBadRequest(f"model {model_id!r}: {exc}", param="input") from exc
+        raise LlamaCppBadRequest(f"model {model_id!r}: {exc}", param="input") from exc
     return {
         "object": "list",
         "data": [

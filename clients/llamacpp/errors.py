@@ -1,22 +1,22 @@
 """Errors raised by the in-process llama.cpp backend.
 
-    LegacyError
-    ├── LegacyModelUnavailable   no llama_cpp, no GGUF file, or llama.cpp could not load it
-    └── LegacyBadRequest         the request is invalid here (body, grammar, length)
+    LlamaCppError
+    ├── LlamaCppModelUnavailable   no llama_cpp, no GGUF file, or llama.cpp could not load it
+    └── LlamaCppBadRequest         the request is invalid here (body, grammar, length)
 
 The gateway translates these to OpenAI errors at its one error boundary.
 """
 
 
-class LegacyError(Exception):
+class LlamaCppError(Exception):
     """Base class of every error raised by `clients.llamacpp`."""
 
 
-class LegacyModelUnavailable(LegacyError):
+class LlamaCppModelUnavailable(LlamaCppError):
     """Raised when a model cannot be loaded: llama_cpp is missing, the GGUF is missing or broken."""
 
 
-class LegacyBadRequest(LegacyError, ValueError):
+class LlamaCppBadRequest(LlamaCppError, ValueError):
     """Raised when a request is invalid for the in-process backend; the message says why."""
 
     def __init__(self, message: str, *, param: str | None = None) -> None:

@@ -10,12 +10,12 @@ from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any, Self
 
-from .config import DEFAULT_POOL, LegacyModelConfig, LegacyPoolConfig
+from .config import DEFAULT_POOL, LlamaCppModelConfig, LlamaCppPoolConfig
 from .runtime import close_llama, load_llama
 
 logger = logging.getLogger(__name__)
 
-Loader = Callable[[str, LegacyModelConfig], Any]
+Loader = Callable[[str, LlamaCppModelConfig], Any]
 Closer = Callable[[Any], None]
 
 # The reaper looks for idle models this many times per idle timeout, within these bounds (s).
@@ -28,7 +28,7 @@ class LoadedModel:
     """One loaded model. Hold `lock` while using `llama`: llama.cpp contexts are not thread-safe."""
 
     model_id: str
-    config: LegacyModelConfig
+    config: LlamaCppModelConfig
     llama: Any
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     last_used: float = field(default_factory=time.monotonic)
@@ -50,7 +50,7 @@ class ModelPool:
     def __init__(
         self,
         executor: Executor,
-        limits: LegacyPoolConfig = DEFAULT_POOL,
+        limits: LlamaCppPoolConfig = DEFAULT_POOL,
         *,
         loader: Loader = load_llama,
         closer: Closer = close_llama,
@@ -83,7 +83,7 @@ class ModelPool:
         """Ids of the loaded models, least recently used first."""
         return list(self._models)
 
-    async def get(self, model_id: str, config: LegacyModelConfig) -> LoadedModel:
+    async def get(self, model_id: str, config: LlamaCppModelConfig) -> LoadedModel:
         """Return the loaded model, loading it first (and evicting others) when needed."""
         while True:
             self._check_open()
@@ -99,7 +99,7 @@ class ModelPool:
                 elif entry is None:
                     return await self._load(model_id, config)
 
-    async def acquire(self, model_id: str, config: LegacyModelConfig) -> LoadedModel:
+    async def acquire(self, model_id: str, config: LlamaCppModelConfig) -> LoadedModel:
         """Return the loaded model with its lock held; the caller must call `release()`."""
         while True:
             entry = await self.get(model_id, config)
@@ -132,7 +132,7 @@ class ModelPool:
         if self._closed:
             raise RuntimeError("The model pool is closed; no model can be loaded from it.")
 
-    async def _load(self, model_id: str, config: LegacyModelConfig) -> LoadedModel:
+    async def _load(self, model_id: str, config: LlamaCppModelConfig) -> LoadedModel:
         while len(self._models) >= self._limits.max_loaded:
             await self._evict(self._victim())
         loop = asyncio.get_running_loop()

@@ -1,13 +1,13 @@
 """The OpenAI request bodies the in-process backend serves, checked strictly.
 
-A field the backend cannot honour is refused with `LegacyBadRequest` rather than ignored.
+A field the backend cannot honour is refused with `LlamaCppBadRequest` rather than ignored.
 """
 
 from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from .errors import LegacyBadRequest
+from .errors import LlamaCppBadRequest
 
 _Body = TypeVar("_Body", bound=BaseModel)
 
@@ -124,7 +124,7 @@ class EmbeddingsBody(_Strict):
 
 
 def parse_body(model: type[_Body], body: dict[str, Any]) -> _Body:
-    """Validate a request body; raise `LegacyBadRequest` naming the first bad field."""
+    """Validate a request body; raise `LlamaCppBadRequest` naming the first bad field."""
     try:
         return model.model_validate(body)
     except ValidationError as exc:
@@ -135,4 +135,4 @@ def parse_body(model: type[_Body], body: dict[str, Any]) -> _Body:
         else:
             message = f"{where!r}: {first['msg']}"
         param = str(first["loc"][0]) if first["loc"] else None
-        raise LegacyBadRequest(message, param=param) from exc
+        raise LlamaCppBadRequest(message, param=param) from exc

@@ -10,8 +10,8 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from .config import LegacyModelConfig
-from .errors import LegacyModelUnavailable
+from .config import LlamaCppModelConfig
+from .errors import LlamaCppModelUnavailable
 
 logger = logging.getLogger(__name__)
 
@@ -22,17 +22,17 @@ _POOLING_TYPES = {
 }
 
 
-def legacy_available() -> bool:
+def llama_cpp_available() -> bool:
     """True when llama_cpp is installed (checked without importing it)."""
     return importlib.util.find_spec("llama_cpp") is not None
 
 
 def import_llama_cpp(model_id: str) -> ModuleType:
-    """Import llama_cpp, or raise `LegacyModelUnavailable` naming the model that needed it."""
+    """Import llama_cpp, or raise `LlamaCppModelUnavailable` naming the model that needed it."""
     try:
         return importlib.import_module("llama_cpp")
     except ImportError as exc:
-        raise LegacyModelUnavailable(
+        raise LlamaCppModelUnavailable(
             f"model {model_id!r}: the in-process backend needs llama-cpp-python "
             "(install the 'legacy' extra)"
         ) from exc
@@ -55,12 +55,12 @@ def packaged_gguf(distribution: str) -> Path | None:
     return files[0] if len(files) == 1 else None
 
 
-def model_path(model_id: str, config: LegacyModelConfig) -> Path:
-    """The GGUF file a config names; raise `LegacyModelUnavailable` when it is not there."""
+def model_path(model_id: str, config: LlamaCppModelConfig) -> Path:
+    """The GGUF file a config names; raise `LlamaCppModelUnavailable` when it is not there."""
     if config.package is not None:
         path = packaged_gguf(config.package)
         if path is None:
-            raise LegacyModelUnavailable(
+            raise LlamaCppModelUnavailable(
                 f"model {model_id!r}: package {config.package!r} is not installed "
                 "or does not ship exactly one GGUF file"
             )
@@ -68,11 +68,11 @@ def model_path(model_id: str, config: LegacyModelConfig) -> Path:
     assert config.gguf is not None  # the config validator requires gguf or package
     if not config.gguf.is_file():
         logger.warning("model %r: GGUF file %s does not exist", model_id, config.gguf)
-        raise LegacyModelUnavailable(f"model {model_id!r}: its GGUF file is missing")
+        raise LlamaCppModelUnavailable(f"model {model_id!r}: its GGUF file is missing")
     return config.gguf
 
 
-def load_llama(model_id: str, config: LegacyModelConfig) -> Any:
+def load_llama(model_id: str, config: LlamaCppModelConfig) -> Any:
     """Load a `llama_cpp.Llama` for a config (blocking: call it from a worker thread)."""
     llama_cpp = import_llama_cpp(model_id)
     path = model_path(model_id, config)
@@ -94,7 +94,7 @@ def load_llama(model_id: str, config: LegacyModelConfig) -> Any:
         return llama_cpp.Llama(model_path=str(path), **options)
     except ValueError as exc:
         logger.warning("model %r: llama.cpp could not load %s: %s", model_id, path, exc)
-        raise LegacyModelUnavailable(f"model {model_id!r}: llama.cpp could not load it") from exc
+        raise LlamaCppModelUnavailable(f"model {model_id!r}: llama.cpp could not load it") from exc
 
 
 def close_llama(llama: Any) -> None:

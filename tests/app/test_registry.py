@@ -91,6 +91,6 @@ def test_embedded_registry_when_nothing_is_configured() -> None:
 def test_missing_llama_cpp_is_a_start_up_error_naming_the_install(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(lifespan, "legacy_available", lambda: False)
+    monkeypatch.setattr(lifespan, "llama_cpp_available", lambda: False)
     with pytest.raises(RegistryError, match=r"pip install -e '\.\[legacy\]'"):
         lifespan.load_models(Settings(_env_file=None))

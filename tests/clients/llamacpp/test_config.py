@@ -1,23 +1,28 @@
-"""`LegacyModelConfig`, `LegacyPoolConfig` and the embedded registry entries."""
+"""`LlamaCppModelConfig`, `LlamaCppPoolConfig` and the embedded registry entries."""
 
 from pathlib import Path
 
 import pytest
 from pydantic import ValidationError
 
-from clients.llamacpp import LegacyModelConfig, LegacyPoolConfig, default_threads, embedded_models
+from clients.llamacpp import (
+    LlamaCppModelConfig,
+    LlamaCppPoolConfig,
+    default_threads,
+    embedded_models,
+)
 
 
 def test_defaults_for_a_chat_model() -> None:
-    config = LegacyModelConfig(gguf=Path("/models/x.gguf"))
+    config = LlamaCppModelConfig(gguf=Path("/models/x.gguf"))
     assert (config.n_ctx, config.n_batch) == (2048, 512)
     assert (config.embedding, config.pooling) == (False, None)
     assert config.n_threads == default_threads() >= 1
 
 
 def test_embedding_models_pool_by_mean_unless_told() -> None:
-    assert LegacyModelConfig(package="p", embedding=True).pooling == "mean"
-    assert LegacyModelConfig(package="p", embedding=True, pooling="cls").pooling == "cls"
+    assert LlamaCppModelConfig(package="p", embedding=True).pooling == "mean"
+    assert LlamaCppModelConfig(package="p", embedding=True, pooling="cls").pooling == "cls"
 
 
 @pytest.mark.parametrize(
@@ -34,15 +39,15 @@ def test_embedding_models_pool_by_mean_unless_told() -> None:
 )
 def test_refuses(fields: dict[str, object], message: str) -> None:
     with pytest.raises(ValidationError, match=message):
-        LegacyModelConfig.model_validate(fields)
+        LlamaCppModelConfig.model_validate(fields)
 
 
 def test_configs_are_frozen() -> None:
-    config = LegacyModelConfig(package="p")
+    config = LlamaCppModelConfig(package="p")
     with pytest.raises(ValidationError):
         config.n_ctx = 4  # type: ignore[misc]
     with pytest.raises(ValidationError):
-        LegacyPoolConfig(max_loaded=0)
+        LlamaCppPoolConfig(max_loaded=0)
 
 
 def test_embedded_models_are_valid_chat_and_embedding_entries() -> None:
@@ -52,8 +57,8 @@ def test_embedded_models_are_valid_chat_and_embedding_entries() -> None:
     embed = entries["smollm2-135m-embed"]
     assert {"chat", "grammar"} <= set(chat["capabilities"])
     assert embed["capabilities"] == ["embeddings"]
-    assert not LegacyModelConfig.model_validate(chat["legacy"]).embedding
-    assert LegacyModelConfig.model_validate(embed["legacy"]).pooling == "mean"
+    assert not LlamaCppModelConfig.model_validate(chat["legacy"]).embedding
+    assert LlamaCppModelConfig.model_validate(embed["legacy"]).pooling == "mean"
     for model_id, entry in entries.items():
         assert set(entry) == {"localai_model", "capabilities", "legacy"}
         assert entry["localai_model"] == model_id

@@ -6,11 +6,11 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from clients.llamacpp import LegacyModelConfig, LegacyPoolConfig, ModelPool
+from clients.llamacpp import LlamaCppModelConfig, LlamaCppPoolConfig, ModelPool
 
 from .conftest import FakeLoader
 
-CONFIG = LegacyModelConfig(package="fake")
+CONFIG = LlamaCppModelConfig(package="fake")
 WAIT = 10.0  # generous bound for anything that happens "soon"
 
 
@@ -27,7 +27,7 @@ def loader() -> FakeLoader:
 
 def make_pool(executor: ThreadPoolExecutor, loader: FakeLoader, **limits: object) -> ModelPool:
     return ModelPool(
-        executor, LegacyPoolConfig.model_validate(limits), loader=loader.load, closer=loader.close
+        executor, LlamaCppPoolConfig.model_validate(limits), loader=loader.load, closer=loader.close
     )
 
 

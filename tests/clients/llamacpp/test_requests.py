@@ -2,7 +2,7 @@
 
 import pytest
 
-from clients.llamacpp import LegacyBadRequest
+from clients.llamacpp import LlamaCppBadRequest
 from clients.llamacpp.requests import ChatBody, EmbeddingsBody, parse_body
 
 HELLO = [{"role": "user", "content": "hi"}]
@@ -57,7 +57,7 @@ def test_include_usage() -> None:
     ],
 )
 def test_chat_refusals(body: dict[str, object], param: str, message: str) -> None:
-    with pytest.raises(LegacyBadRequest, match=message) as caught:
+    with pytest.raises(LlamaCppBadRequest, match=message) as caught:
         parse_body(ChatBody, body)
     assert caught.value.param == param
 
@@ -66,5 +66,5 @@ def test_embeddings_body() -> None:
     assert parse_body(EmbeddingsBody, {"input": "a"}).texts == ["a"]
     assert parse_body(EmbeddingsBody, {"input": ["a", "b"]}).texts == ["a", "b"]
     for bad in ({"input": [1, 2]}, {"input": []}, {"input": "a", "encoding_format": "int8"}):
-        with pytest.raises(LegacyBadRequest):
+        with pytest.raises(LlamaCppBadRequest):
             parse_body(EmbeddingsBody, bad)

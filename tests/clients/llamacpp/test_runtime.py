@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from clients.llamacpp import LegacyModelConfig, LegacyModelUnavailable, packaged_gguf
+from clients.llamacpp import LlamaCppModelConfig, LlamaCppModelUnavailable, packaged_gguf
 from clients.llamacpp.runtime import import_llama_cpp, model_path
 
 
@@ -25,7 +25,7 @@ def make_package(site: Path, name: str, *files: str) -> None:
 def test_packaged_gguf_is_found_without_importing_the_package(site: Path) -> None:
     make_package(site, "one_model", "m.gguf", "README.md")
     assert packaged_gguf("one-model") == site / "one_model" / "m.gguf"
-    config = LegacyModelConfig(package="one-model")
+    config = LlamaCppModelConfig(package="one-model")
     assert model_path("x", config) == site / "one_model" / "m.gguf"
 
 
@@ -33,16 +33,16 @@ def test_a_package_without_exactly_one_gguf_is_unavailable(site: Path) -> None:
     make_package(site, "two_models", "a.gguf", "b.gguf")
     assert packaged_gguf("two-models") is None
     assert packaged_gguf("not-installed-anywhere") is None
-    with pytest.raises(LegacyModelUnavailable, match="model 'x': package 'two-models'"):
-        model_path("x", LegacyModelConfig(package="two-models"))
+    with pytest.raises(LlamaCppModelUnavailable, match="model 'x': package 'two-models'"):
+        model_path("x", LlamaCppModelConfig(package="two-models"))
 
 
 def test_a_gguf_path(tmp_path: Path) -> None:
     present = tmp_path / "m.gguf"
     present.write_bytes(b"GGUF")
-    assert model_path("x", LegacyModelConfig(gguf=present)) == present
-    with pytest.raises(LegacyModelUnavailable, match="its GGUF file is missing") as caught:
-        model_path("x", LegacyModelConfig(gguf=tmp_path / "absent.gguf"))
+    assert model_path("x", LlamaCppModelConfig(gguf=present)) == present
+    with pytest.raises(LlamaCppModelUnavailable, match="its GGUF file is missing") as caught:
+        model_path("x", LlamaCppModelConfig(gguf=tmp_path / "absent.gguf"))
     assert str(tmp_path) not in str(caught.value)  # paths go to the log, not to clients
 
 
@@ -51,5 +51,5 @@ def test_missing_llama_cpp_is_unavailable(monkeypatch: pytest.MonkeyPatch) -> No
         raise ImportError(f"No module named {name!r}")
 
     monkeypatch.setattr(importlib, "import_module", refuse)
-    with pytest.raises(LegacyModelUnavailable, match="needs llama-cpp-python"):
+    with pytest.raises(LlamaCppModelUnavailable, match="needs llama-cpp-python"):
         import_llama_cpp("x")

@@ -7,7 +7,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from clients.llamacpp import LegacyModelConfig, LoadedModel
+from clients.llamacpp import LlamaCppModelConfig, LoadedModel
 from clients.llamacpp.worker import Emit, call_in_worker, stream_from_worker
 
 WAIT = 10.0
@@ -20,7 +20,7 @@ def executor() -> Iterator[ThreadPoolExecutor]:
 
 
 async def locked_entry() -> LoadedModel:
-    entry = LoadedModel("m", LegacyModelConfig(package="fake"), llama=None)
+    entry = LoadedModel("m", LlamaCppModelConfig(package="fake"), llama=None)
     await entry.lock.acquire()
     return entry
 

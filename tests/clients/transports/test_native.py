@@ -14,9 +14,9 @@ import httpx
 import pytest
 
 from clients import (
-    LocalAIClient,
     PoolLimits,
     Timeouts,
+    UpstreamClient,
     UpstreamConnectTimeout,
     UpstreamProtocolError,
     UpstreamUnavailable,
@@ -436,14 +436,14 @@ def test_only_http_urls_are_accepted() -> None:
         parse_origin("ftp://127.0.0.1/")
 
 
-# 5b. ...and LocalAIClient turns them into its own errors
+# 5b. ...and UpstreamClient turns them into its own errors
 
 
 async def test_client_maps_a_hang_up_before_answering_to_unavailable() -> None:
     async def hang_up(server: Scripted, reader: asyncio.StreamReader, writer) -> None:
         await server.request(reader)
 
-    async with Scripted(hang_up) as server, LocalAIClient(timeouts=FAST) as client:
+    async with Scripted(hang_up) as server, UpstreamClient(timeouts=FAST) as client:
         with pytest.raises(UpstreamUnavailable):
             await client.request(server.url, "POST", CHAT, b"{}", model="m")
 
@@ -453,7 +453,7 @@ async def test_client_maps_a_body_cut_off_to_a_protocol_error() -> None:
         await server.request(reader)
         writer.write(b'HTTP/1.1 200 OK\r\ncontent-length: 100\r\n\r\n{"partial"')
 
-    async with Scripted(cut) as server, LocalAIClient(timeouts=FAST) as client:
+    async with Scripted(cut) as server, UpstreamClient(timeouts=FAST) as client:
         with pytest.raises(UpstreamProtocolError, match="broke off"):
             await client.request(server.url, "POST", CHAT, b"{}", model="m")
 
@@ -464,7 +464,7 @@ async def test_client_maps_a_stream_cut_off_to_a_protocol_error() -> None:
         writer.write(CHUNKED_HEAD + chunk(b'data: {"a":1}\n\n') + b"7\r\ndat")
 
     received = []
-    async with Scripted(cut) as server, LocalAIClient(timeouts=FAST) as client:
+    async with Scripted(cut) as server, UpstreamClient(timeouts=FAST) as client:
         async with client.stream(server.url, CHAT, b"{}", model="m") as events:
             with pytest.raises(UpstreamProtocolError, match="broke off"):
                 async for batch in events:
@@ -477,7 +477,7 @@ async def test_client_maps_a_slow_connect_to_a_connect_timeout(
 ) -> None:
     slow_connect(monkeypatch)
     timeouts = FAST.merge(connect=0.01)
-    async with LocalAIClient(timeouts=timeouts) as client:
+    async with UpstreamClient(timeouts=timeouts) as client:
         with pytest.raises(UpstreamConnectTimeout) as info:
             await client.request("http://127.0.0.1:9", "POST", CHAT, b"{}", model="m")
     assert info.value.limit == 0.01
