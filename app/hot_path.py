@@ -37,7 +37,11 @@ class HotRoutes:
         self.app = app
         self.routes: dict[str, APIRoute] = {}
         for route in routes:
-            if isinstance(route, APIRoute) and route.path in HOT_PATHS and "POST" in route.methods:
+            if (
+                isinstance(route, APIRoute)
+                and route.path in HOT_PATHS
+                and "POST" in (route.methods or ())
+            ):
                 if route.dependant.dependencies or route.dependant.body_params:
                     raise TypeError(f"hot route {route.path} must take only the Request")
                 self.routes[route.path] = route

@@ -3,11 +3,21 @@
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable
 from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BeforeValidator, Field, HttpUrl, SecretStr, field_validator
+from pydantic import (
+    BeforeValidator,
+    Field,
+    HttpUrl,
+    SecretStr,
+    TypeAdapter,
+    ValidatorFunctionWrapHandler,
+    WrapValidator,
+    field_validator,
+)
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from clients import PoolLimits, Timeouts
@@ -30,6 +40,16 @@ def comma_list(value: object) -> object:
     return value
 
 
+def http_url(tidy: Callable[[str], str]) -> WrapValidator:
+    """Validate a string as an http(s) URL (pydantic's checks and messages), then `tidy` it."""
+
+    def validate(value: object, handler: ValidatorFunctionWrapHandler) -> str:
+        return tidy(str(_HTTP_URL.validate_python(handler(value))))
+
+    return WrapValidator(validate)
+
+
+_HTTP_URL: TypeAdapter[HttpUrl] = TypeAdapter(HttpUrl)
 Seconds = Annotated[float, Field(gt=0)]
 OptionalSeconds = Annotated[float | None, Field(gt=0)]
 Bytes = Annotated[int, Field(ge=1)]
@@ -46,9 +66,7 @@ class Settings(BaseSettings):
         frozen=True,
     )
 
-    localai_url: Annotated[HttpUrl, AfterValidator(lambda url: upstream_base(str(url)))] | None = (
-        None
-    )
+    localai_url: Annotated[str, http_url(upstream_base)] | None = None
     registry: Path | None = None
     localai_api_key: SecretStr | None = None
 
@@ -94,9 +112,7 @@ class Settings(BaseSettings):
     drain_timeout: Seconds = 30.0
 
     # Media (images, vision, audio): public URLs of generated images and upload/fetch limits.
-    public_base_url: Annotated[HttpUrl, AfterValidator(lambda url: str(url).rstrip("/"))] | None = (
-        None
-    )
+    public_base_url: Annotated[str, http_url(lambda url: url.rstrip("/"))] | None = None
     image_url_key: SecretStr = Field(default_factory=lambda: SecretStr(secrets.token_urlsafe(32)))
     image_url_ttl: Seconds = 3600.0
     max_image_bytes: Bytes = 10 * MiB

@@ -35,4 +35,5 @@ async def get_gateway(request: Request) -> Gateway:
 
     `async` on purpose: FastAPI runs a plain `def` dependency in a worker thread per request.
     """
-    return request.state.gateway
+    gateway: Gateway = request.state.gateway
+    return gateway

@@ -118,8 +118,9 @@ class EventStream:
 
     async def __aiter__(self) -> AsyncIterator[list[bytes]]:
         clock, model, timeouts = self._clock, self._model, self._clock.timeouts
-        batches = aiter(iter_sse_batches(self.response.chunks()))
-        phase, limit = UpstreamFirstTokenTimeout, timeouts.first_token
+        batches = iter_sse_batches(self.response.chunks())
+        phase: type[UpstreamTimeout] = UpstreamFirstTokenTimeout
+        limit = timeouts.first_token
         deadline = clock.deadline(limit, clock.start)
         try:
             while True:
@@ -289,8 +290,9 @@ class UpstreamClient:
         self,
         upstream: str,
         path: str,
-        body: bytes,
+        body: bytes | None,
         *,
+        content_type: str | None = JSON,
         model: str,
         timeouts: Timeouts | None = None,
         headers: Mapping[str, str] | None = None,
@@ -299,7 +301,7 @@ class UpstreamClient:
         """POST a streaming request; yields its `EventStream` and closes the upstream on exit."""
         timeouts = timeouts or self.timeouts
         clock = _Clock(timeouts, deadline)
-        headers = self._headers_for(body, JSON, headers)
+        headers = self._headers_for(body, content_type, headers)
         response = await self._open(clock, model, upstream, "POST", path, headers, body)
         try:
             yield EventStream(response, clock, model)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 
 DONE = b"[DONE]"
 
@@ -13,7 +13,7 @@ def _event_data(block: bytes) -> bytes | None:
     return b"\n".join(lines) if lines else None
 
 
-async def iter_sse_batches(chunks: AsyncIterator[bytes]) -> AsyncIterator[list[bytes]]:
+async def iter_sse_batches(chunks: AsyncIterator[bytes]) -> AsyncGenerator[list[bytes]]:
     """Yield the data payloads of every event completed by one network read, as one batch.
 
     A burst of events costs one batch (and downstream one write) instead of one per event;

@@ -181,6 +181,8 @@ def _is_loopback(host: str) -> bool:
 
 def presented_key(scope: Scope) -> str | None:
     """Return the key from `Authorization: Bearer` or `x-api-key`, if either is sent."""
+    name: bytes
+    value: bytes
     for name, value in scope["headers"]:
         if name == b"authorization":
             scheme, _, token = value.decode("latin-1").partition(" ")

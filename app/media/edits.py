@@ -17,7 +17,7 @@ from ..observability.record import RequestRecord
 from ..registry import ModelTarget
 from ..state import Gateway
 from ..upstream import endpoints
-from ..upstream.payloads import FilePart, FormPayload, JsonPayload
+from ..upstream.payloads import FilePart, FormPayload, JsonPayload, Payload
 from .images import Format, check_size_and_n, deliver, response_format
 from .sniff import GIF, sniff_image
 from .uploads import Upload, file_field, required_text
@@ -45,6 +45,7 @@ async def edit_image(
     required_text(form, "prompt")
     wanted = response_format(fields.pop("response_format", None))
     check_size_and_n(fields.get("size"), fields.get("n"))
+    payload: Payload
     if mask is None:
         endpoint, payload = endpoints.IMAGE_TO_IMAGE, _image_to_image(image, fields, wanted)
     else:

@@ -69,7 +69,7 @@ async def _inline(
 ) -> None:
     holder = part.get("image_url")
     url = holder.get("url") if isinstance(holder, dict) else None
-    if not isinstance(url, str):
+    if not isinstance(holder, dict) or not isinstance(url, str):
         raise InvalidRequest(f"{param} must be an object with a string 'url'.", param=param)
     if url.startswith("data:"):
         check_data_uri(url, param, policy.max_bytes)

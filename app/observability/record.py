@@ -61,7 +61,7 @@ def request_id_from(scope: Scope) -> str:
     """Return the client's X-Request-ID if it is a sane token, else a new random id."""
     for name, value in scope["headers"]:
         if name == REQUEST_ID_HEADER:
-            given = value.decode("latin-1")
+            given: str = value.decode("latin-1")
             if _REQUEST_ID.fullmatch(given):
                 return given
             break

@@ -207,6 +207,7 @@ class Dispatcher:
                         replica.url,
                         endpoint.path,
                         payload.content(model),
+                        content_type=payload.content_type,
                         model=model.id,
                         timeouts=model.timeouts,
                         headers=headers,

@@ -9,7 +9,7 @@ errors become gateway or upstream errors here.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator, Awaitable, Callable, Collection
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Collection
 from typing import Any
 
 import orjson
@@ -69,7 +69,7 @@ async def send(
     return UpstreamReply(200, orjson.dumps(result), "application/json")
 
 
-async def _events(chunks: AsyncIterator[dict[str, Any]], model: str) -> AsyncIterator[list[bytes]]:
+async def _events(chunks: AsyncIterator[dict[str, Any]], model: str) -> AsyncGenerator[list[bytes]]:
     try:
         async for chunk in chunks:
             yield [orjson.dumps(chunk)]
@@ -88,8 +88,8 @@ async def open_stream(
     chunks = backend.chat_stream(target.id, config, body)
     events = _events(chunks, target.id)
     stack = contextlib.AsyncExitStack()
-    stack.push_async_callback(chunks.aclose)  # type: ignore[attr-defined]
-    stack.push_async_callback(events.aclose)  # type: ignore[attr-defined]
+    stack.push_async_callback(chunks.aclose)
+    stack.push_async_callback(events.aclose)
     try:
         first = await anext(events, None)
     except UpstreamStreamError as exc:

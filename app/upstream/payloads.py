@@ -24,7 +24,10 @@ FilePart = tuple[str, bytes, str]
 class Payload(Protocol):
     """The body of an upstream request, per serving model, and its content type."""
 
-    content_type: str | None
+    @property
+    def content_type(self) -> str | None:
+        """The body's media type (None: no body)."""
+        ...
 
     def content(self, target: ModelTarget) -> bytes | None:
         """The bytes to send to `target`'s upstream (None: no body)."""

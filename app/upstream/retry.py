@@ -37,7 +37,7 @@ class RetryPolicy:
 
     def backoff_after(self, failed: int) -> float:
         """The jittered exponential wait after the `failed`-th failed attempt."""
-        ceiling = min(self.backoff_max, self.backoff * 2 ** (failed - 1))
+        ceiling = min(self.backoff_max, self.backoff * 2.0 ** (failed - 1))
         return ceiling * random.uniform(0.5, 1.0)
 
     def next_delay(

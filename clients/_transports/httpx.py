@@ -59,7 +59,8 @@ class HttpxResponse:
 
     def header(self, name: str) -> str | None:
         """The value of header `name`, or None."""
-        return self.response.headers.get(name)
+        value: str | None = self.response.headers.get(name)
+        return value
 
     async def read(self) -> bytes:
         """The whole body."""

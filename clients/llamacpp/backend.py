@@ -2,7 +2,7 @@
 
 import contextlib
 import functools
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from concurrent.futures import ThreadPoolExecutor
 from types import TracebackType
 from typing import Any, Self
@@ -53,7 +53,9 @@ class LlamaCppBackend:
         await self.pool.aclose()
         self._executor.shutdown(wait=False)
 
-    async def chat(self, model_id: str, config: LlamaCppModelConfig, body: dict[str, Any]) -> dict:
+    async def chat(
+        self, model_id: str, config: LlamaCppModelConfig, body: dict[str, Any]
+    ) -> dict[str, Any]:
         """A whole `chat.completion` for `body`; cancelling the call stops the generation."""
         job = self._chat_job(model_id, config, body)
         llama_cpp = import_llama_cpp(model_id)
@@ -63,7 +65,7 @@ class LlamaCppBackend:
 
     async def chat_stream(
         self, model_id: str, config: LlamaCppModelConfig, body: dict[str, Any]
-    ) -> AsyncIterator[dict]:
+    ) -> AsyncGenerator[dict[str, Any]]:
         """`chat.completion.chunk`s, one per token; closing the generator stops the generation.
 
         Errors in the request or the model surface on the first `__anext__`, before any chunk.
@@ -81,7 +83,7 @@ class LlamaCppBackend:
 
     async def embeddings(
         self, model_id: str, config: LlamaCppModelConfig, body: dict[str, Any]
-    ) -> dict:
+    ) -> dict[str, Any]:
         """An OpenAI embeddings list: one pooled vector per input, with token usage."""
         if not config.embedding:
             raise LlamaCppBadRequest(f"model {model_id!r} is not an embedding model", param="model")

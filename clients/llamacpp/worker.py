@@ -7,7 +7,7 @@ request can never free a model that a thread is still using.
 import asyncio
 import logging
 import threading
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, Callable
 from concurrent.futures import Executor, Future
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -53,7 +53,7 @@ async def call_in_worker(
 
 async def stream_from_worker(
     executor: Executor, entry: LoadedModel, produce: Callable[[Emit, threading.Event], None]
-) -> AsyncIterator[Any]:
+) -> AsyncGenerator[Any]:
     """Yield what `produce(emit, stop)` emits from a thread, item by item.
 
     Closing the generator sets `stop` and waits until the thread has ended (so the model's lock
