@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-import shutil
-import subprocess
-import time
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import httpx
 import pytest
-import redis
 import respx
 from fastapi.testclient import TestClient
 from prometheus_client import CollectorRegistry
@@ -23,6 +19,7 @@ from app.main import create_app
 from app.observability import Metrics, ObservabilityMiddleware, record_of
 from app.settings import Settings
 from tests.support.chunks import localai_chat
+from tests.support.redis_server import redis_server
 from tests.support.servers import free_port
 
 CHAT = {"model": "chat-model", "messages": [{"role": "user", "content": "hi"}]}
@@ -156,28 +153,8 @@ async def test_unlimited_keys_pass(metrics: Metrics) -> None:
 
 @pytest.fixture(scope="module")
 def redis_url() -> Iterator[str]:
-    server = shutil.which("redis-server")
-    if server is None:
-        pytest.fail("redis-server is not installed: run `apt-get install -y redis-server`")
-    port = free_port()
-    cmd = [server, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
-    process = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        client = redis.Redis(port=port)
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                client.ping()
-                break
-            except redis.ConnectionError:
-                if time.monotonic() > deadline or process.poll() is not None:
-                    raise
-                time.sleep(0.05)
-        client.close()
-        yield f"redis://127.0.0.1:{port}/0"
-    finally:
-        process.terminate()
-        process.wait(10)
+    with redis_server() as url:
+        yield url
 
 
 @pytest.fixture
