@@ -1,42 +1,12 @@
-"""Upstream chunks shaped like LocalAI's, and a runner that shows what a client sees."""
+"""A runner that shows what a client sees of a chain, over LocalAI-shaped chunks."""
 
 from collections.abc import AsyncIterator, Iterable
 from typing import Any
 
 from app.pipeline import Chain
+from tests.support.chunks import Chunk, chunk, stream
 
-Chunk = dict[str, Any]
-
-
-def chunk(
-    content: str | None = None,
-    finish: str | None = None,
-    index: int = 0,
-    **delta: Any,
-) -> Chunk:
-    """One `chat.completion.chunk` as LocalAI sends it (`content` is null when empty)."""
-    return {
-        "created": 1700000000,
-        "object": "chat.completion.chunk",
-        "id": "3f2b",
-        "model": "qwen3",
-        "choices": [
-            {
-                "index": index,
-                "finish_reason": finish,
-                "delta": {"content": content, **delta},
-            }
-        ],
-    }
-
-
-def stream(pieces: Iterable[str], finish: str | None = "stop") -> list[Chunk]:
-    """Role chunk, one chunk per piece of content, then the finish chunk (unless None)."""
-    chunks = [chunk(role="assistant")]
-    chunks += [chunk(piece) for piece in pieces]
-    if finish is not None:
-        chunks.append(chunk(finish=finish))
-    return chunks
+__all__ = ["Chunk", "chunk", "joined", "run", "seen", "stream"]
 
 
 async def _source(chunks: Iterable[Chunk]) -> AsyncIterator[Chunk]:

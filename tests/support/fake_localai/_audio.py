@@ -6,11 +6,12 @@ import json
 from collections.abc import Callable
 from typing import Any
 
+from tests.support.chunks import SSE_DONE, sse_event
+
 from ._chat import words
 from ._codecs import wav
 from ._http import Refusal, Reply, Request, bytes_reply, json_reply
 from ._state import State
-from ._wire import SSE_DONE, sse_event
 
 SEGMENT_SECONDS = 1.5
 SPEECH_SECONDS = 0.25

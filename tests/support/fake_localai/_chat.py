@@ -5,9 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from tests.support.chunks import SSE_DONE, chunk, sse_event, usage_trailer
+
 from ._http import Refusal, Reply, Request, json_reply
 from ._state import State
-from ._wire import SSE_DONE, new_id, now, sse_event, stream_error
+from ._wire import new_id, now, stream_error
 
 THINK_TAGS_ANSWER = "<think>thinking</think>answer"
 _THINK_TAGS_PIECE = 5  # small enough that both tags straddle chunk boundaries
@@ -117,19 +119,18 @@ def _stream_events(model: str, prompt: str, answer: Answer, include_usage: bool)
     """The SSE events in LocalAI's order: role, reasoning, content, finish, usage?, [DONE]."""
     if "MOCK_ERROR_IMMEDIATE" in prompt:
         return [sse_event(stream_error(_FAILURE)), SSE_DONE]
-    base = {"created": now(), "object": "chat.completion.chunk", "id": new_id(), "model": model}
+    made = {"model": model, "id": new_id(), "created": now()}
 
-    def chunk(delta: dict[str, Any], finish_reason: str | None = None) -> bytes:
-        choice = {"index": 0, "finish_reason": finish_reason, "delta": delta}
-        return sse_event({**base, "choices": [choice]})
+    def delta(content: str | None, finish: str | None = None, **fields: Any) -> bytes:
+        return sse_event(chunk(content, finish, **made, **fields))
 
-    events = [chunk({"role": "assistant", "content": None})]
-    events += [chunk({"content": None, "reasoning": piece}) for piece in answer.reasoning]
+    events = [delta(None, role="assistant")]
+    events += [delta(None, reasoning=piece) for piece in answer.reasoning]
     if "MOCK_ERROR_MIDSTREAM" in prompt:
-        events += [chunk({"content": piece}) for piece in answer.content[:_MIDSTREAM_CHUNKS]]
+        events += [delta(piece) for piece in answer.content[:_MIDSTREAM_CHUNKS]]
         return [*events, sse_event(stream_error(_FAILURE)), SSE_DONE]
-    events += [chunk({"content": piece}) for piece in answer.content]
-    events.append(chunk({"content": None}, answer.finish_reason))
+    events += [delta(piece) for piece in answer.content]
+    events.append(delta(None, answer.finish_reason))
     if include_usage:
-        events.append(sse_event({**base, "choices": [], "usage": answer.usage()}))
+        events.append(sse_event(usage_trailer(answer.usage(), **made)))
     return [*events, SSE_DONE]
