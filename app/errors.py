@@ -235,6 +235,8 @@ def upstream_status(exc: UpstreamError) -> int:
     """Return the HTTP status that answers an upstream failure."""
     if isinstance(exc, UpstreamStatusError):
         return exc.status
+    if exc.request_fault:
+        return 400
     if isinstance(exc, UpstreamTimeout):
         return 504
     return 502

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from starlette.middleware import Middleware
 
-from .access.auth import AuthMiddleware, configured_keys
+from .access.auth import AuthMiddleware, KeyRing, configured_keys
 from .access.limits import BodyLimitMiddleware
 from .access.ratelimit import RateLimitMiddleware, open_buckets
 from .errors import install_error_handlers
@@ -25,14 +25,16 @@ def create_app(settings: Settings | None = None) -> GatewayApp:
     """Build the gateway app for `settings` (read from the environment when omitted)."""
     settings = settings or Settings()
     lifecycle = Lifecycle()
+    keys = configured_keys(settings)
     app = GatewayApp(
-        outer=gateway_middleware(settings),
+        outer=gateway_middleware(settings, keys),
         title="LocalAI Gateway",
         version="0.1.0",
         summary="OpenAI-compatible gateway in front of LocalAI",
         lifespan=lifespan_for(settings, lifecycle),
     )
     app.state.lifecycle = lifecycle
+    app.state.auth_required = keys is not None
     install_error_handlers(app)
     # The routes join the app's router directly: include_router wraps each router in a layer
     # that re-matches every request (measured ~8% of a chat request's CPU).
@@ -42,7 +44,7 @@ def create_app(settings: Settings | None = None) -> GatewayApp:
     return app
 
 
-def gateway_middleware(settings: Settings) -> list[Middleware]:
+def gateway_middleware(settings: Settings, keys: KeyRing | None) -> list[Middleware]:
     """The pure ASGI middleware around every route, from the outside in: observability
     (creates the request record the others use), tracing, body limit, auth, rate limit."""
     middleware = [Middleware(ObservabilityMiddleware)]
@@ -50,7 +52,6 @@ def gateway_middleware(settings: Settings) -> list[Middleware]:
     if tracer is not None:
         middleware.append(Middleware(TracingMiddleware, tracer=tracer))
     middleware.append(Middleware(BodyLimitMiddleware, max_bytes=settings.max_request_bytes))
-    keys = configured_keys(settings)
     if keys is not None:
         middleware.append(
             Middleware(AuthMiddleware, keys=keys, protect_metrics=settings.metrics_auth)

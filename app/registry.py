@@ -65,10 +65,15 @@ class TimeoutSpec(_Strict):
         return defaults.merge(**{name: getattr(self, name) for name in self.model_fields_set})
 
 
+UpstreamName = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$")]
+
+
 class UpstreamSpec(_Strict):
-    """One replica of a model: its URL, load-balancing weight and parallel slots."""
+    """One replica of a model: its URL, the name metrics and /readyz show instead of the URL,
+    load-balancing weight and parallel slots."""
 
     url: HttpUrl
+    name: UpstreamName | None = None
     weight: Annotated[float, Field(gt=0)] = 1.0
     max_concurrency: Annotated[int, Field(ge=1)] | None = None
 
@@ -122,9 +127,10 @@ class RegistryError(ValueError):
 
 @dataclass(frozen=True, slots=True)
 class ReplicaConfig:
-    """A replica as configured: base URL (no /v1), weight and parallel slots."""
+    """A replica as configured: base URL (no /v1), its public name, weight and parallel slots."""
 
     url: str
+    name: str
     weight: float = 1.0
     max_concurrency: int | None = None
 
@@ -193,6 +199,41 @@ def load_registry(path: Path) -> RegistryFile:
         raise RegistryError(_describe(path, exc)) from exc
 
 
+DEFAULT_UPSTREAM_NAME = "localai"
+
+
+def name_upstreams(
+    document: RegistryFile, default_upstream: str | None, source: Path | str
+) -> dict[str, str]:
+    """A name per upstream URL: the one the registry gives, else `localai` for the default
+    upstream and `upstream-N` for the others, in order; two names for one URL (or one name for
+    two URLs) are a `RegistryError`."""
+    given: dict[str, str] = {}
+    order: list[str] = [] if default_upstream is None else [default_upstream]
+    for model_id, entry in document.models.items():
+        for spec in entry.upstream_specs():
+            url = upstream_base(str(spec.url))
+            order.append(url)
+            if spec.name is not None and given.setdefault(url, spec.name) != spec.name:
+                raise RegistryError(
+                    f"{source}: model {model_id!r}: field 'upstreams': {spec.name!r} names an "
+                    f"upstream already named {given[url]!r}"
+                )
+    if default_upstream is not None:
+        given.setdefault(default_upstream, DEFAULT_UPSTREAM_NAME)
+    taken = set(given.values())
+    if len(taken) != len(given):
+        raise RegistryError(f"{source}: field 'upstreams': one name is given to two URLs")
+    counter = 0
+    for url in dict.fromkeys(order):
+        while url not in given:
+            counter += 1
+            if (name := f"upstream-{counter}") not in taken:
+                given[url] = name
+                taken.add(name)
+    return given
+
+
 class Registry:
     """Lookup from a model id or alias to its `ModelTarget`."""
 
@@ -214,10 +255,12 @@ class Registry:
         created = int(time.time())
         targets: dict[str, ModelTarget] = {}
         names: dict[str, ModelTarget] = {}
+        upstream_names = name_upstreams(document, default_upstream, source)
         for model_id, entry in document.models.items():
             replicas = tuple(
-                ReplicaConfig(upstream_base(str(spec.url)), spec.weight, spec.max_concurrency)
+                ReplicaConfig(url, upstream_names[url], spec.weight, spec.max_concurrency)
                 for spec in entry.upstream_specs()
+                for url in (upstream_base(str(spec.url)),)
             )
             mode = (entry.legacy_mode or legacy_mode) if entry.legacy else "off"
             if entry.legacy_mode not in (None, "off") and entry.legacy is None:
@@ -235,7 +278,13 @@ class Registry:
                 localai_model=entry.localai_model,
                 capabilities=entry.capabilities,
                 replicas=replicas
-                or (() if mode == "only" else (ReplicaConfig(str(default_upstream)),)),
+                or (
+                    ()
+                    if mode == "only"
+                    else (
+                        ReplicaConfig(str(default_upstream), upstream_names[str(default_upstream)]),
+                    )
+                ),
                 timeouts=entry.timeout.over(timeouts) if entry.timeout else timeouts,
                 defaults=entry.defaults,
                 created=created,

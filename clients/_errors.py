@@ -24,6 +24,9 @@ class UpstreamError(Exception):
 
     #: True when the request may not have been processed, so another replica may try it.
     retryable: bool = True
+    #: True when the upstream blamed the request itself (context overflow, invalid grammar,
+    #: invalid argument): answered as a 400, never retried, never held against the replica.
+    request_fault: bool = False
 
     def __init__(self, message: str, *, model: str = "") -> None:
         super().__init__(message)
@@ -64,7 +67,11 @@ class UpstreamTotalTimeout(UpstreamTimeout):
 
 
 class UpstreamStatusError(UpstreamError):
-    """Raised when the upstream answered with a non-2xx status; `error` is its normalised body."""
+    """Raised when the upstream answered with a non-2xx status; `error` is its normalised body.
+
+    `status` is what the client gets: 400 for a request fault LocalAI reported as a 5xx
+    (`upstream_status` keeps what it sent).
+    """
 
     def __init__(
         self,
@@ -75,10 +82,12 @@ class UpstreamStatusError(UpstreamError):
         retry_after: float | None = None,
     ) -> None:
         super().__init__(str(error.get("message") or f"upstream status {status}"), model=model)
-        self.status = status
+        self.request_fault = error.get("code") in REQUEST_FAULT_CODES
+        self.upstream_status = status
+        self.status = 400 if self.request_fault else status
         self.error = error
         self.retry_after = retry_after
-        self.retryable = status in RETRYABLE_STATUSES
+        self.retryable = self.status in RETRYABLE_STATUSES
 
 
 class UpstreamStreamError(UpstreamError):
@@ -87,6 +96,8 @@ class UpstreamStreamError(UpstreamError):
     def __init__(self, error: dict[str, Any], *, model: str = "") -> None:
         super().__init__(str(error.get("message") or "upstream stream error"), model=model)
         self.error = error
+        self.request_fault = error.get("code") in REQUEST_FAULT_CODES
+        self.retryable = not self.request_fault
 
 
 class UpstreamProtocolError(UpstreamError):
@@ -94,3 +105,5 @@ class UpstreamProtocolError(UpstreamError):
 
 
 RETRYABLE_STATUSES = frozenset({429, 502, 503, 504})
+REQUEST_FAULT_CODES = frozenset({"context_length_exceeded", "invalid_grammar", "invalid_value"})
+"""The OpenAI error codes `normalize_error` gives to upstream errors caused by the request."""

@@ -203,21 +203,29 @@ class AuthMiddleware:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         path = scope["path"] if scope["type"] == "http" else ""
-        if not path or path in self.public or path.startswith(PUBLIC_PREFIXES):
+        if not path or path.startswith(PUBLIC_PREFIXES):
             await self.app(scope, receive, send)
             return
         presented = presented_key(scope)
         key = self.keys.find(presented) if presented is not None else None
+        if path in self.public:  # open to all; a valid key still shows who asked (/readyz)
+            self._note(scope, key)
+            await self.app(scope, receive, send)
+            return
         if key is None:
             error = AuthenticationFailed(
                 _INVALID if presented else _MISSING, headers={"www-authenticate": "Bearer"}
             )
             await gateway_error_response(error)(scope, receive, send)
             return
+        self._note(scope, key)
+        await self.app(scope, receive, send)
+
+    @staticmethod
+    def _note(scope: Scope, key: ApiKey | None) -> None:
         record = record_of(scope)
         if record is not None:
             record.key = key
-        await self.app(scope, receive, send)
 
 
 def can_use(request: Request, target: ModelTarget) -> bool:

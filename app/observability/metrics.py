@@ -23,13 +23,12 @@ from prometheus_client.metrics import MetricWrapperBase
 from starlette.requests import Request
 from starlette.responses import Response
 
+from ..upstream.breaker import BreakerState
 from .record import RequestRecord
 
 # Seconds; LLM requests span milliseconds (cached, embeddings) to minutes (long generations).
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600)
 TTFT_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 120)
-
-BREAKER_CLOSED, BREAKER_HALF_OPEN, BREAKER_OPEN = 0, 1, 2
 
 
 class Metrics:
@@ -71,7 +70,14 @@ class Metrics:
         )
         self.breaker_state = Gauge(
             "localai_gateway_breaker_state",
-            "Circuit breaker state per upstream replica: 0 closed, 1 half-open, 2 open.",
+            "Circuit breaker state per replica (upstream name, model): 0 closed, 1 half-open, "
+            "2 open.",
+            ["upstream", "model"],
+            registry=registry,
+        )
+        self.upstream_healthy = Gauge(
+            "localai_gateway_upstream_healthy",
+            "1 when the upstream's last health probe passed, else 0, by upstream name.",
             ["upstream"],
             registry=registry,
         )
@@ -117,10 +123,13 @@ class Metrics:
         if record.retries:
             self.child(self.retries, model).inc(record.retries)
 
-    def set_resilience(self, breakers: dict[str, int], queues: dict[str, int]) -> None:
-        """Set the breaker state per upstream and the waiting requests per queue."""
-        for upstream, state in breakers.items():
-            self.child(self.breaker_state, upstream).set(state)
+    def set_resilience(self, replicas: dict[str, dict[str, Any]], queues: dict[str, int]) -> None:
+        """Set health and breaker states per replica (`Dispatcher.replica_states`) and the
+        waiting requests per queue."""
+        for upstream, state in replicas.items():
+            self.child(self.upstream_healthy, upstream).set(1 if state["healthy"] else 0)
+            for model, breaker in state["breakers"].items():
+                self.child(self.breaker_state, upstream, model).set(BreakerState[breaker.upper()])
         for queue, waiting in queues.items():
             self.child(self.queue_depth, queue).set(waiting)
 
@@ -139,7 +148,7 @@ async def metrics(request: Request) -> Response:
     """Prometheus scrape endpoint; resilience gauges are read from the dispatcher at scrape."""
     dispatcher = request.state.gateway.dispatcher
     METRICS.set_resilience(
-        {url: int(breaker.state) for url, breaker in dispatcher.breakers.items()},
+        dispatcher.replica_states(),
         {
             "gateway": dispatcher.admission.waiting,
             **{f"model:{m}": a.waiting for m, a in dispatcher.model_admission.items()},

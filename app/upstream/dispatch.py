@@ -17,7 +17,7 @@ import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 from clients import (
     Timeouts,
@@ -90,7 +90,7 @@ class Dispatcher:
         self.settings = settings
         self.llama_cpp = llama_cpp
         self.upstreams: dict[str, Upstream] = {}
-        self.breakers: dict[str, CircuitBreaker] = {}
+        self.breakers: dict[tuple[str, str], CircuitBreaker] = {}  # (URL, LocalAI model)
         self.replica_sets = {target.id: self._replica_set(target) for target in registry}
         self.policies = {
             target.id: settings.retry_policy.with_retries(target.retries) for target in registry
@@ -112,9 +112,9 @@ class Dispatcher:
     def _replica_set(self, target: ModelTarget) -> ReplicaSet:
         replicas = []
         for index, config in enumerate(target.replicas):
-            upstream = self.upstreams.setdefault(config.url, Upstream(config.url))
+            upstream = self.upstreams.setdefault(config.url, Upstream(config.url, config.name))
             breaker = self.breakers.setdefault(
-                config.url, CircuitBreaker(self.settings.breaker_policy)
+                (config.url, target.localai_model), CircuitBreaker(self.settings.breaker_policy)
             )
             replicas.append(
                 Replica(
@@ -126,6 +126,18 @@ class Dispatcher:
                 )
             )
         return ReplicaSet(replicas)
+
+    def replica_states(self) -> dict[str, dict[str, Any]]:
+        """Per upstream name: its probed health and each model's breaker state (no URLs)."""
+        states: dict[str, dict[str, Any]] = {}
+        for model, replicas in self.replica_sets.items():
+            for replica in replicas.replicas:
+                upstream = replica.upstream
+                state = states.setdefault(
+                    upstream.name, {"healthy": upstream.healthy, "breakers": {}}
+                )
+                state["breakers"][model] = replica.breaker.state.name.lower()
+        return states
 
     def down_models(self) -> list[str]:
         """Models with no usable replica and no in-process backend to answer instead."""
@@ -349,7 +361,7 @@ class Dispatcher:
         lease.hold(replica, replicas)
         tried.add(replica.url)
         if call.record is not None:
-            call.record.upstream = replica.url
+            call.record.upstream = replica.upstream.name
             call.record.retries = len(tried) - 1
         return await call.attempt(target, replica, lease, deadline)
 

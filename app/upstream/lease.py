@@ -19,7 +19,9 @@ class Outcome(enum.Enum):
 
 
 def outcome_of(exc: BaseException) -> Outcome:
-    """The breaker outcome of a call that raised `exc`."""
+    """The breaker outcome of a call that raised `exc` (the request's own fault proves nothing)."""
+    if isinstance(exc, UpstreamError) and exc.request_fault:
+        return Outcome.NEUTRAL
     if isinstance(exc, UpstreamStatusError):
         if exc.status == 429:
             return Outcome.NEUTRAL

@@ -2,7 +2,8 @@
 
 An `Upstream` is one base URL and the verdict of its health probe, shared by every model it
 serves. A `Replica` is one upstream serving one model: its weight, its slot count (LocalAI's
-parallel slots for that model) and the breaker that its calls' outcomes feed.
+parallel slots for that model) and the breaker its calls' outcomes feed, one per (URL, LocalAI
+model): a model that fails does not take the others on the same LocalAI down with it.
 """
 
 from __future__ import annotations
@@ -20,12 +21,13 @@ _RECHECK = 0.5  # seconds between re-checks while waiting for a slot
 
 
 class Upstream:
-    """One LocalAI base URL and the verdict of the last health probe."""
+    """One LocalAI base URL, its public name and the verdict of the last health probe."""
 
-    __slots__ = ("healthy", "url")
+    __slots__ = ("healthy", "name", "url")
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, name: str = "") -> None:
         self.url = url
+        self.name = name or url
         self.healthy = True
 
 

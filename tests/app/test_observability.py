@@ -257,7 +257,7 @@ def test_proxy_fills_the_record_for_logs_and_passes_the_request_id_upstream(
     assert route.calls.last.request.headers["x-correlation-id"] == "req-42"
     (line,) = access_lines(caplog)
     assert line["request_id"] == "req-42"
-    assert line["upstream"] == "http://localai.test:8080"
+    assert line["upstream"] == "localai"  # the registry's name for it, never its URL
     assert (line["tokens_in"], line["tokens_out"]) == (3, 1)
     assert line["retries"] == 0
 

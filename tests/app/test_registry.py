@@ -94,3 +94,44 @@ def test_missing_llama_cpp_is_a_start_up_error_naming_the_install(
     monkeypatch.setattr(lifespan, "llama_cpp_available", lambda: False)
     with pytest.raises(RegistryError, match=r"pip install -e '\.\[legacy\]'"):
         lifespan.load_models(Settings(_env_file=None))
+
+
+NAMED = """
+models:
+  a:
+    localai_model: x
+    capabilities: [chat]
+    upstreams: [{url: "http://10.0.0.1:8080", name: gpu-0}, "http://10.0.0.2:8080/v1"]
+  b:
+    localai_model: y
+    capabilities: [chat]
+    upstreams: ["http://10.0.0.2:8080", "http://10.0.0.3:8080"]
+  c:
+    localai_model: z
+    capabilities: [chat]
+"""
+
+
+def test_every_upstream_url_gets_one_name(tmp_path: Path) -> None:
+    registry = build(tmp_path, NAMED, default_upstream="http://localai:8080")
+    names = {r.url: r.name for target in registry for r in target.replicas}
+    assert names == {
+        "http://10.0.0.1:8080": "gpu-0",
+        "http://10.0.0.2:8080": "upstream-1",
+        "http://10.0.0.3:8080": "upstream-2",
+        "http://localai:8080": "localai",
+    }
+
+
+@pytest.mark.parametrize(
+    "upstreams",
+    [
+        '[{url: "http://h:1", name: n}, {url: "http://h:1/v1", name: m}]',  # one URL, two names
+        '[{url: "http://h:1", name: n}, {url: "http://h:2", name: n}]',  # one name, two URLs
+    ],
+)
+def test_conflicting_upstream_names_are_refused(tmp_path: Path, upstreams: str) -> None:
+    entry = "models:\n  m:\n    localai_model: x\n    capabilities: [chat]\n"
+    text = f"{entry}    upstreams: {upstreams}\n"
+    with pytest.raises(RegistryError, match="upstreams"):
+        build(tmp_path, text)

@@ -47,7 +47,7 @@ models:
   pair:
     localai_model: {LOCALAI_NAME}
     capabilities: [chat]
-    upstreams: [{a}, {b}]
+    upstreams: [{{url: "{a}", name: a}}, {{url: "{b}", name: b}}]
     timeout: {timeout}
   single:
     localai_model: {LOCALAI_NAME}
@@ -104,11 +104,13 @@ def fakes(
         if not fake.alive:
             fake.restart()
         fake.clear()
-    urls = {fake.url for fake in replicas}
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
         upstreams = httpx.get(gateway + "/readyz").json()["upstreams"]
-        if all(upstreams[u]["healthy"] and upstreams[u]["breaker"] != "open" for u in urls):
+        if all(
+            upstreams[name]["healthy"] and "open" not in upstreams[name]["breakers"].values()
+            for name in ("a", "b")
+        ):
             break
         time.sleep(0.1)
     return replicas
@@ -301,7 +303,7 @@ def test_breaker_opens_fails_fast_and_recovers(
         assert first.status_code == 503, "the breaker opened during the retries"
         assert len(b.requests(CHAT)) == 2
         states = httpx.get(url + "/readyz").json()["upstreams"]
-        assert states[b.url]["breaker"] == "open"
+        assert states["b"]["breakers"]["single"] == "open"
         second = httpx.post(url + CHAT, json=body, timeout=30)
         assert second.status_code == 503 and second.headers["retry-after"] == "1"
         assert len(b.requests(CHAT)) == 2, "an open breaker is not called"
@@ -309,7 +311,7 @@ def test_breaker_opens_fails_fast_and_recovers(
         time.sleep(1.1)
         third = httpx.post(url + CHAT, json=body, timeout=30)
         assert third.status_code == 200, "the half-open trial succeeds and closes it"
-        assert httpx.get(url + "/readyz").json()["upstreams"][b.url]["breaker"] == "closed"
+        assert httpx.get(url + "/readyz").json()["upstreams"]["b"]["breakers"]["single"] == "closed"
 
 
 def test_all_replicas_down_is_a_fast_503(gateway: str, fakes: object) -> None:

@@ -120,6 +120,25 @@ def test_probes_and_metrics_are_public(authed: TestClient, path: str) -> None:
     assert authed.get(path).status_code == 200
 
 
+def test_readyz_says_only_ready_or_not_without_a_key(authed: TestClient) -> None:
+    assert authed.get("/readyz").json() == {"status": "ready"}
+    assert authed.get("/readyz", headers=bearer("sk-wrong")).json() == {"status": "ready"}
+    details = authed.get("/readyz", headers=bearer(TEAM_A))
+    assert details.status_code == 200
+    models = ("chat-model", "embed-model", "plain-model", "timeout-model", "think-model")
+    assert details.json()["upstreams"] == {
+        "localai": {"healthy": True, "breakers": dict.fromkeys(models, "closed")}
+    }
+    assert "localai.test" not in details.text, "no upstream URL, even for a key"
+
+
+def test_metrics_label_replicas_by_name_never_by_url(authed: TestClient) -> None:
+    text = authed.get("/metrics").text
+    assert 'localai_gateway_breaker_state{model="chat-model",upstream="localai"} 0.0' in text
+    assert 'localai_gateway_upstream_healthy{upstream="localai"} 1.0' in text
+    assert "localai.test" not in text
+
+
 def test_metrics_can_require_a_key(
     settings: Settings, keys_file: Path, localai: respx.MockRouter
 ) -> None:

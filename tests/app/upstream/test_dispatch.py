@@ -162,7 +162,7 @@ async def test_a_pinned_call_stays_on_its_replica(calls: list[httpx.Request]) ->
 async def test_a_pinned_replica_whose_breaker_is_open_is_a_503(calls: list[httpx.Request]) -> None:
     dispatcher = dispatcher_for(refuse_a, calls, breaker_failures=1)
     target = dispatcher.registry.get("pair")
-    dispatcher.breakers[A].record(False)
+    dispatcher.breakers[A, "pair-upstream"].record(False)
     with pytest.raises(NoHealthyUpstream):
         await dispatcher.send(target, endpoints.GENERATED_IMAGE.at("x.png"), NO_PAYLOAD, pin=0)
     assert calls == []
@@ -248,7 +248,7 @@ async def test_a_stream_gives_everything_back_however_it_ends(
         await consume()
     assert list(slots(dispatcher, "single")) == [0, 0]
     assert body.closed
-    breaker = dispatcher.breakers[B]
+    breaker = dispatcher.breakers[B, "single-upstream"]
     assert breaker.state is BreakerState.CLOSED and breaker.available()
     assert list(breaker._outcomes) == ([True, False] if ending == "upstream error" else [True])
 
