@@ -43,6 +43,10 @@ KEYS_FILE = """keys:
 Record = dict[str, Any]
 
 
+class BenchError(SystemExit):
+    """A failure that ends a run with its message (callers may catch it to skip a target)."""
+
+
 # ---------------------------------------------------------------- processes
 
 
@@ -62,12 +66,12 @@ def wait_ready(url: str, proc: subprocess.Popen[bytes], seconds: float = 30.0) -
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise SystemExit(f"bench: {proc.args[0]} exited with {proc.returncode}")
+            raise BenchError(f"bench: {proc.args[0]} exited with {proc.returncode}")
         with contextlib.suppress(OSError), urllib.request.urlopen(url, timeout=2) as reply:
             if reply.status == 200:
                 return
         time.sleep(0.1)
-    raise SystemExit(f"bench: {url} not ready within {seconds:.0f} s")
+    raise BenchError(f"bench: {url} not ready within {seconds:.0f} s")
 
 
 def stop(proc: subprocess.Popen[bytes]) -> None:
