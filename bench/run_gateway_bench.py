@@ -15,43 +15,46 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import hashlib
 import json
 import os
-import shutil
-import signal
 import statistics
 import subprocess
 import sys
 import time
-import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-HERE = Path(__file__).resolve().parent
-PROJECT = HERE.parent
-VENV_BIN = Path(sys.executable).parent
-STUB_PORT = 18080
-GATEWAY, REF, DIRECT = "gateway", "ref", "direct"
+from benchkit import (
+    API_KEY,
+    DIRECT,
+    GATEWAY,
+    PROJECT,
+    REF,
+    STUB_PORT,
+    Record,
+    cells,
+    errors_of,
+    export_source,
+    loadavg,
+    num,
+    read_jsonl,
+    rss_mb,
+    run_bench_sh,
+    source_label,
+    start_gateway,
+    start_ref,
+    stop,
+    stub_pid,
+    stub_with_readyz,
+    target_row,
+    wait_ready,
+    wrk_command,
+    wrk_result,
+)
+
 STREAM_EVENTS = 50
 OPEN_STREAMS = 64
-
-REGISTRY = f"""models:
-  bench-model:
-    localai_model: bench-model
-    capabilities: [chat, embeddings]
-    upstreams: [http://127.0.0.1:{STUB_PORT}]
-"""
-
-# The key wrk and the probes send (run_bench.sh's default BENCH_API_KEY).
-API_KEY = b"sk-bench"
-KEYS_FILE = """keys:
-  - {{name: bench, sha256: {sha256}, models: [bench-model]}}
-"""
-
-Record = dict[str, Any]
 
 
 # ---------------------------------------------------------------- processes
@@ -82,97 +85,24 @@ class Stack:
         return {DIRECT: self.stub_pid, GATEWAY: self.gateway_pid, REF: self.ref_pid}
 
 
-def run_bench_sh(shared: Path, workdir: Path, *args: str) -> None:
-    """Run the shared `run_bench.sh` with its stub state kept under `workdir`."""
-    env = {**os.environ, "BENCH_WORKDIR": str(workdir / "stub"), "PYTHON": sys.executable}
-    subprocess.run([str(shared / "run_bench.sh"), *args], env=env, check=True)
-
-
-def wait_ready(url: str, proc: subprocess.Popen[bytes], seconds: float = 30.0) -> None:
-    """Poll `url` until it answers 200; fail if the process exits or time runs out."""
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise SystemExit(f"bench: {proc.args[0]} exited with {proc.returncode}")
-        with contextlib.suppress(OSError), urllib.request.urlopen(url, timeout=2) as reply:
-            if reply.status == 200:
-                return
-        time.sleep(0.1)
-    raise SystemExit(f"bench: {url} not ready within {seconds:.0f} s")
-
-
-def stop(proc: subprocess.Popen[bytes]) -> None:
-    """Terminate one process started here, killing it if it ignores SIGTERM for 10 s."""
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(5)
-
-
 @contextlib.contextmanager
 def started_stack(args: argparse.Namespace, workdir: Path, delay_ms: int) -> Iterator[Stack]:
     """Start the stub (pacing events every `delay_ms`), the gateway and ref; stop all on exit."""
     workdir.mkdir(parents=True, exist_ok=True)
-    registry = workdir / "registry.yaml"
-    registry.write_text(REGISTRY)
-    logs = (workdir / "gateway.log").open("wb"), (workdir / "ref.log").open("wb")
     run_bench_sh(args.shared, workdir, "stub-start", "--stream-delay-ms", str(delay_ms))
     procs: list[subprocess.Popen[bytes]] = []
     try:
-        env = {**os.environ, "LOCALAI_GATEWAY_REGISTRY": str(registry)}
-        if args.auth:
-            keys = workdir / "keys.yaml"
-            keys.write_text(KEYS_FILE.format(sha256=hashlib.sha256(API_KEY).hexdigest()))
-            env["LOCALAI_GATEWAY_API_KEYS_FILE"] = str(keys)
-        if args.source is not None:
-            env["PYTHONPATH"] = str(args.source)
-        gw_cmd = [str(VENV_BIN / "localai-gateway"), "serve", "--port", str(args.gateway_port)]
-        procs.append(
-            subprocess.Popen(
-                [*gw_cmd, "--log-level", "warning"],
-                env=env,
-                stdout=logs[0],
-                stderr=subprocess.STDOUT,
-                cwd=workdir,
-            )
-        )
-        ref_env = {**os.environ, "UPSTREAM_BASE_URL": f"http://127.0.0.1:{STUB_PORT}/v1"}
-        ref_cmd = [
-            str(VENV_BIN / "uvicorn"),
-            "ref_proxy:app",
-            "--app-dir",
-            str(args.shared),
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(args.ref_port),
-            "--loop",
-            "uvloop",
-            "--http",
-            "httptools",
-            "--workers",
-            "1",
-            "--no-access-log",
-            "--log-level",
-            "warning",
-        ]
-        procs.append(
-            subprocess.Popen(
-                ref_cmd, env=ref_env, stdout=logs[1], stderr=subprocess.STDOUT, cwd=workdir
-            )
-        )
+        gateway_log = workdir / "gateway.log"
+        procs.append(start_gateway(workdir, args.gateway_port, gateway_log, args.auth, args.source))
+        procs.append(start_ref(args.shared, workdir, args.ref_port, workdir / "ref.log"))
         wait_ready(f"http://127.0.0.1:{args.gateway_port}/readyz", procs[0])
         wait_ready(f"http://127.0.0.1:{args.ref_port}/docs", procs[1])
-        stub_pid = int((workdir / "stub" / f"stub-{STUB_PORT}" / "nginx.pid").read_text())
         yield Stack(
             args.shared,
             workdir,
             procs[0].pid,
             procs[1].pid,
-            stub_pid,
+            stub_pid(workdir),
             args.gateway_port,
             args.ref_port,
         )
@@ -180,24 +110,9 @@ def started_stack(args: argparse.Namespace, workdir: Path, delay_ms: int) -> Ite
         for proc in procs:
             stop(proc)
         run_bench_sh(args.shared, workdir, "stub-stop")
-        for log in logs:
-            log.close()
 
 
 # ---------------------------------------------------------------- load and probes
-
-
-def benchlib(shared: Path) -> Any:
-    """The shared harness's helpers (CPU seconds and RSS of a process tree)."""
-    sys.path.insert(0, str(shared))
-    import benchlib as lib
-
-    return lib
-
-
-def rss_mb(shared: Path, pid: int) -> float:
-    """Current RSS of `pid` and its children in MB."""
-    return benchlib(shared).mem_kb(pid)[0] / 1024
 
 
 def run_load(stack: Stack, out: Path, args: argparse.Namespace, scenarios: str) -> Path:
@@ -303,23 +218,8 @@ async def probe_ttfb(urls: dict[str, str], body: bytes, samples: int) -> Record:
 
 def hold_streams(stack: Stack, target: str, seconds: int) -> Record:
     """Keep OPEN_STREAMS streams open for `seconds` with wrk; sample RSS every second."""
-    lua = stack.shared / "wrk" / "bench.lua"
-    body = stack.shared / "requests" / "stream.json"
     url = stack.urls()[target] + "/chat/completions"
-    cmd = [
-        "wrk",
-        "-t1",
-        f"-c{OPEN_STREAMS}",
-        f"-d{seconds}s",
-        "--timeout",
-        "30s",
-        "-s",
-        str(lua),
-        url,
-        "--",
-        str(body),
-        "100000000",
-    ]
+    cmd = wrk_command(stack.shared, url, "stream", OPEN_STREAMS, seconds, 100000000)
     pid, samples = stack.pids()[target], []
     start = time.monotonic()
     with subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT) as wrk:
@@ -330,11 +230,10 @@ def hold_streams(stack: Stack, target: str, seconds: int) -> Record:
             time.sleep(1.0)
         stop(wrk)
         output = wrk.stdout.read().decode() if wrk.stdout else ""
-    line = next((x for x in output.splitlines() if x.startswith("BENCHJSON ")), None)
-    if line is None:
+    run = wrk_result(output)
+    if run is None:
         raise SystemExit(f"bench: wrk gave no result for {target}: {output[-500:]}")
-    run = json.loads(line.removeprefix("BENCHJSON "))
-    errors = sum(run[k] for k in run if k.startswith("err_"))
+    errors = errors_of(run)
     return {"seconds": seconds, "requests": run["requests"], "errors": errors, "rss": samples}
 
 
@@ -357,63 +256,6 @@ def flatness(samples: list[tuple[float, float]]) -> Record:
 
 
 # ---------------------------------------------------------------- phases
-
-
-def stub_with_readyz(shared: Path, dest: Path) -> Path:
-    """Copy the shared harness and give its stub LocalAI's `/readyz`, which the gateway probes."""
-    if dest.exists():
-        shutil.rmtree(dest)
-    shutil.copytree(shared, dest)
-    template = dest / "stub" / "nginx.conf.tmpl"
-    template.chmod(0o644)
-    text = template.read_text()
-    anchor = "        location = /health {"
-    if anchor not in text:
-        raise SystemExit(f"bench: no '/health' location in {template} to add /readyz beside")
-    readyz = '        location = /readyz {\n            return 200 "ok\\n";\n        }\n\n'
-    template.write_text(text.replace(anchor, readyz + anchor, 1))
-    return dest
-
-
-def export_source(rev: str, dest: Path) -> Path:
-    """Extract `rev` of the project to `dest`, so edits in the working tree cannot break a run."""
-    dest.mkdir(parents=True, exist_ok=True)
-    archive = subprocess.run(
-        ["git", "-C", str(PROJECT), "archive", rev, "app", "clients", "grammar"],
-        check=True,
-        capture_output=True,
-    ).stdout
-    subprocess.run(["tar", "-x", "-C", str(dest)], input=archive, check=True)
-    return dest
-
-
-def source_label(rev: str | None) -> str:
-    """Which code the gateway ran: a commit, or the working tree with its changed files."""
-    head = subprocess.run(
-        ["git", "-C", str(PROJECT), "rev-parse", "--short", rev or "HEAD"],
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout.strip()
-    if rev is not None:
-        return f"commit {head}"
-    dirty = subprocess.run(
-        ["git", "-C", str(PROJECT), "status", "--short", "--", "app", "clients"],
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout
-    return f"working tree at {head}" + (" (app/ or clients/ modified)" if dirty else "")
-
-
-def loadavg() -> float:
-    """The 1-minute load average."""
-    return float(Path("/proc/loadavg").read_text().split()[0])
-
-
-def read_jsonl(path: Path) -> list[Record]:
-    """Every result line of a run_bench.sh results file."""
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
 def phase_main(args: argparse.Namespace) -> Record:
@@ -452,56 +294,6 @@ PHASES = {"main": phase_main, "paced": phase_paced, "memory": phase_memory}
 
 
 # ---------------------------------------------------------------- summary
-
-
-def cells(records: list[Record]) -> dict[tuple[str, int], dict[str, dict[int, Record]]]:
-    """Results indexed by (scenario, conc), then target, then round."""
-    out: dict[tuple[str, int], dict[str, dict[int, Record]]] = {}
-    for rec in records:
-        key = (rec["scenario"], rec["conc"])
-        out.setdefault(key, {}).setdefault(rec["target"], {})[rec["round"]] = rec
-    return out
-
-
-def median_of(values: list[float]) -> float | None:
-    """Median, or None for no values."""
-    return statistics.median(values) if values else None
-
-
-def target_row(cell: dict[str, dict[int, Record]], name: str) -> Record:
-    """Medians over rounds for one target; ratios and added latency paired per round."""
-    runs, direct, ref = cell[name], cell.get(DIRECT, {}), cell.get(REF, {})
-    rps = [r["rps"] for r in runs.values()]
-    return {
-        "target": name,
-        "rps": median_of(rps),
-        "rps_min": min(rps),
-        "rps_max": max(rps),
-        "p50_ms": median_of([r["lat_p50_us"] / 1000 for r in runs.values()]),
-        "p99_ms": median_of([r["lat_p99_us"] / 1000 for r in runs.values()]),
-        "added_p50_ms": median_of(
-            [
-                (r["lat_p50_us"] - direct[k]["lat_p50_us"]) / 1000
-                for k, r in runs.items()
-                if k in direct
-            ]
-        ),
-        "vs_ref": median_of(
-            [r["rps"] / ref[k]["rps"] for k, r in runs.items() if k in ref and ref[k]["rps"]]
-        ),
-        "cpu_ms": median_of(
-            [
-                r["cpu_s"] / r["requests"] * 1000
-                for r in runs.values()
-                if r.get("cpu_s") is not None and r["requests"]
-            ]
-        ),
-        "rss_mb": median_of(
-            [r["peak_rss_kb"] / 1024 for r in runs.values() if r.get("peak_rss_kb")]
-        ),
-        "errors": sum(r[k] for r in runs.values() for k in r if k.startswith("err_")),
-        "loadavg": median_of([r["loadavg1"] for r in runs.values()]),
-    }
 
 
 def rows_of(records: list[Record]) -> list[Record]:
@@ -556,11 +348,6 @@ def targets(report: Record, main: list[Record]) -> list[Record]:
         met = None if value is None else (value >= limit if op == ">=" else value <= limit)
         out.append({"target": name, "value": value, "op": op, "limit": limit, "met": met})
     return out
-
-
-def num(value: float | None, digits: int = 2) -> str:
-    """A table cell: the value rounded, or '-' when not measured."""
-    return "-" if value is None else f"{value:.{digits}f}"
 
 
 def load_table(rows: list[Record], extra: tuple[str, str, int] | None = None) -> list[str]:
