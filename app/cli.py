@@ -115,6 +115,7 @@ def check_registry(args: argparse.Namespace) -> None:
             source=path,
             default_upstream=settings.localai_url or "(LOCALAI_GATEWAY_LOCALAI_URL)",
             timeouts=settings.timeouts,
+            health_path=settings.health_path,
         )
     except RegistryError as exc:
         raise SystemExit(f"localai-gateway: {exc}") from None

@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 from fastapi import FastAPI
 
-from clients import UpstreamClient
+from clients import PoolLimits, UpstreamClient
 from clients.llamacpp import (
     LlamaCppBackend,
     LlamaCppPoolConfig,
@@ -48,6 +48,7 @@ def load_models(settings: Settings) -> Registry:
         default_upstream=settings.localai_url,
         timeouts=settings.timeouts,
         legacy_mode=settings.legacy_mode,
+        health_path=settings.health_path,
     )
     in_process = [t.id for t in registry if t.legacy_mode != "off"]
     if in_process and not llama_cpp_available():
@@ -73,14 +74,18 @@ async def llama_cpp_backend(
         yield backend
 
 
-def open_client(settings: Settings) -> UpstreamClient:
-    """Create the upstream client with the configured transport, pool and key."""
+PROBE_CONNECTIONS = 16  # the health probes' own pool: one probe per upstream at a time
+
+
+def open_client(settings: Settings, limits: PoolLimits | None = None) -> UpstreamClient:
+    """Create an upstream client with the configured transport and key, and a pool of its own
+    (`limits`, else the traffic pool's)."""
     key = settings.localai_api_key
     transport = httpx.AsyncHTTPTransport() if settings.http_transport == "httpx" else None
     return UpstreamClient(
         api_key=key.get_secret_value() if key else None,
         timeouts=settings.timeouts,
-        limits=settings.pool_limits,
+        limits=limits or settings.pool_limits,
         transport=transport,
     )
 
@@ -111,12 +116,16 @@ def lifespan_for(
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[dict[str, Any]]:
         registry = load_models(settings)
+        probe_limits = PoolLimits(max_connections=PROBE_CONNECTIONS)
         async with (
             open_client(settings) as client,
+            open_client(settings, probe_limits) as probe_client,
             llama_cpp_backend(registry, settings) as llama_cpp,
             fetch_client() as image_fetcher,
         ):
-            dispatcher = Dispatcher(client, registry, settings, llama_cpp)
+            dispatcher = Dispatcher(
+                client, registry, settings, llama_cpp, probe_client=probe_client
+            )
             async with health_probes(dispatcher, settings):
                 if settings.embedded:
                     log.info(

@@ -74,6 +74,9 @@ class UpstreamSpec(_Strict):
 
     url: HttpUrl
     name: UpstreamName | None = None
+    # Its health endpoint (default LOCALAI_GATEWAY_HEALTH_PATH, `/readyz`); a 404 or 405 there
+    # means "no health endpoint": the upstream is then judged by its traffic alone.
+    health_path: Annotated[str, Field(pattern=r"^/[!-~]*$", max_length=256)] | None = None
     weight: Annotated[float, Field(gt=0)] = 1.0
     max_concurrency: Annotated[int, Field(ge=1)] | None = None
 
@@ -131,6 +134,7 @@ class ReplicaConfig:
 
     url: str
     name: str
+    health_path: str = "/readyz"
     weight: float = 1.0
     max_concurrency: int | None = None
 
@@ -202,23 +206,34 @@ def load_registry(path: Path) -> RegistryFile:
 DEFAULT_UPSTREAM_NAME = "localai"
 
 
+def given_per_url(
+    document: RegistryFile, field: str, source: Path | str
+) -> tuple[dict[str, str], list[str]]:
+    """The value of the upstream field `field` each URL is given (two values for one URL are a
+    `RegistryError`), and every upstream URL in registry order."""
+    given: dict[str, str] = {}
+    order: list[str] = []
+    for model_id, entry in document.models.items():
+        for spec in entry.upstream_specs():
+            url = upstream_base(str(spec.url))
+            order.append(url)
+            value = getattr(spec, field)
+            if value is not None and given.setdefault(url, value) != value:
+                raise RegistryError(
+                    f"{source}: model {model_id!r}: field 'upstreams': {field} {value!r} for "
+                    f"an upstream already given {field} {given[url]!r}"
+                )
+    return given, order
+
+
 def name_upstreams(
     document: RegistryFile, default_upstream: str | None, source: Path | str
 ) -> dict[str, str]:
     """A name per upstream URL: the one the registry gives, else `localai` for the default
     upstream and `upstream-N` for the others, in order; two names for one URL (or one name for
     two URLs) are a `RegistryError`."""
-    given: dict[str, str] = {}
-    order: list[str] = [] if default_upstream is None else [default_upstream]
-    for model_id, entry in document.models.items():
-        for spec in entry.upstream_specs():
-            url = upstream_base(str(spec.url))
-            order.append(url)
-            if spec.name is not None and given.setdefault(url, spec.name) != spec.name:
-                raise RegistryError(
-                    f"{source}: model {model_id!r}: field 'upstreams': {spec.name!r} names an "
-                    f"upstream already named {given[url]!r}"
-                )
+    given, urls = given_per_url(document, "name", source)
+    order = urls if default_upstream is None else [default_upstream, *urls]
     if default_upstream is not None:
         given.setdefault(default_upstream, DEFAULT_UPSTREAM_NAME)
     taken = set(given.values())
@@ -250,17 +265,23 @@ class Registry:
         default_upstream: str | None,
         timeouts: Timeouts,
         legacy_mode: LegacyMode = "off",
+        health_path: str = "/readyz",
     ) -> Registry:
         """Resolve every entry against the process defaults; raise `RegistryError` on conflicts."""
         created = int(time.time())
         targets: dict[str, ModelTarget] = {}
         names: dict[str, ModelTarget] = {}
         upstream_names = name_upstreams(document, default_upstream, source)
+        health_paths = given_per_url(document, "health_path", source)[0]
+
+        def replica(url: str, weight: float = 1.0, slots: int | None = None) -> ReplicaConfig:
+            path = health_paths.get(url, health_path)
+            return ReplicaConfig(url, upstream_names[url], path, weight, slots)
+
         for model_id, entry in document.models.items():
             replicas = tuple(
-                ReplicaConfig(url, upstream_names[url], spec.weight, spec.max_concurrency)
+                replica(upstream_base(str(spec.url)), spec.weight, spec.max_concurrency)
                 for spec in entry.upstream_specs()
-                for url in (upstream_base(str(spec.url)),)
             )
             mode = (entry.legacy_mode or legacy_mode) if entry.legacy else "off"
             if entry.legacy_mode not in (None, "off") and entry.legacy is None:
@@ -277,14 +298,7 @@ class Registry:
                 id=model_id,
                 localai_model=entry.localai_model,
                 capabilities=entry.capabilities,
-                replicas=replicas
-                or (
-                    ()
-                    if mode == "only"
-                    else (
-                        ReplicaConfig(str(default_upstream), upstream_names[str(default_upstream)]),
-                    )
-                ),
+                replicas=replicas or (() if mode == "only" else (replica(str(default_upstream)),)),
                 timeouts=entry.timeout.over(timeouts) if entry.timeout else timeouts,
                 defaults=entry.defaults,
                 created=created,

@@ -101,6 +101,7 @@ class Settings(BaseSettings):
     breaker_cooldown: Seconds = 10.0
     health_interval: Annotated[float, Field(ge=0)] = 5.0
     health_timeout: Seconds = 2.0
+    health_path: Annotated[str, Field(pattern=r"^/[!-~]*$")] = "/readyz"
     ready_requires_upstreams: bool = True
     max_concurrency: Annotated[int, Field(ge=1)] = 1024
     max_queue: Annotated[int, Field(ge=0)] = 1024

@@ -40,6 +40,7 @@ from .endpoints import Endpoint
 from .lease import Lease, Outcome, outcome_of
 from .open_stream import LOCALAI, Opening, OpenStream
 from .payloads import Payload
+from .probing import judge
 from .replicas import Replica, ReplicaSet, Upstream
 
 log = logging.getLogger("localai_gateway.dispatch")
@@ -84,8 +85,13 @@ class Dispatcher:
         registry: Registry,
         settings: Settings,
         llama_cpp: LlamaCppBackend | None = None,
+        *,
+        probe_client: UpstreamClient | None = None,
     ) -> None:
         self.client = client
+        # Probes keep their own connections: a pool full of long streams must not make them
+        # wait and time out (and so mark busy replicas down).
+        self.probe_client = probe_client or client
         self.registry = registry
         self.settings = settings
         self.llama_cpp = llama_cpp
@@ -112,7 +118,9 @@ class Dispatcher:
     def _replica_set(self, target: ModelTarget) -> ReplicaSet:
         replicas = []
         for index, config in enumerate(target.replicas):
-            upstream = self.upstreams.setdefault(config.url, Upstream(config.url, config.name))
+            upstream = self.upstreams.setdefault(
+                config.url, Upstream(config.url, config.name, config.health_path)
+            )
             breaker = self.breakers.setdefault(
                 (config.url, target.localai_model), CircuitBreaker(self.settings.breaker_policy)
             )
@@ -366,19 +374,23 @@ class Dispatcher:
         return await call.attempt(target, replica, lease, deadline)
 
     async def probe(self, upstream: Upstream, limit: float) -> None:
-        """Ask one upstream's health endpoint and record the verdict (an error counts as down)."""
+        """Ask one upstream's health endpoint, on the probes' own connections, and record
+        what the answer says (see `probing.judge`)."""
         limits = Timeouts(connect=limit, first_token=limit, idle=limit, total=limit)
+        answer: int | UpstreamError
         try:
-            healthy = await self.client.health(upstream.url, timeouts=limits) == 200
-        except UpstreamError:
-            healthy = False
-        if healthy != upstream.healthy:
-            log.warning("upstream %s is now %s", upstream.url, "up" if healthy else "down")
-        upstream.healthy = healthy
+            answer = await self.probe_client.health(
+                upstream.url, upstream.health_path, timeouts=limits
+            )
+        except UpstreamError as exc:
+            answer = exc
+        grace = 2 * max(self.settings.health_interval, limit)
+        judge(upstream, answer, asyncio.get_running_loop().time(), grace)
 
     async def probe_all(self, limit: float) -> None:
-        """Probe every upstream at once."""
-        await asyncio.gather(*(self.probe(upstream, limit) for upstream in self.upstreams.values()))
+        """Probe every upstream that has a health endpoint, all at once."""
+        probed = [upstream for upstream in self.upstreams.values() if upstream.probed]
+        await asyncio.gather(*(self.probe(upstream, limit) for upstream in probed))
 
     async def probe_forever(self, interval: float, limit: float) -> None:
         """Probe every `interval` seconds until cancelled."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import enum
 
 from clients import UpstreamError, UpstreamStatusError
@@ -57,18 +58,26 @@ class Lease:
     def confirm(self) -> None:
         """Record on the replica's breaker that it answered (a stream's first events arrived)."""
         if self._replica is not None:
-            self._replica.breaker.record(True)
+            _answered(self._replica)
 
     def release(self, outcome: Outcome) -> None:
         """Record `outcome` on the replica's breaker and give every slot back (once)."""
         replica, replicas = self._replica, self._replicas
         self._replica = self._replicas = None
         if replica is not None and replicas is not None:
-            if outcome is Outcome.NEUTRAL:
+            if outcome is Outcome.SUCCESS:
+                _answered(replica)
+            elif outcome is Outcome.NEUTRAL:
                 replica.breaker.release()
             else:
-                replica.breaker.record(outcome is Outcome.SUCCESS)
+                replica.breaker.record(False)
             replicas.release(replica)
         admissions, self._admissions = self._admissions, []
         for admission in admissions:
             admission.release()
+
+
+def _answered(replica: Replica) -> None:
+    """The replica answered real traffic: its breaker and its upstream's probe grace know."""
+    replica.breaker.record(True)
+    replica.upstream.last_success = asyncio.get_running_loop().time()

@@ -21,14 +21,18 @@ _RECHECK = 0.5  # seconds between re-checks while waiting for a slot
 
 
 class Upstream:
-    """One LocalAI base URL, its public name and the verdict of the last health probe."""
+    """One LocalAI base URL, its public name and health endpoint, the verdict of the last health
+    probe, and when it last answered real traffic (event-loop clock)."""
 
-    __slots__ = ("healthy", "name", "url")
+    __slots__ = ("health_path", "healthy", "last_success", "name", "probed", "url")
 
-    def __init__(self, url: str, name: str = "") -> None:
+    def __init__(self, url: str, name: str = "", health_path: str = "/readyz") -> None:
         self.url = url
         self.name = name or url
+        self.health_path = health_path
         self.healthy = True
+        self.probed = True  # False once it proved to have no health endpoint
+        self.last_success = float("-inf")
 
 
 class Replica:
@@ -57,9 +61,9 @@ class Replica:
         """The replica's base URL."""
         return self.upstream.url
 
-    def usable(self) -> bool:
-        """True when probes say it is up and its breaker lets a call through."""
-        return self.upstream.healthy and self.breaker.available()
+    def usable(self, panic: bool = False) -> bool:
+        """True when probes say it is up (or in panic) and its breaker lets a call through."""
+        return (panic or self.upstream.healthy) and self.breaker.available()
 
     def has_slot(self) -> bool:
         """True when fewer calls are in flight than its slots."""
@@ -73,9 +77,17 @@ class ReplicaSet:
         self.replicas = tuple(replicas)
         self._waiters: deque[asyncio.Future[None]] = deque()
 
+    def panic(self) -> bool:
+        """True when every replica is down by its probe alone (no breaker open): then the
+        probes are not trusted and the replicas are tried anyway (Envoy's panic threshold)."""
+        return not any(r.upstream.healthy for r in self.replicas) and any(
+            r.breaker.available() for r in self.replicas
+        )
+
     def usable(self) -> list[Replica]:
-        """Replicas that are healthy and whose breaker is not open."""
-        return [replica for replica in self.replicas if replica.usable()]
+        """Replicas that may be called: healthy (or all down by probes only) and not open."""
+        panic = self.panic()
+        return [replica for replica in self.replicas if replica.usable(panic)]
 
     def all_down(self) -> bool:
         """True when no replica is usable (probed down or breaker open)."""
@@ -87,8 +99,7 @@ class ReplicaSet:
 
     def retry_in(self) -> float:
         """Seconds until the first open breaker half-opens (how long all-down lasts at least)."""
-        waits = [r.breaker.retry_in() for r in self.replicas if r.upstream.healthy]
-        return min(waits, default=0.0)
+        return min((r.breaker.retry_in() for r in self.replicas), default=0.0)
 
     def pick(self, tried: set[str], pin: int | None = None) -> Replica | None:
         """Least outstanding per weight among usable replicas with a free slot (ties random).
@@ -98,8 +109,13 @@ class ReplicaSet:
         """
         fresh: list[Replica] = []
         tried_before: list[Replica] = []
+        panic = self.panic()
         for replica in self.replicas:
-            if (pin is None or replica.index == pin) and replica.has_slot() and replica.usable():
+            if (
+                (pin is None or replica.index == pin)
+                and replica.has_slot()
+                and replica.usable(panic)
+            ):
                 (tried_before if replica.url in tried else fresh).append(replica)
         pool = fresh or tried_before
         if len(pool) < 2:
@@ -111,7 +127,8 @@ class ReplicaSet:
     def _down(self, pin: int | None) -> bool:
         if pin is None:
             return self.all_down()
-        return not any(r.index == pin and r.usable() for r in self.replicas)
+        panic = self.panic()
+        return not any(r.index == pin and r.usable(panic) for r in self.replicas)
 
     async def acquire(
         self, model: str, tried: set[str], wait_limit: float | None, pin: int | None = None
