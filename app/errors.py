@@ -39,7 +39,13 @@ _ADDRESSES = re.compile(
     r"|\[[0-9a-f:.%]+\](?::\d+)?"
     r"|\b\d{1,3}(?:\.\d{1,3}){3}(?::\d+)?\b"
     r"|\b[a-z][a-z0-9-]*(?:\.[a-z0-9-]+)*:\d{2,5}\b"
-    r"|\b[a-z0-9-]+(?:\.[a-z0-9-]+)*\.(?:svc|local|internal|lan|localdomain)\b",
+    r"|\b[a-z0-9-]+(?:\.[a-z0-9-]+)*\.(?:svc|local|internal|lan|localdomain)\b"
+    # dotted host names without a port (gpu-3.corp.example.com; also catches file names)
+    r"|\b[a-z0-9][a-z0-9-]*(?:\.[a-z0-9-]+)*\.[a-z][a-z0-9-]*[a-z]\b"
+    # a bare host name where a resolver or dialler names one (lookup localai-0 on ...)
+    r"|(?<=\blookup )[^\s:]+|(?<=\bhost )[a-z0-9][a-z0-9.-]*"
+    # absolute file paths (/models/qwen3.gguf, /root/.cache/...)
+    r"|(?<![\w/.])/(?:[\w.@+-]+/)+[\w.@+-]*",
     re.IGNORECASE,
 )
 _CREDENTIALS = re.compile(
@@ -141,6 +147,13 @@ class BackendUnavailable(GatewayError):
     status = 503
     type = "api_error"
     code = "model_unavailable"
+
+
+class GatewayFailure(GatewayError):
+    """The gateway itself failed (a bug); the message says so without details (500)."""
+
+    status = 500
+    type = "server_error"
 
 
 class NoHealthyUpstream(GatewayError):
@@ -254,7 +267,9 @@ async def _gateway_error(request: Request, exc: Exception) -> Response:
 
 async def _upstream_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, UpstreamError)
-    log.warning("upstream error for model %r: %s (%s)", exc.model, exc.message, type(exc).__name__)
+    log.warning(
+        "upstream error for model %r: %s (%s)", exc.model, scrub(exc.message), type(exc).__name__
+    )
     headers = None
     if isinstance(exc, UpstreamStatusError) and exc.retry_after is not None:
         headers = retry_after(exc.retry_after)

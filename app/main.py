@@ -7,6 +7,7 @@ from starlette.middleware import Middleware
 from .access.auth import AuthMiddleware, KeyRing, configured_keys
 from .access.limits import BodyLimitMiddleware
 from .access.ratelimit import RateLimitMiddleware, open_buckets
+from .disconnects import DisconnectWatch
 from .errors import install_error_handlers
 from .hot_path import GatewayApp
 from .lifespan import lifespan_for
@@ -46,8 +47,9 @@ def create_app(settings: Settings | None = None) -> GatewayApp:
 
 def gateway_middleware(settings: Settings, keys: KeyRing | None) -> list[Middleware]:
     """The pure ASGI middleware around every route, from the outside in: observability
-    (creates the request record the others use), tracing, body limit, auth, rate limit."""
-    middleware = [Middleware(ObservabilityMiddleware)]
+    (creates the request record the others use), disconnect watch, tracing, body limit, auth,
+    rate limit."""
+    middleware = [Middleware(ObservabilityMiddleware), Middleware(DisconnectWatch)]
     tracer = configured_tracer(settings)
     if tracer is not None:
         middleware.append(Middleware(TracingMiddleware, tracer=tracer))

@@ -54,6 +54,7 @@ Seconds = Annotated[float, Field(gt=0)]
 OptionalSeconds = Annotated[float | None, Field(gt=0)]
 Bytes = Annotated[int, Field(ge=1)]
 MiB = 1024 * 1024
+MIN_IMAGE_KEY_BYTES = 32
 
 
 class Settings(BaseSettings):
@@ -77,6 +78,7 @@ class Settings(BaseSettings):
     rate_limit_redis_url: SecretStr | None = None
     max_request_bytes: Annotated[int, Field(ge=1)] = 32 * 1024 * 1024
     max_messages: Annotated[int, Field(ge=1)] = 2048
+    max_json_containers: Annotated[int, Field(ge=16)] = 100_000
     otel: bool = False
 
     connect_timeout: OptionalSeconds = 5.0
@@ -117,11 +119,22 @@ class Settings(BaseSettings):
     image_url_key: SecretStr = Field(default_factory=lambda: SecretStr(secrets.token_urlsafe(32)))
     image_url_ttl: Seconds = 3600.0
     max_image_bytes: Bytes = 10 * MiB
+    max_images_per_request: Annotated[int, Field(ge=1)] = 16
     max_audio_bytes: Bytes = 25 * MiB
     vision_fetch_timeout: Seconds = 10.0
     vision_allow_hosts: Annotated[frozenset[str], NoDecode, BeforeValidator(comma_list)] = (
         frozenset()
     )
+
+    @field_validator("image_url_key")
+    @classmethod
+    def _strong_image_key(cls, value: SecretStr) -> SecretStr:
+        if len(value.get_secret_value().encode()) < MIN_IMAGE_KEY_BYTES:
+            raise ValueError(
+                f"must be at least {MIN_IMAGE_KEY_BYTES} bytes (e.g. `openssl rand -hex 32`): "
+                "it signs the links to generated images"
+            )
+        return value
 
     @field_validator("retry_attempts", mode="before")
     @classmethod

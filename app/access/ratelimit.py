@@ -12,9 +12,10 @@ the limits protect capacity, and are not worth an outage of the gateway.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
-from typing import Any, Protocol
+from typing import Protocol
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -23,8 +24,13 @@ from ..observability.metrics import METRICS, Metrics
 from ..observability.record import record_of
 from ..settings import Settings
 from .auth import ApiKey
+from .limits import content_length
 
 log = logging.getLogger("localai_gateway.ratelimit")
+
+STORE_TIMEOUT = 0.5  # seconds a bucket store may take before the request passes unlimited
+STORE_RETRY = 5.0  # seconds the store is left alone after it failed
+BYTES_PER_TOKEN = 4
 
 
 class Buckets(Protocol):
@@ -55,7 +61,7 @@ class MemoryBuckets:
         level = min(float(per_minute), level + (now - last) * rate)
         wait = 0.0
         if force or level >= cost:
-            level -= cost
+            level = min(float(per_minute), level - cost)  # a refund never overfills it
         else:
             wait = (cost - level) / rate
         self._levels[bucket] = (level, now)
@@ -77,7 +83,11 @@ local level = tonumber(state[1]) or cap
 local at = tonumber(state[2]) or now
 level = math.min(cap, level + math.max(0, now - at) * rate)
 local wait = 0
-if ARGV[3] == '1' or level >= cost then level = level - cost else wait = (cost - level) / rate end
+if ARGV[3] == '1' or level >= cost then
+  level = math.min(cap, level - cost)
+else
+  wait = (cost - level) / rate
+end
 redis.call('HSET', KEYS[1], 'level', tostring(level), 'at', tostring(now))
 redis.call('EXPIRE', KEYS[1], math.ceil((cap - level) / rate) + 1)
 return tostring(wait)
@@ -92,7 +102,10 @@ class RedisBuckets:
     def __init__(self, url: str) -> None:
         from redis.asyncio import Redis
 
-        self._redis = Redis.from_url(url)
+        # Bounded: a Redis that accepts connections and never answers must not hold requests.
+        self._redis = Redis.from_url(
+            url, socket_connect_timeout=STORE_TIMEOUT, socket_timeout=STORE_TIMEOUT
+        )
         self._take = self._redis.register_script(_TAKE)
 
     async def take(self, bucket: str, per_minute: int, cost: float, force: bool = False) -> float:
@@ -119,6 +132,7 @@ class RateLimitMiddleware:
         self.app = app
         self.buckets = buckets
         self.metrics = metrics
+        self._store_down_until = float("-inf")  # event-loop time
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -134,32 +148,49 @@ class RateLimitMiddleware:
             self.metrics.child(self.metrics.rate_limited, key.name, limit).inc()
             await gateway_error_response(_refusal(key, limit, wait))(scope, receive, send)
             return
+        # The prompt is charged on admission (estimated from the body size), so a client that
+        # leaves early still pays for it; the rest once the response ends, however it ends.
+        tpm = key.tpm
+        charged = _prompt_estimate(scope) if tpm else 0
+        if tpm and charged:
+            await self._take(f"{key.name}:tpm", tpm, charged, force=True)
         try:
             await self.app(scope, receive, send)
         finally:
-            if key.tpm and record is not None and record.tokens:
-                await self._guarded(
-                    self.buckets.take(f"{key.name}:tpm", key.tpm, record.tokens, True)
-                )
+            if tpm and record is not None:
+                used = (record.tokens_in or charged) + (record.tokens_out or 0)
+                if used != charged:
+                    await self._take(f"{key.name}:tpm", tpm, used - charged, force=True)
 
     async def _admit(self, key: ApiKey) -> tuple[float, str]:
         """Return (seconds to wait, the limit hit); (0, "") admits the request."""
         if key.tpm:
-            wait = await self._guarded(self.buckets.take(f"{key.name}:tpm", key.tpm, 0))
+            wait = await self._take(f"{key.name}:tpm", key.tpm, 0)
             if wait > 0:
                 return wait, "tpm"
         if key.rpm:
-            wait = await self._guarded(self.buckets.take(f"{key.name}:rpm", key.rpm, 1))
+            wait = await self._take(f"{key.name}:rpm", key.rpm, 1)
             if wait > 0:
                 return wait, "rpm"
         return 0.0, ""
 
-    @staticmethod
-    async def _guarded(step: Any) -> float:
+    async def _take(self, bucket: str, per_minute: int, cost: float, force: bool = False) -> float:
+        """`Buckets.take`, failing open: while the store fails or hangs, requests pass (logged,
+        counted) and the store is left alone for `STORE_RETRY` seconds."""
+        loop = asyncio.get_running_loop()
+        if loop.time() < self._store_down_until:
+            return 0.0
         try:
-            return float(await step)
-        except (OSError, ConnectionError, _redis_error()) as exc:
-            log.warning("rate limit store failed, request let through: %s", type(exc).__name__)
+            async with asyncio.timeout(STORE_TIMEOUT):
+                return float(await self.buckets.take(bucket, per_minute, cost, force))
+        except (TimeoutError, OSError, ConnectionError, _redis_error()) as exc:
+            self._store_down_until = loop.time() + STORE_RETRY
+            self.metrics.rate_limit_store_errors.inc()
+            log.warning(
+                "rate limit store failed (%s): requests pass unlimited for %gs",
+                type(exc).__name__,
+                STORE_RETRY,
+            )
             return 0.0
 
     def _closing(self, send: Send) -> Send:
@@ -169,6 +200,12 @@ class RateLimitMiddleware:
             await send(message)
 
         return closing_send
+
+
+def _prompt_estimate(scope: Scope) -> int:
+    """Tokens the request's prompt may hold, estimated from its body size (4 bytes a token)."""
+    length = content_length(scope)
+    return 0 if length is None else length // BYTES_PER_TOKEN
 
 
 def _refusal(key: ApiKey, limit: str, wait: float) -> RateLimited:

@@ -30,7 +30,7 @@ from .sniff import sniff_image
 
 Format = Literal["url", "b64_json"]
 FILES_PATH = "/v1/images/files/"
-_GENERATED = re.compile(r"/generated-images/([^/?#]+)$")
+_GENERATED = re.compile(r"/generated-images/([^/?#]+)")
 _SIZE = re.compile(r"^(auto|[1-9][0-9]{0,4}x[1-9][0-9]{0,4})$")
 MAX_N = 10
 
@@ -112,7 +112,7 @@ async def _item(
 
 def _file_name(target: ModelTarget, url: str) -> str:
     match = _GENERATED.search(url)
-    if match is None or not FILE_NAME.match(match.group(1)):
+    if match is None or match.end() != len(url) or not FILE_NAME.fullmatch(match.group(1)):
         raise UpstreamProtocolError(
             f"model {target.id!r}: the upstream returned an image URL the gateway cannot serve",
             model=target.id,

@@ -19,7 +19,7 @@ import orjson
 from ..errors import RouteNotFound
 
 _MAC_BYTES = 18  # 144 bits
-FILE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
+FILE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")  # use with fullmatch
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +59,16 @@ def verify_image(key: bytes, image_id: str) -> ImageRef:
         expires, upstream, model, name = orjson.loads(payload) if valid else (0, 0, "", "")
     except (ValueError, binascii.Error):  # orjson.JSONDecodeError is a ValueError
         valid = False
-    if not valid or expires < time.time():
+    if not valid or expires < time.time() or not _well_formed(upstream, model, name):
         raise RouteNotFound("No image has this id, or it has expired.", param="image_id")
     return ImageRef(model=model, upstream=upstream, name=name)
+
+
+def _well_formed(upstream: object, model: object, name: object) -> bool:
+    """Whether a verified payload still names what the gateway signs (defence in depth)."""
+    return (
+        isinstance(upstream, int)
+        and isinstance(model, str)
+        and isinstance(name, str)
+        and FILE_NAME.fullmatch(name) is not None
+    )

@@ -128,15 +128,20 @@ async def _pinned_request(url: httpx.URL, policy: FetchPolicy) -> httpx.Request:
         raise FetchRefused("URLs with credentials are not fetched")
     port = url.port or _DEFAULT_PORTS[url.scheme]
     addresses = await _resolve(url.host, port)
-    if f"{url.host}:{port}" not in policy.allow_hosts:
-        for address in addresses:
-            if not _public(address):
-                raise FetchRefused(f"{url.host!r} resolves to a non-public address")
+    allowed = f"{url.host}:{port}" in policy.allow_hosts
+    if not addresses or not (allowed or all(_public(address) for address in addresses)):
+        # One answer for "no such name" and "a private address": no probing of internal DNS.
+        raise FetchRefused(f"{url.host!r} does not resolve to a public address")
     extensions = {"sni_hostname": url.host} if url.scheme == "https" else {}
     return httpx.Request(
         "GET",
         url.copy_with(host=str(addresses[0])),
-        headers={"host": url.netloc.decode("ascii"), "accept": "image/*"},
+        # identity: a compressed body could inflate past the size limit before it is counted
+        headers={
+            "host": url.netloc.decode("ascii"),
+            "accept": "image/*",
+            "accept-encoding": "identity",
+        },
         extensions=extensions,
     )
 
@@ -149,26 +154,47 @@ async def _resolve(host: str, port: int) -> list[IPAddress]:
     loop = asyncio.get_running_loop()
     try:
         infos = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    except OSError as exc:
-        raise FetchRefused(f"{host!r} does not resolve") from exc
-    addresses = [ipaddress.ip_address(str(info[4][0]).split("%", 1)[0]) for info in infos]
-    if not addresses:
-        raise FetchRefused(f"{host!r} does not resolve")
-    return addresses
+    except OSError:
+        return []
+    return [ipaddress.ip_address(str(info[4][0]).split("%", 1)[0]) for info in infos]
 
 
 def _public(address: IPAddress) -> bool:
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        address = address.ipv4_mapped
+    """Whether `address` is a public unicast address; an IPv6 address that carries an IPv4
+    one (mapped, 6to4, Teredo, NAT64, IPv4-compatible) is judged by what it carries, and
+    site-local IPv6 (fec0::/10, deprecated but routable inside sites) is never public."""
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.is_site_local:
+            return False
+        carried = _carried_ipv4(address)
+        if carried:
+            return all(_public(inner) for inner in carried)
     return address.is_global and not address.is_multicast
 
 
+_NAT64 = (ipaddress.ip_network("64:ff9b::/96"), ipaddress.ip_network("64:ff9b:1::/48"))
+_IPV4_COMPATIBLE = ipaddress.ip_network("::/96")
+
+
+def _carried_ipv4(address: ipaddress.IPv6Address) -> list[ipaddress.IPv4Address]:
+    """The IPv4 addresses an IPv6 address embeds, by the translations that reach them."""
+    low32 = ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
+    carried = [a for a in (address.ipv4_mapped, address.sixtofour) if a is not None]
+    carried += list(address.teredo or ())
+    if any(address in network for network in _NAT64) or address in _IPV4_COMPATIBLE:
+        carried.append(low32)
+    return carried
+
+
 async def _read(response: httpx.Response, max_bytes: int) -> bytes:
+    encoding = response.headers.get("content-encoding", "identity").strip().lower()
+    if encoding not in ("", "identity"):
+        raise FetchRefused(f"the body is compressed ({encoding}); send it uncompressed")
     declared = response.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > max_bytes:
         raise FetchRefused(f"the body is larger than {max_bytes} bytes")
     chunks, size = [], 0
-    async for chunk in response.aiter_bytes():
+    async for chunk in response.aiter_raw():
         size += len(chunk)
         if size > max_bytes:
             raise FetchRefused(f"the body is larger than {max_bytes} bytes")

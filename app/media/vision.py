@@ -11,6 +11,7 @@ import asyncio
 import base64
 import binascii
 import re
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from ..errors import InvalidRequest
@@ -19,6 +20,7 @@ from ..settings import Settings
 from .safe_fetch import FetchClient, FetchPolicy, FetchRefused, safe_fetch
 from .sniff import GIF, JPEG, PNG, WEBP, sniff_image
 
+FETCHES_AT_ONCE = 4  # per request: a message full of image URLs fetches them a few at a time
 IMAGE_PART_TYPES = frozenset({"image_url", "image"})  # LocalAI reads `image_url.url` for both
 VISION_TYPES = frozenset({PNG, JPEG, WEBP, GIF})
 _DATA_URI = re.compile(r"^data:(?P<type>[\w.+-]+/[\w.+-]+)(?:;[^,;]+)*;base64,", re.ASCII)
@@ -39,46 +41,67 @@ def image_parts(body: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
     return found
 
 
-async def inline_images(
+def plan_images(
     body: dict[str, Any], target: ModelTarget, settings: Settings, fetcher: FetchClient
-) -> None:
-    """Replace every image URL of the chat `body` by a checked `data:` URI, in place.
+) -> Callable[[], Awaitable[None]] | None:
+    """Check the chat `body`'s images now; return the fetches of its image URLs, to run once
+    the request is admitted (they replace each URL by a checked `data:` URI), or None.
 
-    Raises `CapabilityNotSupported` when the model lacks `vision`, and `InvalidRequest` (400,
-    `param` naming the part) for an image that cannot be fetched or is not a usable image.
+    Raises `CapabilityNotSupported` when the model lacks `vision`, and `InvalidRequest` (400)
+    for more than `MAX_IMAGES_PER_REQUEST` images or, naming the part, an unusable one.
     """
     parts = image_parts(body)
     if not parts:
-        return
+        return None
     target.require(Capability.VISION)
+    limit = settings.max_images_per_request
+    if len(parts) > limit:
+        raise InvalidRequest(
+            f"Too many images: {len(parts)} (the limit is {limit}, "
+            "LOCALAI_GATEWAY_MAX_IMAGES_PER_REQUEST).",
+            param="messages",
+            code="too_many_images",
+        )
+    fetches = [fetch for param, part in parts if (fetch := _plan(part, param, settings))]
+    if not fetches:
+        return None
     policy = FetchPolicy(
         max_bytes=settings.max_image_bytes,
         timeout=settings.vision_fetch_timeout,
         allow_hosts=settings.vision_allow_hosts,
     )
-    results = await asyncio.gather(
-        *(_inline(part, param, policy, fetcher) for param, part in parts), return_exceptions=True
-    )
-    for result in results:  # the first failing part, in message order
-        if isinstance(result, BaseException):
-            raise result
+
+    async def fetch_all() -> None:
+        turns = asyncio.Semaphore(FETCHES_AT_ONCE)
+
+        async def fetch(holder: dict[str, Any], param: str) -> None:
+            async with turns:
+                holder["url"] = await _fetch_as_data_uri(holder["url"], param, policy, fetcher)
+
+        results = await asyncio.gather(
+            *(fetch(holder, param) for holder, param in fetches), return_exceptions=True
+        )
+        for result in results:  # the first failing part, in message order
+            if isinstance(result, BaseException):
+                raise result
+
+    return fetch_all
 
 
-async def _inline(
-    part: dict[str, Any], param: str, policy: FetchPolicy, fetcher: FetchClient
-) -> None:
+def _plan(
+    part: dict[str, Any], param: str, settings: Settings
+) -> tuple[dict[str, Any], str] | None:
+    """Check one image part; return (its holder, param) when its URL must be fetched."""
     holder = part.get("image_url")
     url = holder.get("url") if isinstance(holder, dict) else None
     if not isinstance(holder, dict) or not isinstance(url, str):
         raise InvalidRequest(f"{param} must be an object with a string 'url'.", param=param)
     if url.startswith("data:"):
-        check_data_uri(url, param, policy.max_bytes)
-    elif url.startswith(("http://", "https://")):
-        holder["url"] = await _fetch_as_data_uri(url, param, policy, fetcher)
-    else:
-        raise InvalidRequest(
-            f"{param}: the url must be http(s) or a base64 data: URI.", param=param
-        )
+        check_data_uri(url, param, settings.max_image_bytes)
+        return None
+    if url.startswith(("http://", "https://")):
+        return holder, param
+    raise InvalidRequest(f"{param}: the url must be http(s) or a base64 data: URI.", param=param)
 
 
 async def _fetch_as_data_uri(

@@ -99,6 +99,11 @@ class Metrics:
             ["key", "limit"],
             registry=registry,
         )
+        self.rate_limit_store_errors = Counter(
+            "localai_gateway_rate_limit_store_errors",
+            "Rate-limit store (Redis) calls that failed or timed out; those requests passed.",
+            registry=registry,
+        )
         self._children: dict[tuple[int, tuple[str, ...]], Any] = {}
 
     def child(self, metric: MetricWrapperBase, *labels: str) -> Any:

@@ -68,9 +68,17 @@ def request_id_from(scope: Scope) -> str:
     return uuid.uuid4().hex
 
 
+IMAGE_FILES = "/v1/images/files/"
+
+
+def loggable_path(path: str) -> str:
+    """The path as logs and traces may show it: a signed image id is a bearer credential."""
+    return IMAGE_FILES + "{image_id}" if path.startswith(IMAGE_FILES) else path
+
+
 def new_record(scope: Scope) -> RequestRecord:
     """Create the record of an HTTP request and store it in the scope's state."""
-    record = RequestRecord(request_id_from(scope), scope["method"], scope["path"])
+    record = RequestRecord(request_id_from(scope), scope["method"], loggable_path(scope["path"]))
     scope.setdefault("state", {})[STATE_KEY] = record
     return record
 

@@ -13,7 +13,7 @@ from typing import Any
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from ..settings import Settings
-from .record import RequestRecord, record_of
+from .record import RequestRecord, loggable_path, record_of
 
 log = logging.getLogger("localai_gateway.tracing")
 
@@ -44,7 +44,7 @@ class TracingMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        name = f"{scope['method']} {scope['path']}"
+        name = f"{scope['method']} {loggable_path(scope['path'])}"
         with self.tracer.start_as_current_span(name, kind=self.kind) as span:
             try:
                 await self.app(scope, receive, send)

@@ -15,7 +15,7 @@ from starlette.requests import Request
 
 from clients import UpstreamProtocolError
 
-from ..errors import InvalidRequest
+from ..errors import InvalidRequest, PayloadTooLarge
 
 # A JSON member `"model": "<string>"`. Inside a JSON string every quote is escaped, so an
 # unescaped `"model"` followed by a colon can only be a key. The pattern starts with the
@@ -23,9 +23,24 @@ from ..errors import InvalidRequest
 _MODEL_MEMBER = re.compile(rb'"model"(?<!\\"model")\s*:\s*"[^"\\]*(?:\\.[^"\\]*)*"')
 
 
-async def read_json_object(request: Request) -> dict[str, Any]:
-    """Return the request body as a JSON object, or raise `InvalidRequest` (400)."""
-    raw = await request.body()
+# A JSON string; its brackets are text, not structure.
+_JSON_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"')
+
+
+async def read_json_object(request: Request, max_containers: int) -> dict[str, Any]:
+    """Return the request body as a JSON object, or raise `InvalidRequest` (400).
+
+    A body of more than `max_containers` objects and arrays is refused before it is parsed
+    (413): parsed, 32 MiB of `[{}, {}, ...]` would be ~800 MB of Python objects.
+    """
+    raw = bytearray()  # one buffer, grown in place: the body costs its size once
+    async for chunk in request.stream():
+        raw += chunk
+    if json_containers(raw, max_containers) > max_containers:
+        raise PayloadTooLarge(
+            f"The request body holds more than {max_containers} JSON objects and arrays "
+            "(LOCALAI_GATEWAY_MAX_JSON_CONTAINERS)."
+        )
     if not raw.strip():
         raise InvalidRequest("The request body is empty; send a JSON object.")
     try:
@@ -35,6 +50,18 @@ async def read_json_object(request: Request) -> dict[str, Any]:
     if not isinstance(body, dict):
         raise InvalidRequest("The request body must be a JSON object.")
     return body
+
+
+def json_containers(raw: bytes | bytearray, limit: int) -> int:
+    """The objects and arrays of a JSON text, counted exactly only when a cheap upper bound
+    (every bracket, in strings too) exceeds `limit`."""
+    count = raw.count(b"{") + raw.count(b"[")
+    if count <= limit:
+        return count
+    for string in _JSON_STRING.finditer(raw):
+        start, end = string.span()
+        count -= raw.count(b"{", start, end) + raw.count(b"[", start, end)
+    return count
 
 
 def require_field(body: dict[str, Any], name: str, kinds: type | tuple[type, ...]) -> Any:

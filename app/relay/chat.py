@@ -14,6 +14,7 @@ from ..pipeline import build_chain, check_output, split_reasoning_message
 from ..registry import ModelTarget
 from ..state import Gateway
 from ..upstream import endpoints
+from ..upstream.dispatch import Prepare
 from ..upstream.open_stream import OpenStream
 from .bodies import upstream_json
 from .chat_request import ChatRequest
@@ -50,10 +51,16 @@ def _shape_completion(content: bytes, target: ModelTarget, request: ChatRequest)
 
 
 async def complete_chat(
-    gateway: Gateway, target: ModelTarget, request: ChatRequest, record: RequestRecord | None
+    gateway: Gateway,
+    target: ModelTarget,
+    request: ChatRequest,
+    record: RequestRecord | None,
+    prepare: Prepare | None = None,
 ) -> Response:
     """Relay a non-streaming chat completion, with the model renamed back to the internal id."""
-    served = await gateway.dispatcher.send(target, endpoints.CHAT, request.payload(), record=record)
+    served = await gateway.dispatcher.send(
+        target, endpoints.CHAT, request.payload(), record=record, prepare=prepare
+    )
     model = served.target
     record_reply_usage(record, served.reply.content)
     if model.stream is None and request.contract is None:
@@ -62,7 +69,11 @@ async def complete_chat(
 
 
 async def stream_chat(
-    gateway: Gateway, target: ModelTarget, request: ChatRequest, record: RequestRecord | None
+    gateway: Gateway,
+    target: ModelTarget,
+    request: ChatRequest,
+    record: RequestRecord | None,
+    prepare: Prepare | None = None,
 ) -> Response:
     """Open the upstream stream and read its first event before committing to a 200.
 
@@ -71,7 +82,7 @@ async def stream_chat(
     and a later failure is reported in-stream.
     """
     opening = gateway.dispatcher.start_stream(
-        target, endpoints.CHAT, request.payload(), record=record
+        target, endpoints.CHAT, request.payload(), record=record, prepare=prepare
     )
 
     def relay(stream: OpenStream) -> AsyncGenerator[bytes]:

@@ -6,7 +6,6 @@ error frame and `[DONE]`.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncGenerator
 
 import orjson
@@ -74,36 +73,12 @@ class SSEResponse(Response):
             await send({"type": "http.response.body", "body": chunk, "more_body": True})
         await send({"type": "http.response.body", "body": b"", "more_body": False})
 
-    @staticmethod
-    async def _wait_disconnect(receive: Receive) -> None:
-        while (await receive())["type"] != "http.disconnect":
-            pass
-
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        # The frames are sent from this task; a watcher task cancels it when the client leaves
-        # (one task per stream instead of two: the first byte goes out one loop turn sooner).
-        relay = asyncio.current_task()
-        assert relay is not None
-        watcher = asyncio.ensure_future(self._wait_disconnect(receive))
-        sending = True
-        left = False
-
-        def on_disconnect(done: asyncio.Future[None]) -> None:
-            nonlocal left
-            if sending and not done.cancelled() and done.exception() is None:
-                left = True
-                relay.cancel()
-
-        watcher.add_done_callback(on_disconnect)
+        # The frames are sent from the request's task; `DisconnectWatch` cancels it when the
+        # client leaves, and closing the frames then closes their source.
         try:
             await self._pump(send)
-        except asyncio.CancelledError:
-            if not left:
-                raise
-            relay.uncancel()  # our own cancellation: the client left
         except OSError:
             pass  # a failed send: the client is gone
         finally:
-            sending = False
-            watcher.cancel()
             await self.frames.aclose()

@@ -15,7 +15,7 @@ from typing import Any
 
 from clients import UpstreamError
 
-from ..errors import GatewayError
+from ..errors import GatewayError, GatewayFailure, scrub
 from ..observability.record import RequestRecord
 from ..pipeline import Chain
 from ..upstream.open_stream import Opening, OpenStream
@@ -67,9 +67,43 @@ def relay_stream(
     Both send the same frames for the same upstream events when the chain changes nothing;
     the relay owns the stream and closes it however it ends.
     """
+    counted = CompletionCount()
     if chain is None:
-        return _relay_bytes(stream, include_usage, record)
-    return _relay_chunks(stream, chain, include_usage, record)
+        frames = _relay_bytes(stream, counted, include_usage, record)
+    else:
+        frames = _relay_chunks(stream, chain, counted, include_usage, record)
+    return _ended(stream, frames, counted, record)
+
+
+async def _ended(
+    stream: OpenStream,
+    frames: AsyncGenerator[bytes],
+    counted: CompletionCount,
+    record: RequestRecord | None,
+) -> AsyncGenerator[bytes]:
+    """`frames`, then `[DONE]`; a failure of any kind mid-way ends the stream with an error
+    event, `[DONE]` and a failure on the replica's breaker. However it ends (the client gone
+    included), the stream is closed and the completion tokens it relayed are recorded."""
+    async with stream:
+        try:
+            async for data in frames:
+                yield data
+            yield DONE_FRAME
+        except UpstreamError as exc:
+            log.warning(
+                "stream of model %r failed mid-way: %s", stream.target.id, scrub(exc.message)
+            )
+            stream.failed()
+            yield error_frame(exc)
+            yield DONE_FRAME
+        except Exception:
+            log.exception("stream of model %r broke in the gateway", stream.target.id)
+            stream.failed()
+            yield error_frame(GatewayFailure("The gateway failed while relaying this stream."))
+            yield DONE_FRAME
+        finally:
+            await frames.aclose()
+            counted.settle(record)
 
 
 def _trailer(
@@ -83,36 +117,32 @@ def _trailer(
 
 
 async def _relay_bytes(
-    stream: OpenStream, include_usage: bool, record: RequestRecord | None
+    stream: OpenStream,
+    counted: CompletionCount,
+    include_usage: bool,
+    record: RequestRecord | None,
 ) -> AsyncGenerator[bytes]:
     """Byte relay: frame each event as it arrives, rewriting only the model member.
 
     The usage trailer (always requested upstream) reaches the client only if it asked for it.
     """
     member = stream.target.member
-    counted = CompletionCount()
-    async with stream:
-        try:
-            async for batch in stream.batches():
-                counted.add(batch)
-                joined = b"\n\ndata: ".join(batch)
-                if b'"usage"' not in joined:  # no trailer: tidy and frame the batch at once
-                    yield tidy_chunk(b"data: " + joined + b"\n\n", member)
-                    continue
-                frames = []
-                for data in batch:
-                    if not is_usage_trailer(data):
-                        frames.append(frame(tidy_chunk(data, member)))
-                        continue
-                    trailer = _trailer(data, stream, counted, record)
-                    if include_usage:
-                        frames.append(frame(dump_like_localai(trailer)))
-                if frames:
-                    yield b"".join(frames)  # one write for all the events one read brought
-            yield DONE_FRAME
-        except UpstreamError as exc:
-            yield _failed(stream, exc)
-            yield DONE_FRAME
+    async for batch in stream.batches():
+        counted.add(batch)
+        joined = b"\n\ndata: ".join(batch)
+        if b'"usage"' not in joined:  # no trailer: tidy and frame the batch at once
+            yield tidy_chunk(b"data: " + joined + b"\n\n", member)
+            continue
+        frames = []
+        for data in batch:
+            if not is_usage_trailer(data):
+                frames.append(frame(tidy_chunk(data, member)))
+                continue
+            trailer = _trailer(data, stream, counted, record)
+            if include_usage:
+                frames.append(frame(dump_like_localai(trailer)))
+        if frames:
+            yield b"".join(frames)  # one write for all the events one read brought
 
 
 async def _parsed(
@@ -133,35 +163,27 @@ async def _parsed(
 
 
 async def _relay_chunks(
-    stream: OpenStream, chain: Chain, include_usage: bool, record: RequestRecord | None
+    stream: OpenStream,
+    chain: Chain,
+    counted: CompletionCount,
+    include_usage: bool,
+    record: RequestRecord | None,
 ) -> AsyncGenerator[bytes]:
     """Chunk relay: parse each event, run it through the model's stages, frame the result.
 
     A stage that interrupts ends the stream with its finish reason; the upstream is closed.
     """
-    counted = CompletionCount()
     trailers: list[bytes] = []
-    async with stream:
-        chunks = chain.run(_parsed(stream, counted, trailers))
-        try:
-            async for chunk in chunks:
-                yield frame(dump_like_localai(chunk))
-            for data in trailers:  # the usage trailer comes last, as from the upstream
-                trailer = _trailer(data, stream, counted, record)
-                if include_usage:
-                    yield frame(dump_like_localai(trailer))
-            yield DONE_FRAME
-        except UpstreamError as exc:
-            yield _failed(stream, exc)
-            yield DONE_FRAME
-        finally:
-            await chunks.aclose()
-
-
-def _failed(stream: OpenStream, exc: UpstreamError) -> bytes:
-    log.warning("stream for model %r failed mid-way: %s", stream.target.id, exc.message)
-    stream.failed()
-    return error_frame(exc)
+    chunks = chain.run(_parsed(stream, counted, trailers))
+    try:
+        async for chunk in chunks:
+            yield frame(dump_like_localai(chunk))
+        for data in trailers:  # the usage trailer comes last, as from the upstream
+            trailer = _trailer(data, stream, counted, record)
+            if include_usage:
+                yield frame(dump_like_localai(trailer))
+    finally:
+        await chunks.aclose()
 
 
 async def keepalive_then(

@@ -37,14 +37,17 @@ class CompletionCount:
         usage = trailer.get("usage")
         reported = usage.get("completion_tokens") if isinstance(usage, dict) else None
         if isinstance(usage, dict) and not reported and self.events > 0:
-            prompt = usage.get("prompt_tokens") or 0
-            usage = {
-                **usage,
-                "completion_tokens": self.events,
-                "total_tokens": prompt + self.events,
-            }
+            prompt = usage.get("prompt_tokens")
+            total = (prompt if isinstance(prompt, int) else 0) + self.events
+            usage = {**usage, "completion_tokens": self.events, "total_tokens": total}
             return {**trailer, "usage": usage}
         return trailer
+
+    def settle(self, record: RequestRecord | None) -> None:
+        """At the end of a stream, however it ended: the completion tokens relayed, counted here
+        when no trailer reported them (a client that leaves is still charged for them)."""
+        if record is not None and record.tokens_out is None and self.events:
+            record.tokens_out = self.events
 
 
 def record_usage(record: RequestRecord | None, usage: Mapping[str, Any] | None) -> None:

@@ -41,5 +41,5 @@ async def model_request(
     request: Request, gateway: Gateway, capability: Capability
 ) -> tuple[dict[str, Any], ModelTarget]:
     """The JSON body of a model request and the model its `model` field names (see target_for)."""
-    body = await read_json_object(request)
+    body = await read_json_object(request, gateway.settings.max_json_containers)
     return body, target_for(request, gateway, require_field(body, "model", str), capability)

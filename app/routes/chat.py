@@ -6,7 +6,7 @@ from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from ..access.limits import check_chat_body
-from ..media.vision import inline_images
+from ..media.vision import plan_images
 from ..observability import current_record
 from ..registry import Capability
 from ..relay import chat as relay_chat
@@ -24,8 +24,8 @@ async def chat_completions(request: Request) -> Response:
     body, target = await model_request(request, gateway, Capability.CHAT)
     chat = ChatRequest.parse(body, target)
     check_chat_body(body, gateway.settings)
-    await inline_images(body, target, gateway.settings, gateway.image_fetcher)
+    fetch_images = plan_images(body, target, gateway.settings, gateway.image_fetcher)
     record = current_record(request)
     if chat.stream:
-        return await relay_chat.stream_chat(gateway, target, chat, record)
-    return await relay_chat.complete_chat(gateway, target, chat, record)
+        return await relay_chat.stream_chat(gateway, target, chat, record, fetch_images)
+    return await relay_chat.complete_chat(gateway, target, chat, record, fetch_images)

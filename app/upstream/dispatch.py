@@ -46,6 +46,8 @@ from .replicas import Replica, ReplicaSet, Upstream
 log = logging.getLogger("localai_gateway.dispatch")
 
 T = TypeVar("T")
+Prepare = Callable[[], Awaitable[None]]
+"""Work a request does once admitted, before its first upstream attempt."""
 _DOWN = (NoHealthyUpstream, UpstreamUnavailable, UpstreamConnectTimeout)
 
 
@@ -74,6 +76,13 @@ class _Call(Generic[T]):
     @property
     def committed(self) -> bool:
         return self.opening is not None and self.opening.committed
+
+    def may_fall_back(self, model: str) -> bool:
+        """Whether this call may move to `model`: not pinned, not committed, and (with auth)
+        the request's key may use it."""
+        key = self.record.key if self.record is not None else None
+        allowed = key is None or key.allows(model)
+        return allowed and self.pin is None and not self.committed
 
 
 class Dispatcher:
@@ -163,8 +172,12 @@ class Dispatcher:
         *,
         record: RequestRecord | None = None,
         pin: int | None = None,
+        prepare: Prepare | None = None,
     ) -> Served:
-        """Call `endpoint` on a replica of `target` (or its fallbacks) for a whole reply."""
+        """Call `endpoint` on a replica of `target` (or its fallbacks) for a whole reply.
+
+        `prepare` runs once the request holds its admission slot, before the first attempt
+        (work a request may only do while admitted, e.g. fetching its images)."""
         headers = upstream_headers(record) if record else None
 
         async def attempt(
@@ -201,6 +214,8 @@ class Dispatcher:
         call = _Call(endpoint, attempt, locally, record, pin)
         await self.admission.acquire()
         try:
+            if prepare is not None:
+                await prepare()
             return await self._with_fallback(target, call)
         finally:
             self.admission.release()
@@ -212,9 +227,11 @@ class Dispatcher:
         payload: Payload,
         *,
         record: RequestRecord | None = None,
+        prepare: Prepare | None = None,
     ) -> Opening:
         """Open a stream of `endpoint` on a replica of `target` (or its fallbacks) in the
-        background; it opens once its first events arrived, holding its slots until closed."""
+        background; it opens once its first events arrived, holding its slots until closed.
+        `prepare` as for `send`."""
         headers = upstream_headers(record) if record else None
 
         async def attempt(
@@ -268,6 +285,8 @@ class Dispatcher:
             call = _Call(endpoint, attempt, locally, record, opening=opening)
             await self.admission.acquire()
             try:
+                if prepare is not None:
+                    await prepare()
                 stream = await self._with_fallback(target, call)
             except BaseException:
                 self.admission.release()
@@ -290,7 +309,7 @@ class Dispatcher:
                 return await self._serve(target, call)
             except _DOWN:
                 fallback = target.fallback
-                if fallback is None or fallback in seen or call.committed or call.pin is not None:
+                if fallback is None or fallback in seen or not call.may_fall_back(fallback):
                     raise
                 seen.add(fallback)
                 log.warning("model %r is down; falling back to %r", target.id, fallback)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import functools
+import re
 import ssl
 import time
 from collections.abc import AsyncIterator, Mapping
@@ -25,6 +26,8 @@ import httpx
 from .._config import PoolLimits
 
 _HIGH_WATER = 1 << 20  # buffered body bytes at which reading pauses until the consumer catches up
+
+_PATH = re.compile(r"/[!-~]*")  # visible ASCII only: nothing that ends a request line
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,7 +65,10 @@ def parse_origin(upstream: str) -> Origin:
 def request_head(
     method: str, origin: Origin, path: str, headers: Mapping[str, str], length: int | None
 ) -> bytes:
-    """The request line and headers; refuses header values that would split the request."""
+    """The request line and headers; refuses a path or header values that would split the
+    request (control characters, spaces, line breaks)."""
+    if _PATH.fullmatch(path) is None:
+        raise httpx.LocalProtocolError("a request path contains a space or a control character")
     lines = [f"{name}: {value}\r\n" for name, value in headers.items()]
     text = "".join(lines)
     if text.count("\n") != len(lines) or text.count("\r") != len(lines):

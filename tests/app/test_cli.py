@@ -71,3 +71,14 @@ def test_serve_with_a_bad_registry_names_file_model_and_field(tmp_path: Path) ->
     assert result.returncode != 0
     assert "bad.yaml" in result.stderr and "'m'" in result.stderr
     assert "capabilities" in result.stderr
+
+
+def test_a_weak_image_url_key_stops_serve_naming_the_variable(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("LOCALAI_GATEWAY_IMAGE_URL_KEY", "short")
+    with pytest.raises(SystemExit) as info:
+        main(["serve"])
+    message = str(info.value)
+    assert "LOCALAI_GATEWAY_IMAGE_URL_KEY" in message and "32 bytes" in message
+    assert "short" not in message

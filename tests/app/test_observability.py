@@ -183,6 +183,10 @@ def test_upstream_headers_carry_the_request_id() -> None:
         ("bad header Authorization: Bearer abc.def.ghi", "abc.def"),
         ("api_key=hunter2 rejected", "hunter2"),
         ("the key sk-live-0123456789 is invalid", "sk-live"),
+        ("dial tcp: lookup localai-0 on 10.96.0.10:53: no such host", "localai-0"),
+        ("failed to reach gpu-3.corp.example.com", "corp.example"),
+        ("could not load model /models/Qwen3-30B.gguf: out of memory", "/models"),
+        ("open /root/.cache/huggingface/hub: permission denied", ".cache"),
     ],
 )
 def test_scrub_removes_addresses_and_secrets(raw: str, leak: str) -> None:
@@ -190,8 +194,22 @@ def test_scrub_removes_addresses_and_secrets(raw: str, leak: str) -> None:
 
 
 def test_scrub_keeps_ordinary_text() -> None:
-    message = "model qwen3:8b failed after 1.5 seconds at step 1:23"
-    assert scrub(message) == message
+    for message in (
+        "model qwen3:8b failed after 1.5 seconds at step 1:23",
+        "request (5000 tokens) exceeds the available context size (2048 tokens), try again",
+        "rpc error: code = Internal desc = Failed to parse grammar",
+    ):
+        assert scrub(message) == message
+
+
+def test_an_image_id_never_reaches_the_access_log(
+    client: TestClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.INFO, logger="localai_gateway.access"):
+        client.get("/v1/images/files/c2VjcmV0.c2lnbmF0dXJl")
+    (line,) = access_lines(caplog)
+    assert line["path"] == "/v1/images/files/{image_id}"
+    assert "c2VjcmV0" not in orjson.dumps(line).decode()
 
 
 def test_upstream_error_fields_are_scrubbed(client: TestClient, localai: respx.MockRouter) -> None:

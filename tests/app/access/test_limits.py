@@ -205,3 +205,26 @@ async def test_redis_down_lets_requests_through(
     finally:
         await buckets.aclose()
     assert "rate limit store failed" in caplog.text
+
+
+async def test_tpm_charges_the_prompt_on_admission(metrics: Metrics) -> None:
+    """A client that leaves before any usage is reported still pays for its prompt."""
+    app = limited_app(ApiKey("team", "", None, tpm=100), MemoryBuckets(), metrics)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://gw") as client:
+        first = await client.post("/", content=b"x" * 800, headers={"x-api-key": "k"})
+        second = await client.post("/", content=b"x", headers={"x-api-key": "k"})
+    assert first.status_code == 200
+    assert second.status_code == 429, "800 bytes of prompt ~ 200 tokens, over the 100 tpm"
+
+
+async def test_tpm_settles_the_estimate_against_the_reported_usage(metrics: Metrics) -> None:
+    buckets = MemoryBuckets()
+    app = limited_app(ApiKey("team", "", None, tpm=100), buckets, metrics)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://gw") as client:
+        reply = await client.post("/?10", content=b"x" * 200, headers={"x-api-key": "k"})
+    assert reply.status_code == 200
+    # charged 50 on admission, settled to the 10 reported: 90 of 100 are left
+    assert await buckets.take("team:tpm", 100, 91) > 0
+    assert await buckets.take("team:tpm", 100, 90) == 0

@@ -168,6 +168,24 @@ def test_image_ids_are_signed_and_expire() -> None:
     assert sign_image(b"key", ref, ttl=60) != sign_image(b"key2", ref, ttl=60)
 
 
+@pytest.mark.parametrize("name", ["b64.png\n", "a b.png", "../x.png", ".hidden", "a/b.png"])
+def test_a_signed_id_naming_a_file_the_gateway_never_signs_is_a_404(name: str) -> None:
+    image_id = sign_image(b"key", ImageRef(model="image-model", upstream=0, name=name), ttl=60)
+    with pytest.raises(RouteNotFound):
+        verify_image(b"key", image_id)
+
+
+@pytest.mark.parametrize(
+    "url", ["/generated-images/a.png\n", "/generated-images/a b.png", "/generated-images/a.png?x"]
+)
+def test_an_upstream_file_url_that_is_not_a_plain_file_name_is_a_502(
+    client: TestClient, localai: respx.MockRouter, url: str
+) -> None:
+    localai.post("/v1/images/generations").respond(json=image_reply({"url": url}))
+    reply = client.post("/v1/images/generations", json={"model": "image-model", "prompt": "x"})
+    openai_error(reply, 502)
+
+
 # /v1/images/edits
 
 

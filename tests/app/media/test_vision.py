@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
+import gzip
 import socket
 from pathlib import Path
 from typing import Any
@@ -13,6 +15,7 @@ import pytest
 import respx
 from fastapi.testclient import TestClient
 
+from app.main import create_app
 from app.media.safe_fetch import FetchPolicy, FetchRefused, fetch_client, safe_fetch
 from app.media.vision import image_parts
 from app.settings import Settings
@@ -111,7 +114,7 @@ def test_forbidden_urls_are_400s_naming_the_part(
         (httpx.Response(200, content=b"<html>", headers={"content-type": "text/html"}), "image"),
         (httpx.Response(200, content=PNG, headers={"content-type": "image/jpeg"}), "image"),
         (httpx.Response(200, content=PNG + bytes(5000)), "larger than 4096"),
-        (httpx.Response(302, headers={"location": "http://10.1.2.3/x.png"}), "non-public"),
+        (httpx.Response(302, headers={"location": "http://10.1.2.3/x.png"}), "public address"),
     ],
 )
 def test_unusable_fetches_are_400s_never_silent_skips(
@@ -216,7 +219,7 @@ async def test_a_name_resolving_to_any_private_address_is_refused(
 ) -> None:
     fake_dns(monkeypatch, "93.184.216.34", "10.0.0.1")
     async with fetch_client() as http:
-        with pytest.raises(FetchRefused, match="non-public"):
+        with pytest.raises(FetchRefused, match="does not resolve to a public address"):
             await safe_fetch(http, "http://images.example/cat.png", POLICY)
 
 
@@ -236,7 +239,38 @@ async def test_the_checked_address_is_connected_to_with_the_name_kept(
     assert request.extensions["sni_hostname"] == "images.example"
 
 
-async def test_unresolvable_names_and_too_many_redirects_are_refused(
+@pytest.mark.parametrize(
+    "address",
+    [
+        "64:ff9b::a00:1",  # NAT64 of 10.0.0.1
+        "64:ff9b:1::7f00:1",  # local-use NAT64 of 127.0.0.1
+        "2002:a9fe:a9fe::",  # 6to4 of 169.254.169.254 (cloud metadata)
+        "::127.0.0.1",  # IPv4-compatible loopback
+        "::ffff:192.168.1.1",  # IPv4-mapped private
+        "2001:0:4136:e378:8000:63bf:f5ff:fffe",  # Teredo with a private client 10.0.0.1
+        "fec0::1",  # site-local
+    ],
+)
+async def test_ipv6_addresses_that_carry_a_private_ipv4_or_are_site_local_are_refused(
+    monkeypatch: pytest.MonkeyPatch, address: str
+) -> None:
+    fake_dns(monkeypatch, address)
+    async with fetch_client() as http:
+        with pytest.raises(FetchRefused, match="does not resolve to a public address"):
+            await safe_fetch(http, "http://images.example/cat.png", POLICY)
+
+
+def test_ipv6_carrying_a_public_ipv4_is_judged_by_it() -> None:
+    import ipaddress
+
+    from app.media.safe_fetch import _public
+
+    assert _public(ipaddress.ip_address("64:ff9b::808:808"))  # NAT64 of 8.8.8.8
+    assert _public(ipaddress.ip_address("2002:808:808::"))  # 6to4 of 8.8.8.8
+    assert not _public(ipaddress.ip_address("2002:a00:1::"))  # 6to4 of 10.0.0.1
+
+
+async def test_an_unresolvable_name_reads_exactly_like_a_private_one(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     def no_dns(*args: Any, **kwargs: Any) -> list[Any]:
@@ -244,8 +278,28 @@ async def test_unresolvable_names_and_too_many_redirects_are_refused(
 
     monkeypatch.setattr(socket, "getaddrinfo", no_dns)
     async with fetch_client() as http:
-        with pytest.raises(FetchRefused, match="does not resolve"):
+        with pytest.raises(FetchRefused) as unresolved:
             await safe_fetch(http, "http://nowhere.example/x.png", POLICY)
+    fake_dns(monkeypatch, "10.0.0.1")
+    async with fetch_client() as http:
+        with pytest.raises(FetchRefused) as private:
+            await safe_fetch(http, "http://nowhere.example/x.png", POLICY)
+    assert str(unresolved.value) == str(private.value)
+
+
+async def test_a_compressed_image_body_is_refused_before_it_inflates() -> None:
+    policy = FetchPolicy(max_bytes=4096, timeout=5.0, allow_hosts=frozenset({ALLOWED}))
+    with respx.mock() as mock:
+        route = mock.get(IMAGE_URL).respond(
+            content=gzip.compress(bytes(1 << 20)), headers={"content-encoding": "gzip"}
+        )
+        async with fetch_client() as http:
+            with pytest.raises(FetchRefused, match="compressed"):
+                await safe_fetch(http, IMAGE_URL, policy)
+    assert route.calls.last.request.headers["accept-encoding"] == "identity"
+
+
+async def test_too_many_redirects_are_refused() -> None:
     policy = FetchPolicy(max_bytes=10, timeout=5.0, allow_hosts=frozenset({ALLOWED}))
     with respx.mock() as mock:
         mock.get(IMAGE_URL).respond(302, headers={"location": IMAGE_URL})
@@ -259,3 +313,50 @@ async def test_a_closed_fetch_client_refuses_to_fetch() -> None:
         pass
     with pytest.raises(RuntimeError, match="closed"):
         await safe_fetch(fetcher, IMAGE_URL, POLICY)
+
+
+def many_images(count: int) -> dict[str, Any]:
+    images = [{"type": "image_url", "image_url": {"url": IMAGE_URL}}] * count
+    return {"model": "vision-model", "messages": [{"role": "user", "content": images}]}
+
+
+def test_more_images_than_the_limit_is_a_400_and_nothing_is_fetched(
+    client: TestClient, localai: respx.MockRouter
+) -> None:
+    image = localai.get(IMAGE_URL).respond(content=PNG, headers={"content-type": "image/png"})
+    response = client.post("/v1/chat/completions", json=many_images(17))
+    error = openai_error(response, 400, "too_many_images")
+    assert "LOCALAI_GATEWAY_MAX_IMAGES_PER_REQUEST" in error["message"]
+    assert not image.called
+
+
+def test_images_are_fetched_a_few_at_a_time_once_admitted(
+    client: TestClient, localai: respx.MockRouter
+) -> None:
+    running = peak = 0
+
+    async def slow_image(request: httpx.Request) -> httpx.Response:
+        nonlocal running, peak
+        running += 1
+        peak = max(peak, running)
+        await asyncio.sleep(0.02)
+        running -= 1
+        return httpx.Response(200, content=PNG, headers={"content-type": "image/png"})
+
+    localai.get(IMAGE_URL).mock(side_effect=slow_image)
+    localai.post("/v1/chat/completions").respond(json=localai_chat())
+    assert client.post("/v1/chat/completions", json=many_images(16)).status_code == 200
+    assert peak == 4
+
+
+def test_a_request_that_is_not_admitted_fetches_nothing(
+    settings: Settings, localai: respx.MockRouter
+) -> None:
+    image = localai.get(IMAGE_URL).respond(content=PNG, headers={"content-type": "image/png"})
+    full = settings.model_copy(update={"max_concurrency": 1, "max_queue": 0})
+    with TestClient(create_app(full)) as test_client:
+        gateway = test_client.app_state["gateway"]
+        gateway.dispatcher.admission._slots._value = 0  # another request holds the one slot
+        response = test_client.post("/v1/chat/completions", json=many_images(2))
+    openai_error(response, 429, "overloaded")
+    assert not image.called, "no image is fetched for a request that was not admitted"

@@ -1,4 +1,5 @@
-"""SSEResponse at the ASGI level: a disconnect ends the stream and closes its source at once."""
+"""SSEResponse at the ASGI level, behind DisconnectWatch: a disconnect ends the stream and closes
+its source at once; a disconnect while a whole reply is awaited cancels it."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import pytest
 from fastapi import FastAPI, Request
 from starlette.types import Message
 
+from app.disconnects import DisconnectWatch
 from app.errors import install_error_handlers
 from app.relay.sse import SSEResponse
 
@@ -37,9 +39,9 @@ async def test_disconnect_while_upstream_is_silent_closes_the_source() -> None:
         await first_body.wait()
         return {"type": "http.disconnect"}
 
-    scope = {"type": "http", "asgi": {"spec_version": "2.4"}}
+    scope = {"type": "http", "method": "POST", "asgi": {"spec_version": "2.4"}}
     async with asyncio.timeout(5):
-        await SSEResponse(frames())(scope, receive, send)
+        await DisconnectWatch(SSEResponse(frames()))(scope, receive, send)
     assert closed.is_set()
     bodies = [m["body"] for m in sent if m["type"] == "http.response.body"]
     assert bodies == [b"data: 1\n\n"]
@@ -135,3 +137,50 @@ def test_client_leaving_while_sending_its_body_is_not_an_error(
     caplog.set_level(logging.WARNING)
     asyncio.run(app(scope, receive, send))
     assert not [r for r in caplog.records if r.levelno >= logging.WARNING], caplog.text
+
+
+async def test_a_client_leaving_while_a_whole_reply_is_awaited_cancels_it() -> None:
+    cancelled = asyncio.Event()
+    sent: list[Message] = []
+
+    async def slow_endpoint(scope: object, receive: object, send: object) -> None:
+        await receive()  # type: ignore[operator]  # the body
+        try:
+            await asyncio.sleep(60)  # the upstream takes its time
+        except asyncio.CancelledError:
+            cancelled.set()
+            raise
+
+    messages: list[Message] = [{"type": "http.request", "body": b"{}", "more_body": False}]
+
+    async def receive() -> Message:
+        if messages:
+            return messages.pop(0)
+        return {"type": "http.disconnect"}  # the client is gone
+
+    async def send(message: Message) -> None:
+        sent.append(message)
+
+    scope = {"type": "http", "method": "POST"}
+    async with asyncio.timeout(5):
+        await DisconnectWatch(slow_endpoint, grace=0.05)(scope, receive, send)  # type: ignore[arg-type]
+    assert cancelled.is_set() and sent == []
+    task = asyncio.current_task()
+    assert task is not None and task.cancelling() == 0
+
+
+async def test_a_quick_reply_starts_no_watcher() -> None:
+    async def endpoint(scope: object, receive: object, send: object) -> None:
+        await receive()  # type: ignore[operator]
+        await send({"type": "http.response.start", "status": 200, "headers": []})  # type: ignore[operator]
+        await send({"type": "http.response.body", "body": b"ok"})  # type: ignore[operator]
+
+    async def receive() -> Message:
+        return {"type": "http.request", "body": b"{}", "more_body": False}
+
+    async def send(message: Message) -> None:
+        pass
+
+    tasks_before = len(asyncio.all_tasks())
+    await DisconnectWatch(endpoint, grace=60)({"type": "http", "method": "POST"}, receive, send)  # type: ignore[arg-type]
+    assert len(asyncio.all_tasks()) == tasks_before

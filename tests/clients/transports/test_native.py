@@ -21,7 +21,13 @@ from clients import (
     UpstreamProtocolError,
     UpstreamUnavailable,
 )
-from clients._transports.native import _HIGH_WATER, ConnectionPool, PooledResponse, parse_origin
+from clients._transports.native import (
+    _HIGH_WATER,
+    ConnectionPool,
+    PooledResponse,
+    parse_origin,
+    request_head,
+)
 from tests.support.servers import free_port
 
 WAIT = 5.0  # bound on every wait for an event; never reached when the code works
@@ -666,3 +672,12 @@ async def test_closing_the_pool_turns_its_waiters_away() -> None:
             await waiting
         await held.aclose()
     assert (server.connections, len(server.requests)) == (1, 1)
+
+
+@pytest.mark.parametrize("path", ["/a b", "/a\r\nx: y", "/a\x00", "/\u00e9", "no-slash"])
+def test_a_path_that_could_split_the_request_line_is_refused(path: str) -> None:
+    with pytest.raises(httpx.LocalProtocolError, match="request path"):
+        request_head("GET", parse_origin("http://h:1"), path, {}, None)
+    assert request_head("GET", parse_origin("http://h:1"), "/ok?x=1", {}, None).startswith(
+        b"GET /ok?x=1 HTTP/1.1\r\n"
+    )
