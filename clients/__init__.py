@@ -16,7 +16,7 @@ from ._errors import (
     UpstreamUnavailable,
 )
 from ._normalize import error_type_for, normalize_error
-from ._sse import iter_sse_batches
+from ._sse import EventTooLarge, iter_sse_batches
 
 __all__ = [
     "DEFAULT_LIMITS",
@@ -24,6 +24,7 @@ __all__ = [
     "RETRYABLE_STATUSES",
     "UNSET",
     "EventStream",
+    "EventTooLarge",
     "PoolLimits",
     "Timeouts",
     "UpstreamClient",
