@@ -15,6 +15,7 @@ from ._errors import (
     UpstreamTotalTimeout,
     UpstreamUnavailable,
 )
+from ._media import sniff_image
 from ._normalize import error_type_for, normalize_error
 from ._sse import EventTooLarge, iter_sse_batches
 
@@ -42,6 +43,7 @@ __all__ = [
     "error_type_for",
     "iter_sse_batches",
     "normalize_error",
+    "sniff_image",
 ]
 
 for _name in __all__:
