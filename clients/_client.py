@@ -8,7 +8,7 @@ import enum
 import functools
 import math
 import re
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Mapping
 from dataclasses import dataclass
 
 import httpx
@@ -119,7 +119,7 @@ class EventStream:
         self._model = model
         self._max_event = max_event
 
-    async def __aiter__(self) -> AsyncIterator[list[bytes]]:
+    async def __aiter__(self) -> AsyncGenerator[list[bytes]]:
         clock, model, timeouts = self._clock, self._model, self._clock.timeouts
         batches = iter_sse_batches(self.response.chunks(), self._max_event)
         phase: type[UpstreamTimeout] = UpstreamFirstTokenTimeout

@@ -9,7 +9,8 @@
     │   └── UpstreamTotalTimeout
     ├── UpstreamStatusError          the upstream answered with a non-2xx status
     ├── UpstreamStreamError          a 200 stream carried `data: {"error": ...}`
-    └── UpstreamProtocolError        the reply broke off or was unreadable
+    ├── UpstreamProtocolError        the reply broke off or was unreadable
+    └── UpstreamSchemaViolation      a structured answer did not validate, twice
 
 Messages name the model and the limit, never an upstream URL or key.
 """
@@ -64,7 +65,12 @@ class UpstreamTotalTimeout(UpstreamTimeout):
 
 
 class UpstreamStatusError(UpstreamError):
-    """Raised when the upstream answered with a non-2xx status; `error` is its normalised body."""
+    """Raised when the upstream answered with a non-2xx status; `error` is its normalised body.
+
+    `status` tells an unknown model (404) from an overloaded or failing upstream (429, 5xx);
+    `code` is the OpenAI error code when the upstream gave one as a string (the gateway's
+    `model_not_found`), else None (LocalAI repeats the status as an integer).
+    """
 
     def __init__(
         self,
@@ -80,6 +86,12 @@ class UpstreamStatusError(UpstreamError):
         self.retry_after = retry_after
         self.retryable = status in RETRYABLE_STATUSES
 
+    @property
+    def code(self) -> str | None:
+        """The OpenAI error code, e.g. `model_not_found`, or None."""
+        code = self.error.get("code")
+        return code if isinstance(code, str) else None
+
 
 class UpstreamStreamError(UpstreamError):
     """Raised when a 200 stream carried an error event; `error` is the event's error object."""
@@ -91,6 +103,20 @@ class UpstreamStreamError(UpstreamError):
 
 class UpstreamProtocolError(UpstreamError):
     """Raised when the reply broke off or was not valid (cut stream, malformed JSON)."""
+
+
+class UpstreamSchemaViolation(UpstreamError):
+    """Raised when a grammar-constrained answer failed its schema on the first try and the retry.
+
+    `text` is the last answer and `errors` its validation errors, each naming where it failed.
+    """
+
+    retryable = False
+
+    def __init__(self, message: str, *, model: str = "", text: str, errors: list[str]) -> None:
+        super().__init__(message, model=model)
+        self.text = text
+        self.errors = errors
 
 
 RETRYABLE_STATUSES = frozenset({429, 502, 503, 504})
