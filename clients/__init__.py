@@ -18,6 +18,7 @@ from ._errors import (
     UpstreamTotalTimeout,
     UpstreamUnavailable,
 )
+from ._legacy import LegacyPipelineAdapter
 from ._localai import DEFAULT_MAX_READ_BYTES, ClientOptions, LocalAIClient
 from ._media import sniff_image
 from ._normalize import error_type_for, normalize_error
@@ -46,6 +47,7 @@ __all__ = [
     "ClientOptions",
     "EventStream",
     "EventTooLarge",
+    "LegacyPipelineAdapter",
     "LocalAIClient",
     "PoolLimits",
     "RerankResult",

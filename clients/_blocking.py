@@ -10,17 +10,21 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections.abc import Coroutine
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 T = TypeVar("T")
 
 
 class LoopThread:
-    """An event loop running on a daemon thread; `run` waits for a coroutine run there."""
+    """An event loop running on a daemon thread; `run` waits for a coroutine run there.
 
-    def __init__(self, name: str) -> None:
+    `owner` names the object the loop serves, in the thread's name and in errors.
+    """
+
+    def __init__(self, owner: str) -> None:
+        self.owner = owner
         self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self._loop.run_forever, name=name, daemon=True)
+        self._thread = threading.Thread(target=self._loop.run_forever, name=owner, daemon=True)
         self._thread.start()
         self._stopped = False
 
@@ -28,7 +32,7 @@ class LoopThread:
         """Run `coroutine` on the loop and return its result; an interrupt cancels it."""
         if self._stopped:
             coroutine.close()
-            raise RuntimeError("The client's event loop has stopped; create a new client.")
+            raise RuntimeError(f"This {self.owner} has been closed; create a new one to use.")
         if threading.current_thread() is self._thread:
             coroutine.close()
             raise RuntimeError(
@@ -60,3 +64,15 @@ async def _finish_tasks() -> None:
         task.cancel()
     await asyncio.gather(*tasks, return_exceptions=True)
     await loop.shutdown_asyncgens()
+
+
+class _Closeable(Protocol):
+    async def aclose(self) -> None: ...
+
+
+def close_and_stop(runner: LoopThread, resource: _Closeable) -> None:
+    """Close `resource` on `runner`'s loop, then stop the loop (a `weakref.finalize` callback)."""
+    try:
+        runner.run(resource.aclose())
+    finally:
+        runner.stop()

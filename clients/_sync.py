@@ -7,7 +7,7 @@ import weakref
 from collections.abc import Callable, Coroutine
 from typing import Any, Concatenate, Literal, ParamSpec, TypeVar, Unpack, overload
 
-from ._blocking import LoopThread
+from ._blocking import LoopThread, close_and_stop
 from ._localai import ClientOptions, LocalAIClient, Messages
 from ._streams import SyncStream
 from ._types import ChatChunk, ChatResponse
@@ -28,11 +28,6 @@ def _blocking(
     return call
 
 
-def _shut(runner: LoopThread, client: LocalAIClient) -> None:
-    runner.run(client.aclose())
-    runner.stop()
-
-
 class SyncLocalAIClient:
     """`LocalAIClient` for blocking code: the same methods and arguments; streams are iterators.
 
@@ -47,8 +42,8 @@ class SyncLocalAIClient:
     def __init__(self, base_url: str, **options: Unpack[ClientOptions]) -> None:
         self._client = LocalAIClient(base_url, **options)
         self.base_url = self._client.base_url
-        self._runner = LoopThread("localai-client")
-        self._closer = weakref.finalize(self, _shut, self._runner, self._client)
+        self._runner = LoopThread("SyncLocalAIClient")
+        self._closer = weakref.finalize(self, close_and_stop, self._runner, self._client)
 
     def __enter__(self) -> SyncLocalAIClient:
         return self
@@ -61,11 +56,6 @@ class SyncLocalAIClient:
         self._closer()
 
     def _run(self, coroutine: Coroutine[Any, Any, T]) -> T:
-        if not self._closer.alive:
-            coroutine.close()
-            raise RuntimeError(
-                "This SyncLocalAIClient has been closed; create a new one to send requests."
-            )
         return self._runner.run(coroutine)
 
     @overload

@@ -5,7 +5,18 @@ from __future__ import annotations
 import inspect
 
 import clients
-from clients import _client, _config, _errors, _localai, _normalize, _sse, _streams, _sync, _types
+from clients import (
+    _client,
+    _config,
+    _errors,
+    _legacy,
+    _localai,
+    _normalize,
+    _sse,
+    _streams,
+    _sync,
+    _types,
+)
 
 
 def isort_order(name: str) -> tuple[int, str]:
@@ -26,6 +37,7 @@ def test_every_public_class_of_the_modules_is_exported() -> None:
             _client,
             _config,
             _errors,
+            _legacy,
             _localai,
             _normalize,
             _sse,

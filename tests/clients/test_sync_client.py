@@ -83,7 +83,7 @@ def test_close_is_idempotent_and_use_after_close_is_refused(fake: FakeLocalAIApp
     assert not thread.is_alive()
     with pytest.raises(RuntimeError, match="This SyncLocalAIClient has been closed"):
         client.chat_completion(MESSAGES, MODEL)
-    with pytest.raises(RuntimeError, match="event loop has stopped"):
+    with pytest.raises(RuntimeError, match="This SyncLocalAIClient has been closed"):
         next(pieces)
 
 

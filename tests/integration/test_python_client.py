@@ -1,0 +1,120 @@
+"""The Python library against a real `localai-gateway serve` with the embedded SmolLM2 models:
+the async and sync clients, the sync client inside a running loop, and the legacy adapter with
+ENABLE_LOCALAI_MIGRATION true (through the gateway) and false (in-process)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from typing import Literal
+
+import pydantic
+import pytest
+
+from clients import (
+    LegacyPipelineAdapter,
+    LocalAIClient,
+    SyncLocalAIClient,
+    UpstreamStatusError,
+)
+from tests.clients.llamacpp.conftest import requires_smollm2
+
+pytestmark = [pytest.mark.integration, pytest.mark.legacy, requires_smollm2]
+
+CHAT_MODEL = "smollm2-135m-instruct"
+EMBED_MODEL = "smollm2-135m-embed"
+HELLO = [{"role": "user", "content": "Say hello."}]
+SHORT = {"max_tokens": 8, "temperature": 0}
+
+
+class Answer(pydantic.BaseModel):
+    # No other keys: the grammar then allows exactly {"answer": "yes" | "no"}.
+    model_config = pydantic.ConfigDict(extra="forbid")
+
+    answer: Literal["yes", "no"]
+
+
+@pytest.fixture
+async def client(embedded_gateway: str) -> AsyncIterator[LocalAIClient]:
+    async with LocalAIClient(embedded_gateway, timeout=60, max_retries=0) as opened:
+        yield opened
+
+
+@pytest.fixture
+def sync_client(embedded_gateway: str) -> Iterator[SyncLocalAIClient]:
+    with SyncLocalAIClient(f"{embedded_gateway}/v1", timeout=60, max_retries=0) as opened:
+        yield opened
+
+
+async def test_async_chat_stream_and_models(client: LocalAIClient) -> None:
+    reply = await client.chat_completion(HELLO, CHAT_MODEL, **SHORT)
+    assert reply.content and reply.role == "assistant"
+    assert reply.usage is not None and 0 < reply.usage.completion_tokens <= 8
+    pieces = [p async for p in await client.chat_completion(HELLO, CHAT_MODEL, True, **SHORT)]
+    assert len(pieces) > 3 and "".join(pieces) == reply.content, "token by token, same answer"
+    async with client.stream_chat(HELLO, CHAT_MODEL, **SHORT) as chunks:
+        received = [chunk async for chunk in chunks]
+    assert received[-1].usage is not None and received[-1].usage.completion_tokens > 0
+    assert [model["id"] for model in await client.list_models()] == [CHAT_MODEL, EMBED_MODEL]
+
+
+async def test_async_embeddings_one_vector_per_input(client: LocalAIClient) -> None:
+    vectors = await client.create_embeddings(["a cat", "stock markets"], EMBED_MODEL)
+    assert len(vectors) == 2 and len(vectors[0]) == 576 and vectors[0] != vectors[1]
+
+
+async def test_async_structured_output_returns_an_instance(client: LocalAIClient) -> None:
+    answer = await client.grammar_constrained_generation(
+        [{"role": "user", "content": "Is the sky blue? Answer in JSON."}],
+        CHAT_MODEL,
+        Answer,
+        max_tokens=16,
+        temperature=0,
+    )
+    assert isinstance(answer, Answer)
+
+
+async def test_an_unknown_model_is_a_404_with_its_code(client: LocalAIClient) -> None:
+    with pytest.raises(UpstreamStatusError) as info:
+        await client.chat_completion(HELLO, "no-such-model", **SHORT)
+    assert (info.value.status, info.value.code) == (404, "model_not_found")
+
+
+def test_sync_client(sync_client: SyncLocalAIClient) -> None:
+    reply = sync_client.chat_completion(HELLO, CHAT_MODEL, **SHORT)
+    assert "".join(sync_client.chat_completion(HELLO, CHAT_MODEL, True, **SHORT)) == reply.content
+    assert len(sync_client.create_embeddings("a cat", EMBED_MODEL)) == 1
+    answer = sync_client.grammar_constrained_generation(
+        [{"role": "user", "content": "Is water wet? Answer in JSON."}],
+        CHAT_MODEL,
+        Answer,
+        max_tokens=16,
+        temperature=0,
+    )
+    assert isinstance(answer, Answer)
+
+
+async def test_sync_client_inside_a_running_event_loop(embedded_gateway: str) -> None:
+    with SyncLocalAIClient(embedded_gateway, timeout=60) as sync_client:
+        assert sync_client.chat_completion(HELLO, CHAT_MODEL, **SHORT).content
+        assert list(sync_client.chat_completion(HELLO, CHAT_MODEL, True, **SHORT))
+
+
+def test_adapter_with_the_flag_true_goes_through_the_gateway(
+    embedded_gateway: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ENABLE_LOCALAI_MIGRATION", "true")
+    with LegacyPipelineAdapter(CHAT_MODEL, base_url=embedded_gateway) as adapter:
+        assert adapter.migrated
+        text = adapter.generate_response(HELLO, **SHORT)
+        assert text and "".join(adapter.stream_response(HELLO, **SHORT)) == text
+
+
+def test_adapter_with_the_flag_false_runs_in_process(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ENABLE_LOCALAI_MIGRATION", "false")
+    with LegacyPipelineAdapter(CHAT_MODEL) as adapter:
+        assert not adapter.migrated
+        text = adapter.generate_response(HELLO, **SHORT)
+        pieces = list(adapter.stream_response(HELLO, **SHORT))
+        assert len(pieces) > 3 and "".join(pieces) == text
+        yes_or_no = adapter.generate_response(HELLO, max_tokens=4, grammar='root ::= "yes" | "no"')
+        assert yes_or_no in ("yes", "no")
