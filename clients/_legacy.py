@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import os
 import weakref
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator
 from typing import Any, Protocol
 
 from ._blocking import LoopThread, close_and_stop
+from ._localai import Messages
 from ._registry import RegistryEntry, registry_entry
 from ._streams import AsyncStream, SyncStream, mapped
 from ._sync import SyncLocalAIClient
@@ -24,8 +25,6 @@ FLAG = "ENABLE_LOCALAI_MIGRATION"
 BASE_URL = "LOCALAI_BASE_URL"
 _TRUE = frozenset({"true", "1", "yes", "on"})
 _FALSE = frozenset({"false", "0", "no", "off", ""})
-
-Messages = Sequence[Mapping[str, Any]]
 
 
 def migration_enabled() -> bool:

@@ -23,7 +23,7 @@ def _blocking(
 
     @functools.wraps(method)
     def call(self: SyncLocalAIClient, /, *args: P.args, **kwargs: P.kwargs) -> T:
-        return self._run(method(self._client, *args, **kwargs))
+        return self._runner.run(method(self._client, *args, **kwargs))
 
     return call
 
@@ -54,9 +54,6 @@ class SyncLocalAIClient:
     def close(self) -> None:
         """Close the pool and stop the loop thread; further calls raise RuntimeError. Idempotent."""
         self._closer()
-
-    def _run(self, coroutine: Coroutine[Any, Any, T]) -> T:
-        return self._runner.run(coroutine)
 
     @overload
     def chat_completion(
@@ -89,15 +86,17 @@ class SyncLocalAIClient:
         """A chat answer; with `stream=True` an iterator of its text pieces instead."""
         if stream:
             pieces = self._client.chat_completion(messages, model, True, grammar, **kwargs)
-            return SyncStream(self._runner, self._run(pieces))
-        return self._run(self._client.chat_completion(messages, model, False, grammar, **kwargs))
+            return SyncStream(self._runner, self._runner.run(pieces))
+        return self._runner.run(
+            self._client.chat_completion(messages, model, False, grammar, **kwargs)
+        )
 
     def stream_chat(
         self, messages: Messages, model: str, grammar: str | None = None, **kwargs: Any
     ) -> SyncStream[ChatChunk]:
         """Typed chunks of a streamed chat answer; use `with` to close it early."""
         opener = self._client.stream_chat(messages, model, grammar, **kwargs)
-        return SyncStream(self._runner, self._run(opener.open()))
+        return SyncStream(self._runner, self._runner.run(opener.open()))
 
     create_embeddings = _blocking(LocalAIClient.create_embeddings)
     generate_image = _blocking(LocalAIClient.generate_image)

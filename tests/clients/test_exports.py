@@ -2,21 +2,27 @@
 
 from __future__ import annotations
 
+import importlib
 import inspect
 
 import clients
-from clients import (
-    _client,
-    _config,
-    _errors,
-    _legacy,
-    _localai,
-    _normalize,
-    _sse,
-    _streams,
-    _sync,
-    _types,
-)
+
+# The modules whose every public class is API (the others hold helpers, e.g. `_blocking`).
+API_MODULES = [
+    importlib.import_module(f"clients.{name}")
+    for name in (
+        "_client",
+        "_config",
+        "_errors",
+        "_legacy",
+        "_localai",
+        "_normalize",
+        "_sse",
+        "_streams",
+        "_sync",
+        "_types",
+    )
+]
 
 
 def isort_order(name: str) -> tuple[int, str]:
@@ -33,18 +39,7 @@ def test_all_is_sorted_and_exists() -> None:
 def test_every_public_class_of_the_modules_is_exported() -> None:
     public = {
         name
-        for module in (
-            _client,
-            _config,
-            _errors,
-            _legacy,
-            _localai,
-            _normalize,
-            _sse,
-            _streams,
-            _sync,
-            _types,
-        )
+        for module in API_MODULES
         for name, obj in vars(module).items()
         if not name.startswith("_")
         and inspect.isclass(obj)
