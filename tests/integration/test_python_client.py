@@ -4,6 +4,7 @@ ENABLE_LOCALAI_MIGRATION true (through the gateway) and false (in-process)."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator, Iterator
 from typing import Literal
 
@@ -17,6 +18,7 @@ from clients import (
     UpstreamStatusError,
 )
 from tests.clients.llamacpp.conftest import requires_smollm2
+from tests.support.servers import REPO_ROOT
 
 pytestmark = [pytest.mark.integration, pytest.mark.legacy, requires_smollm2]
 
@@ -24,6 +26,7 @@ CHAT_MODEL = "smollm2-135m-instruct"
 EMBED_MODEL = "smollm2-135m-embed"
 HELLO = [{"role": "user", "content": "Say hello."}]
 SHORT = {"max_tokens": 8, "temperature": 0}
+ASK_JSON = [{"role": "user", "content": "Is the sky blue? Answer in JSON."}]
 
 
 class Answer(pydantic.BaseModel):
@@ -64,11 +67,7 @@ async def test_async_embeddings_one_vector_per_input(client: LocalAIClient) -> N
 
 async def test_async_structured_output_returns_an_instance(client: LocalAIClient) -> None:
     answer = await client.grammar_constrained_generation(
-        [{"role": "user", "content": "Is the sky blue? Answer in JSON."}],
-        CHAT_MODEL,
-        Answer,
-        max_tokens=16,
-        temperature=0,
+        ASK_JSON, CHAT_MODEL, Answer, max_tokens=16
     )
     assert isinstance(answer, Answer)
 
@@ -83,13 +82,7 @@ def test_sync_client(sync_client: SyncLocalAIClient) -> None:
     reply = sync_client.chat_completion(HELLO, CHAT_MODEL, **SHORT)
     assert "".join(sync_client.chat_completion(HELLO, CHAT_MODEL, True, **SHORT)) == reply.content
     assert len(sync_client.create_embeddings("a cat", EMBED_MODEL)) == 1
-    answer = sync_client.grammar_constrained_generation(
-        [{"role": "user", "content": "Is water wet? Answer in JSON."}],
-        CHAT_MODEL,
-        Answer,
-        max_tokens=16,
-        temperature=0,
-    )
+    answer = sync_client.grammar_constrained_generation(ASK_JSON, CHAT_MODEL, Answer, max_tokens=16)
     assert isinstance(answer, Answer)
 
 
@@ -118,3 +111,21 @@ def test_adapter_with_the_flag_false_runs_in_process(monkeypatch: pytest.MonkeyP
         assert len(pieces) > 3 and "".join(pieces) == text
         yes_or_no = adapter.generate_response(HELLO, max_tokens=4, grammar='root ::= "yes" | "no"')
         assert yes_or_no in ("yes", "no")
+
+
+def readme_examples() -> list[str]:
+    text = (REPO_ROOT / "README.md").read_text()
+    section = text.split("## Use it from Python\n", 1)[1].split("\n## ", 1)[0]
+    return re.findall(r"```python\n(.*?)```", section, re.DOTALL)
+
+
+def test_the_readme_examples_run(
+    embedded_gateway: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.delenv("ENABLE_LOCALAI_MIGRATION", raising=False)
+    examples = readme_examples()
+    assert len(examples) == 3, "async client, sync client, legacy adapter"
+    for number, example in enumerate(examples, 1):
+        code = example.replace("http://127.0.0.1:8000", embedded_gateway)
+        exec(compile(code, f"README.md Python example {number}", "exec"), {"__name__": "readme"})
+        assert capsys.readouterr().out.strip(), f"example {number} printed nothing"
