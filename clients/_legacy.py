@@ -74,6 +74,9 @@ class _InProcess:
         self._backend = LlamaCppBackend()
         self._runner.run(self._backend.__aenter__())
         self._closer = weakref.finalize(self, close_and_stop, self._runner, self._backend)
+        # At interpreter exit llama.cpp's worker threads are already shut down (and joined);
+        # the model's memory goes with the process.
+        self._closer.atexit = False
 
     def generate(self, messages: Messages, options: dict[str, Any]) -> str:
         body = {"messages": list(messages), **options}

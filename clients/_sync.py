@@ -35,8 +35,9 @@ class SyncLocalAIClient:
             print(client.chat_completion([{"role": "user", "content": "Hi"}], "qwen3").content)
 
     Calls run on an event loop of the client's own thread, so they also work where the caller
-    already runs a loop (Jupyter, sync code called from an async framework). `close()` (or
-    leaving `with`, or dropping the client) closes the pool and stops the thread.
+    already runs a loop (Jupyter, sync code called from an async framework), and from several
+    threads at once. `close()` (or leaving `with`, or dropping the client) closes the pool and
+    stops the thread.
     """
 
     def __init__(self, base_url: str, **options: Unpack[ClientOptions]) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import gc
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pytest
@@ -110,3 +111,12 @@ def test_the_loop_thread_refuses_to_wait_for_itself() -> None:
     finally:
         runner.stop()
     assert not runner._thread.is_alive()
+
+
+def test_one_client_serves_several_threads(client: SyncLocalAIClient) -> None:
+    def ask(index: int) -> str:
+        return client.chat_completion([{"role": "user", "content": f"n{index}"}], MODEL).content
+
+    with ThreadPoolExecutor(4) as pool:
+        answers = list(pool.map(ask, range(12)))
+    assert answers == [f"mocked response to: n{index}" for index in range(12)]

@@ -5,6 +5,8 @@ ENABLE_LOCALAI_MIGRATION true (through the gateway) and false (in-process)."""
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 from collections.abc import AsyncIterator, Iterator
 from typing import Literal
 
@@ -111,6 +113,33 @@ def test_adapter_with_the_flag_false_runs_in_process(monkeypatch: pytest.MonkeyP
         assert len(pieces) > 3 and "".join(pieces) == text
         yes_or_no = adapter.generate_response(HELLO, max_tokens=4, grammar='root ::= "yes" | "no"')
         assert yes_or_no in ("yes", "no")
+
+
+UNCLOSED = """
+from clients import LegacyPipelineAdapter, SyncLocalAIClient
+hi = [{"role": "user", "content": "Count to twenty."}]
+client = SyncLocalAIClient(URL)
+pieces = client.chat_completion(hi, "smollm2-135m-instruct", stream=True, max_tokens=30)
+next(pieces)
+adapter = LegacyPipelineAdapter("smollm2-135m-instruct")
+tokens = adapter.stream_response(hi, max_tokens=30)
+next(tokens)
+"""
+
+
+def test_unclosed_clients_and_adapters_let_the_process_exit_cleanly(
+    embedded_gateway: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("ENABLE_LOCALAI_MIGRATION", raising=False)
+    script = UNCLOSED.replace("URL", repr(embedded_gateway))
+    result = subprocess.run(
+        [sys.executable, "-W", "error", "-c", script],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0 and "Traceback" not in result.stderr, result.stderr
 
 
 def readme_examples() -> list[str]:
