@@ -32,7 +32,7 @@ class LoopThread:
         """Run `coroutine` on the loop and return its result; an interrupt cancels it."""
         if self._stopped:
             coroutine.close()
-            raise RuntimeError(f"This {self.owner} has been closed; create a new one to use.")
+            raise RuntimeError(f"This {self.owner} has been closed; create a new one.")
         if threading.current_thread() is self._thread:
             coroutine.close()
             raise RuntimeError(

@@ -10,7 +10,7 @@ import httpx
 import pytest
 import respx
 
-from clients import ChatChunk, LocalAIClient, ToolCall, ToolCallDelta, Usage
+from clients import ChatChunk, LocalAIClient, Timeouts, ToolCall, ToolCallDelta, Usage
 from tests.support.chunks import chunk, localai_chat, sse, stream, usage_trailer
 from tests.support.fake_localai._codecs import png
 
@@ -264,3 +264,17 @@ async def test_rerank(client: LocalAIClient, localai: respx.MockRouter) -> None:
         "documents": ["a dog", "a cat"],
         "top_n": 2,
     }
+
+
+def test_timeout_caps_every_phase_and_base_url_must_be_http() -> None:
+    assert LocalAIClient(BASE, timeout=30).timeouts == Timeouts(
+        connect=5, first_token=30, idle=30, total=30
+    )
+    assert LocalAIClient(BASE, timeout=2).timeouts.connect == 2
+    assert LocalAIClient(BASE, timeout=None).timeouts == Timeouts(
+        connect=5, first_token=None, idle=None, total=None
+    )
+    phases = Timeouts(connect=1, first_token=2, idle=3, total=None)
+    assert LocalAIClient(BASE, timeout=phases).timeouts is phases
+    with pytest.raises(ValueError, match="http"):
+        LocalAIClient("localai:8080")
