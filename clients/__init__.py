@@ -19,9 +19,10 @@ from ._errors import (
     UpstreamUnavailable,
 )
 from ._legacy import LegacyPipelineAdapter
-from ._localai import DEFAULT_MAX_READ_BYTES, ClientOptions, LocalAIClient
+from ._localai import LocalAIClient
 from ._media import sniff_image
 from ._normalize import error_type_for, normalize_error
+from ._options import DEFAULT_MAX_READ_BYTES, ClientOptions
 from ._sse import EventTooLarge, iter_sse_batches
 from ._streams import AsyncStream, StreamOpener, SyncStream
 from ._sync import SyncLocalAIClient

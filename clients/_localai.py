@@ -9,17 +9,19 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
-from collections.abc import AsyncGenerator, AsyncIterator, Callable, Mapping, Sequence
-from typing import Any, Literal, TypedDict, TypeVar, overload
+from collections.abc import AsyncGenerator, AsyncIterator, Mapping, Sequence
+from typing import Any, Literal, TypeVar, overload
 
 import httpx
 import orjson
 import pydantic
 
-from ._client import JSON, EventStream, UpstreamClient, UpstreamReply
-from ._config import DEFAULT_TIMEOUTS, Timeouts
-from ._errors import UpstreamProtocolError, UpstreamSchemaViolation
+from ._client import JSON, UpstreamClient, UpstreamReply
+from ._config import Timeouts
+from ._errors import UpstreamSchemaViolation
 from ._media import Media, image_url, multipart, read_media
+from ._options import DEFAULT_MAX_READ_BYTES, server_root, timeouts_for
+from ._replies import chat_chunks, loads, shaped
 from ._retry import Backoff, retrying
 from ._streams import AsyncStream, StreamOpener, mapped, open_stream
 from ._structured import InvalidAnswer, Schema, structure_for
@@ -34,7 +36,6 @@ from ._types import (
     model_list,
 )
 
-T = TypeVar("T")
 ModelT = TypeVar("ModelT", bound=pydantic.BaseModel)
 Messages = Sequence[Mapping[str, Any]]
 
@@ -45,65 +46,6 @@ MODELS = "/v1/models"
 TRANSCRIPTIONS = "/v1/audio/transcriptions"
 SPEECH = "/v1/audio/speech"
 RERANK = "/v1/rerank"
-
-DEFAULT_MAX_READ_BYTES = 128 * 1024 * 1024
-
-
-class ClientOptions(TypedDict, total=False):
-    """The keyword arguments of `LocalAIClient` (and `SyncLocalAIClient`) after `base_url`."""
-
-    api_key: str | None
-    timeout: float | Timeouts | None
-    max_retries: int
-    transport: httpx.AsyncBaseTransport | None
-    max_read_bytes: int | None
-
-
-def _timeouts(timeout: float | Timeouts | None) -> Timeouts:
-    """A number caps every phase of a call (connect at most the default 5 s); None: only connect."""
-    if isinstance(timeout, Timeouts):
-        return timeout
-    connect = DEFAULT_TIMEOUTS.connect
-    if timeout is None:
-        return Timeouts(connect=connect, first_token=None, idle=None, total=None)
-    limit = float(timeout)
-    return Timeouts(
-        connect=min(connect or limit, limit), first_token=limit, idle=limit, total=limit
-    )
-
-
-def _base_url(url: str) -> str:
-    """The server's root: `http://host:8080` and `http://host:8080/v1/` both give the former."""
-    root = url.rstrip("/").removesuffix("/v1")
-    if not root.startswith(("http://", "https://")):
-        raise ValueError(f"base_url must be an http(s) URL, not {url!r}")
-    return root
-
-
-def _shaped(parse: Callable[[Any], T], raw: Any, model: str) -> T:
-    """`parse(raw)`; a reply of the wrong shape is an `UpstreamProtocolError`."""
-    try:
-        return parse(raw)
-    except (KeyError, IndexError, TypeError, ValueError, AttributeError) as exc:
-        raise UpstreamProtocolError(
-            f"model {model!r}: the upstream answer has an unexpected shape ({exc!r})", model=model
-        ) from exc
-
-
-def _json(content: bytes, model: str) -> Any:
-    try:
-        return orjson.loads(content)
-    except orjson.JSONDecodeError as exc:
-        raise UpstreamProtocolError(
-            f"model {model!r}: the upstream answer is not JSON", model=model
-        ) from exc
-
-
-async def _chunks(events: EventStream, model: str) -> AsyncGenerator[ChatChunk]:
-    async with contextlib.aclosing(aiter(events)) as batches:
-        async for batch in batches:
-            for data in batch:
-                yield _shaped(ChatChunk.from_dict, _json(data, model), model)
 
 
 def _content(chunk: ChatChunk) -> str:
@@ -142,8 +84,8 @@ class LocalAIClient:
         transport: httpx.AsyncBaseTransport | None = None,
         max_read_bytes: int | None = DEFAULT_MAX_READ_BYTES,
     ) -> None:
-        self.base_url = _base_url(base_url)
-        self.timeouts = _timeouts(timeout)
+        self.base_url = server_root(base_url)
+        self.timeouts = timeouts_for(timeout)
         self._backoff = Backoff(max_retries=max_retries)
         self._upstream = UpstreamClient(
             api_key=api_key,
@@ -200,7 +142,7 @@ class LocalAIClient:
 
     async def _post(self, path: str, payload: dict[str, Any], model: str) -> Any:
         reply = await self._send("POST", path, orjson.dumps(payload), model)
-        return _json(reply.content, model)
+        return loads(reply.content, model)
 
     # ------------------------------------------------------------------ chat
 
@@ -240,7 +182,7 @@ class LocalAIClient:
         body = _chat_body(messages, model, grammar, kwargs)
         if stream:
             return mapped(await self._open_chunks(body, model), _content)
-        return _shaped(ChatResponse.from_dict, await self._post(CHAT, body, model), model)
+        return shaped(ChatResponse.from_dict, await self._post(CHAT, body, model), model)
 
     def stream_chat(
         self, messages: Messages, model: str, grammar: str | None = None, **kwargs: Any
@@ -261,7 +203,7 @@ class LocalAIClient:
             async with self._upstream.stream(
                 self.base_url, CHAT, content, model=model, deadline=deadline
             ) as events:
-                yield _chunks(events, model)
+                yield chat_chunks(events, model)
 
         return await retrying(lambda: open_stream(source()), self._backoff, deadline)
 
@@ -314,7 +256,7 @@ class LocalAIClient:
         count = 1 if isinstance(input_text, str) else len(input_text)
         text = input_text if isinstance(input_text, str) else list(input_text)
         raw = await self._post(EMBEDDINGS, {"model": model, "input": text, **kwargs}, model)
-        return _shaped(functools.partial(embedding_vectors, count=count), raw, model)
+        return shaped(functools.partial(embedding_vectors, count=count), raw, model)
 
     @overload
     async def generate_image(
@@ -358,8 +300,8 @@ class LocalAIClient:
         payload["response_format"] = response_format
         raw = await self._post(IMAGES, payload, model)
         if response_format == "url":
-            return _shaped(image_urls, raw, model)
-        return _shaped(image_bytes, raw, model)
+            return shaped(image_urls, raw, model)
+        return shaped(image_bytes, raw, model)
 
     async def describe_image(self, /, image: Media, prompt: str, model: str, **kwargs: Any) -> str:
         """A vision model's answer to `prompt` about `image`: bytes, a file path, or an
@@ -373,7 +315,7 @@ class LocalAIClient:
     async def list_models(self) -> list[dict[str, Any]]:
         """The models the server offers, each a dict with at least `id`."""
         reply = await self._send("GET", MODELS, None, "", content_type=None)
-        return _shaped(model_list, _json(reply.content, ""), "")
+        return shaped(model_list, loads(reply.content, ""), "")
 
     async def create_transcription(
         self, /, audio: Media, model: str, **fields: str | int | float | bool | None
@@ -385,7 +327,7 @@ class LocalAIClient:
         reply = await self._send("POST", TRANSCRIPTIONS, body, model, content_type)
         if not reply.content_type.startswith(JSON):
             return Transcription(text=reply.content.decode("utf-8", errors="replace"))
-        return _shaped(Transcription.from_dict, _json(reply.content, model), model)
+        return shaped(Transcription.from_dict, loads(reply.content, model), model)
 
     async def create_speech(
         self, /, input_text: str, model: str, voice: str | None = None, **kwargs: Any
@@ -406,6 +348,4 @@ class LocalAIClient:
         if top_n is not None:
             payload["top_n"] = top_n
         raw = await self._post(RERANK, payload, model)
-        return _shaped(
-            lambda r: [RerankResult.from_dict(item) for item in r["results"]], raw, model
-        )
+        return shaped(lambda r: [RerankResult.from_dict(item) for item in r["results"]], raw, model)

@@ -8,7 +8,8 @@ from collections.abc import Callable, Coroutine
 from typing import Any, Concatenate, Literal, ParamSpec, TypeVar, Unpack, overload
 
 from ._blocking import LoopThread, close_and_stop
-from ._localai import ClientOptions, LocalAIClient, Messages
+from ._localai import LocalAIClient, Messages
+from ._options import ClientOptions
 from ._streams import SyncStream
 from ._types import ChatChunk, ChatResponse
 

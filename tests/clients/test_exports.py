@@ -17,6 +17,7 @@ API_MODULES = [
         "_legacy",
         "_localai",
         "_normalize",
+        "_options",
         "_sse",
         "_streams",
         "_sync",
