@@ -1,4 +1,6 @@
-"""The async LocalAI client: one connection pool, typed errors, LocalAI's quirks handled."""
+"""LocalAI clients: the typed `LocalAIClient` (async) and `SyncLocalAIClient` for services,
+`LegacyPipelineAdapter` for old call sites, and the gateway's bytes-level `UpstreamClient`;
+one error tree and one set of deadlines for all of them."""
 
 from ._client import EventStream, UpstreamClient, UpstreamReply
 from ._config import DEFAULT_LIMITS, DEFAULT_TIMEOUTS, UNSET, PoolLimits, Timeouts
@@ -9,23 +11,54 @@ from ._errors import (
     UpstreamFirstTokenTimeout,
     UpstreamIdleTimeout,
     UpstreamProtocolError,
+    UpstreamSchemaViolation,
     UpstreamStatusError,
     UpstreamStreamError,
     UpstreamTimeout,
     UpstreamTotalTimeout,
     UpstreamUnavailable,
 )
+from ._legacy import LegacyPipelineAdapter
+from ._localai import LocalAIClient
+from ._media import sniff_image
 from ._normalize import error_type_for, normalize_error
-from ._sse import iter_sse_batches
+from ._options import DEFAULT_MAX_READ_BYTES, ClientOptions
+from ._sse import EventTooLarge, iter_sse_batches
+from ._streams import AsyncStream, StreamOpener, SyncStream
+from ._sync import SyncLocalAIClient
+from ._types import (
+    ChatChunk,
+    ChatResponse,
+    RerankResult,
+    ToolCall,
+    ToolCallDelta,
+    Transcription,
+    Usage,
+)
 
 __all__ = [
     "DEFAULT_LIMITS",
+    "DEFAULT_MAX_READ_BYTES",
     "DEFAULT_TIMEOUTS",
     "RETRYABLE_STATUSES",
     "UNSET",
+    "AsyncStream",
+    "ChatChunk",
+    "ChatResponse",
+    "ClientOptions",
     "EventStream",
+    "EventTooLarge",
+    "LegacyPipelineAdapter",
+    "LocalAIClient",
     "PoolLimits",
+    "RerankResult",
+    "StreamOpener",
+    "SyncLocalAIClient",
+    "SyncStream",
     "Timeouts",
+    "ToolCall",
+    "ToolCallDelta",
+    "Transcription",
     "UpstreamClient",
     "UpstreamConnectTimeout",
     "UpstreamError",
@@ -33,14 +66,17 @@ __all__ = [
     "UpstreamIdleTimeout",
     "UpstreamProtocolError",
     "UpstreamReply",
+    "UpstreamSchemaViolation",
     "UpstreamStatusError",
     "UpstreamStreamError",
     "UpstreamTimeout",
     "UpstreamTotalTimeout",
     "UpstreamUnavailable",
+    "Usage",
     "error_type_for",
     "iter_sse_batches",
     "normalize_error",
+    "sniff_image",
 ]
 
 for _name in __all__:

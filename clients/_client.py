@@ -8,7 +8,7 @@ import enum
 import functools
 import math
 import re
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Mapping
 from dataclasses import dataclass
 
 import httpx
@@ -24,7 +24,7 @@ from ._errors import (
     UpstreamTotalTimeout,
 )
 from ._normalize import normalize_error, normalize_stream_error
-from ._sse import DONE, iter_sse_batches
+from ._sse import DONE, EventTooLarge, iter_sse_batches
 from ._transports.errors import upstream_error
 from ._transports.httpx import HttpxWire, Wire, WireResponse
 from ._transports.native import ConnectionPool
@@ -110,15 +110,18 @@ class EventStream:
     each after the events before it were yielded. Limits are checked per read, not per event.
     """
 
-    def __init__(self, response: WireResponse, clock: _Clock, model: str) -> None:
+    def __init__(
+        self, response: WireResponse, clock: _Clock, model: str, max_event: int | None = None
+    ) -> None:
         self.response = response
         self.correlation_id = response.header("x-correlation-id")
         self._clock = clock
         self._model = model
+        self._max_event = max_event
 
-    async def __aiter__(self) -> AsyncIterator[list[bytes]]:
+    async def __aiter__(self) -> AsyncGenerator[list[bytes]]:
         clock, model, timeouts = self._clock, self._model, self._clock.timeouts
-        batches = iter_sse_batches(self.response.chunks())
+        batches = iter_sse_batches(self.response.chunks(), self._max_event)
         phase: type[UpstreamTimeout] = UpstreamFirstTokenTimeout
         limit = timeouts.first_token
         deadline = clock.deadline(limit, clock.start)
@@ -135,6 +138,8 @@ class EventStream:
                     ) from None
                 except httpx.TransportError as exc:
                     raise upstream_error(exc, model, timeouts.connect, reading=True) from exc
+                except EventTooLarge as exc:
+                    raise UpstreamProtocolError(f"model {model!r}: {exc}", model=model) from exc
                 events, end = _checked(batch, model)
                 if events:
                     yield events
@@ -153,6 +158,7 @@ class UpstreamClient:
 
     Use as `async with UpstreamClient(...) as client:`; every method takes the upstream's base
     URL (`http://host:8080`), so one client serves every replica of every model.
+    `max_read_bytes` bounds every body read and every pending stream event (None: no bound).
     """
 
     def __init__(
@@ -162,8 +168,10 @@ class UpstreamClient:
         timeouts: Timeouts = DEFAULT_TIMEOUTS,
         limits: PoolLimits = DEFAULT_LIMITS,
         transport: httpx.AsyncBaseTransport | None = None,
+        max_read_bytes: int | None = None,
     ) -> None:
         self.timeouts = timeouts
+        self.max_read_bytes = max_read_bytes
         # The native pool unless a transport is given (httpx's own, or a mock in tests).
         self._wire: Wire = ConnectionPool(limits) if transport is None else HttpxWire(transport)
         # identity: LocalAI gzips bodies over 1 KB otherwise, and relayed bytes stay as sent.
@@ -232,9 +240,9 @@ class UpstreamClient:
             return response
         try:
             async with asyncio.timeout_at(clock.deadline(timeouts.idle, clock.loop.time())):
-                content = await response.read()
-        except (TimeoutError, httpx.TransportError):
-            content = b""  # the status says enough; its body broke off
+                content = await self._read(response, model)
+        except (TimeoutError, httpx.TransportError, UpstreamProtocolError):
+            content = b""  # the status says enough; its body broke off or was too large
         finally:
             await response.aclose()
         raise UpstreamStatusError(
@@ -243,6 +251,23 @@ class UpstreamClient:
             model=model,
             retry_after=_retry_after(response.header("retry-after")),
         )
+
+    async def _read(self, response: WireResponse, model: str) -> bytes:
+        """The whole body; `UpstreamProtocolError` once it grows past `max_read_bytes`."""
+        limit = self.max_read_bytes
+        if limit is None:
+            return await response.read()
+        parts: list[bytes] = []
+        size = 0
+        async for chunk in response.chunks():
+            size += len(chunk)
+            if size > limit:
+                raise UpstreamProtocolError(
+                    f"model {model!r}: the upstream answer is larger than {limit} bytes",
+                    model=model,
+                )
+            parts.append(chunk)
+        return b"".join(parts)
 
     async def request(
         self,
@@ -269,7 +294,7 @@ class UpstreamClient:
         response = await self._open(clock, model, upstream, method, path, headers, body)
         try:
             async with asyncio.timeout_at(clock.total_deadline):
-                content = await response.read()
+                content = await self._read(response, model)
         except TimeoutError as exc:
             raise clock.expired(model, UpstreamTotalTimeout, timeouts.total) from exc
         except httpx.TransportError as exc:
@@ -304,7 +329,7 @@ class UpstreamClient:
         headers = self._headers_for(body, content_type, headers)
         response = await self._open(clock, model, upstream, "POST", path, headers, body)
         try:
-            yield EventStream(response, clock, model)
+            yield EventStream(response, clock, model, self.max_read_bytes)
         finally:
             await response.aclose()
 

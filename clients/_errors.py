@@ -9,7 +9,8 @@
     │   └── UpstreamTotalTimeout
     ├── UpstreamStatusError          the upstream answered with a non-2xx status
     ├── UpstreamStreamError          a 200 stream carried `data: {"error": ...}`
-    └── UpstreamProtocolError        the reply broke off or was unreadable
+    ├── UpstreamProtocolError        the reply broke off or was unreadable
+    └── UpstreamSchemaViolation      a structured answer did not validate, twice
 
 Messages name the model and the limit, never an upstream URL or key.
 """
@@ -69,8 +70,10 @@ class UpstreamTotalTimeout(UpstreamTimeout):
 class UpstreamStatusError(UpstreamError):
     """Raised when the upstream answered with a non-2xx status; `error` is its normalised body.
 
-    `status` is what the client gets: 400 for a request fault LocalAI reported as a 5xx
-    (`upstream_status` keeps what it sent).
+    `status` tells an unknown model (404) from an overloaded or failing upstream (429, 5xx),
+    and is 400 for a request fault LocalAI reported as a 5xx (`upstream_status` keeps what it
+    sent); `code` is the OpenAI error code when the upstream gave one as a string (the
+    gateway's `model_not_found`, `context_length_exceeded`), else None.
     """
 
     def __init__(
@@ -89,6 +92,12 @@ class UpstreamStatusError(UpstreamError):
         self.retry_after = retry_after
         self.retryable = self.status in RETRYABLE_STATUSES
 
+    @property
+    def code(self) -> str | None:
+        """The OpenAI error code, e.g. `model_not_found`, or None."""
+        code = self.error.get("code")
+        return code if isinstance(code, str) else None
+
 
 class UpstreamStreamError(UpstreamError):
     """Raised when a 200 stream carried an error event; `error` is the event's error object."""
@@ -102,6 +111,20 @@ class UpstreamStreamError(UpstreamError):
 
 class UpstreamProtocolError(UpstreamError):
     """Raised when the reply broke off or was not valid (cut stream, malformed JSON)."""
+
+
+class UpstreamSchemaViolation(UpstreamError):
+    """Raised when a grammar-constrained answer failed its schema on the first try and the retry.
+
+    `text` is the last answer and `errors` its validation errors, each naming where it failed.
+    """
+
+    retryable = False
+
+    def __init__(self, message: str, *, model: str = "", text: str, errors: list[str]) -> None:
+        super().__init__(message, model=model)
+        self.text = text
+        self.errors = errors
 
 
 RETRYABLE_STATUSES = frozenset({429, 502, 503, 504})

@@ -67,8 +67,9 @@ class HttpxResponse:
         return await self.response.aread()
 
     def chunks(self) -> AsyncIterator[bytes]:
-        """The body as the transport hands it over."""
-        return self.response.aiter_raw()
+        """The body as the transport hands it over (decoded like `read`; a body a mock
+        transport gave whole comes as one chunk)."""
+        return self.response.aiter_bytes()
 
     async def aclose(self) -> None:
         """Close the response."""

@@ -234,3 +234,41 @@ async def test_done_ends_a_batch_and_what_follows_is_ignored() -> None:
     async with client_for(handler) as client:
         async with client.stream("http://u", CHAT, b"{}", model="m") as events:
             assert [batch async for batch in events] == [[b'{"a":1}']]
+
+
+def bounded_client(handler) -> UpstreamClient:  # type: ignore[no-untyped-def]
+    transport = httpx.MockTransport(handler)
+    return UpstreamClient(timeouts=FAST, transport=transport, max_read_bytes=64)
+
+
+async def test_a_body_past_max_read_bytes_is_a_protocol_error() -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        size = 64 if request.url.path == "/fits" else 65
+        return httpx.Response(200, content=b"{" + b" " * (size - 2) + b"}")
+
+    async with bounded_client(handler) as client:
+        assert len((await client.request("http://u", "GET", "/fits", model="m")).content) == 64
+        with pytest.raises(UpstreamProtocolError, match="larger than 64 bytes"):
+            await client.request("http://u", "GET", "/big", model="m")
+
+
+async def test_an_error_body_past_the_bound_still_raises_its_status() -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(503, json={"error": {"message": "x" * 100}})
+
+    async with bounded_client(handler) as client:
+        with pytest.raises(UpstreamStatusError) as info:
+            await client.request("http://u", "POST", CHAT, b"{}", model="m")
+    assert info.value.status == 503 and info.value.message == "upstream answered 503"
+
+
+async def test_a_stream_event_past_the_bound_is_a_protocol_error() -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        event = b'data: {"a":"' + b"x" * 100 + b'"}\n\n'
+        return httpx.Response(200, stream=Cut([event[i : i + 10] for i in range(0, 120, 10)]))
+
+    async with bounded_client(handler) as client:
+        async with client.stream("http://u", CHAT, b"{}", model="m") as events:
+            with pytest.raises(UpstreamProtocolError, match="larger than 64 bytes"):
+                async for _ in events:
+                    pass

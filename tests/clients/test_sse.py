@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from clients import iter_sse_batches
+from clients import EventTooLarge, iter_sse_batches
 
 STREAM = (
     b'data: {"a":1}\n\n: keep-alive\n\ndata: {"b":2}\r\n\r\ndata: x\ndata: y\n\n'
@@ -36,3 +36,12 @@ async def test_cut_off_tail_is_dropped() -> None:
 async def test_events_one_read_completes_come_as_one_batch() -> None:
     batches = [batch async for batch in iter_sse_batches(chunks_of(STREAM, len(STREAM)))]
     assert batches == [EXPECTED]
+
+
+async def test_an_event_past_the_bound_raises_and_one_within_it_passes() -> None:
+    event = b'data: {"a":"' + b"x" * 100 + b'"}\n\n'
+    batches = iter_sse_batches(chunks_of(event * 2, 10), max_pending=len(event))
+    assert len([e async for batch in batches for e in batch]) == 2
+    with pytest.raises(EventTooLarge, match="larger than 50 bytes"):
+        async for _ in iter_sse_batches(chunks_of(event, 10), max_pending=50):
+            pass
