@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from starlette.middleware import Middleware
 
-from .access.auth import AuthMiddleware, KeyRing, configured_keys
+from .access.auth import AuthMiddleware, keys_path, warn_without_keys
 from .access.limits import BodyLimitMiddleware
 from .access.ratelimit import RateLimitMiddleware, open_buckets
 from .errors import install_error_handlers
@@ -18,20 +18,23 @@ from .observability import (
 )
 from .routes import audio, chat, embeddings, health, images, models, rerank
 from .settings import Settings
-from .state import Lifecycle
+from .state import Lifecycle, Live
 
 
 def create_app(settings: Settings | None = None) -> GatewayApp:
     """Build the gateway app for `settings` (read from the environment when omitted)."""
     settings = settings or Settings()
-    lifecycle = Lifecycle()
-    keys = configured_keys(settings)
+    lifecycle, live = Lifecycle(), Live()
+    keys = keys_path(settings)
+    if keys is None:
+        warn_without_keys(settings)
     app = GatewayApp(
-        outer=gateway_middleware(settings, keys),
+        live,
+        outer=gateway_middleware(settings, auth=keys is not None),
         title="LocalAI Gateway",
         version="0.1.0",
         summary="OpenAI-compatible gateway in front of LocalAI",
-        lifespan=lifespan_for(settings, lifecycle),
+        lifespan=lifespan_for(settings, lifecycle, live, keys),
     )
     app.state.lifecycle = lifecycle
     app.state.auth_required = keys is not None
@@ -44,18 +47,16 @@ def create_app(settings: Settings | None = None) -> GatewayApp:
     return app
 
 
-def gateway_middleware(settings: Settings, keys: KeyRing | None) -> list[Middleware]:
+def gateway_middleware(settings: Settings, *, auth: bool) -> list[Middleware]:
     """The pure ASGI middleware around every route, from the outside in: observability
-    (creates the request record the others use), tracing, body limit, auth, rate limit."""
+    (creates the request record the others use), tracing, body limit, and with `auth` the key
+    check and the rate limits (present even when no key has limits: a reload may add some)."""
     middleware = [Middleware(ObservabilityMiddleware)]
     tracer = configured_tracer(settings)
     if tracer is not None:
         middleware.append(Middleware(TracingMiddleware, tracer=tracer))
     middleware.append(Middleware(BodyLimitMiddleware, max_bytes=settings.max_request_bytes))
-    if keys is not None:
-        middleware.append(
-            Middleware(AuthMiddleware, keys=keys, protect_metrics=settings.metrics_auth)
-        )
-        if keys.limited:
-            middleware.append(Middleware(RateLimitMiddleware, buckets=open_buckets(settings)))
+    if auth:
+        middleware.append(Middleware(AuthMiddleware, protect_metrics=settings.metrics_auth))
+        middleware.append(Middleware(RateLimitMiddleware, buckets=open_buckets(settings)))
     return middleware
