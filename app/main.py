@@ -16,7 +16,7 @@ from .observability import (
     configured_tracer,
     metrics_router,
 )
-from .routes import audio, chat, embeddings, health, images, models, rerank
+from .routes import audio, chat, embeddings, health, images, models, rerank, status
 from .settings import Settings
 from .state import Lifecycle, Live
 
@@ -41,7 +41,7 @@ def create_app(settings: Settings | None = None) -> GatewayApp:
     install_error_handlers(app)
     # The routes join the app's router directly: include_router wraps each router in a layer
     # that re-matches every request (measured ~8% of a chat request's CPU).
-    for module in (chat, embeddings, images, audio, rerank, models, health):
+    for module in (chat, embeddings, images, audio, rerank, models, health, status):
         app.router.routes.extend(module.router.routes)
     app.include_router(metrics_router)
     return app
