@@ -3,18 +3,21 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import gc
 import json
 import logging
+import signal
 import sys
-from collections.abc import Sequence
+import threading
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from types import FrameType
 
 import uvicorn
 from pydantic import ValidationError
 
-from .access.auth import AuthNotConfigured, KeysFileError, check_bind
+from .access.auth import AuthNotConfigured, KeysFileError, check_bind, keys_path
 from .registry import Registry, RegistryError, load_registry
 from .settings import Settings
 from .state import Lifecycle
@@ -37,13 +40,13 @@ def _load_settings() -> Settings:
 
 
 def serve(args: argparse.Namespace) -> None:
-    """Check settings and registry, then run the app under uvicorn."""
-    from .lifespan import load_models
+    """Check settings, registry and keys, then run the app under uvicorn."""
+    from .configuration import ConfigFiles, load_configuration
     from .main import create_app
 
     settings = _load_settings()
     try:
-        load_models(settings)
+        load_configuration(settings, ConfigFiles.of(settings, keys_path(settings)))
         check_bind(settings, args.host)
     except (RegistryError, KeysFileError, AuthNotConfigured) as exc:
         raise SystemExit(f"localai-gateway: {exc}") from None
@@ -75,10 +78,11 @@ def serve(args: argparse.Namespace) -> None:
 
 
 class DrainingServer(uvicorn.Server):
-    """uvicorn's server, marking the app as draining on SIGTERM so /readyz answers 503.
+    """uvicorn's server, marking the app as draining on SIGTERM so /readyz answers 503, and
+    reloading the configuration on SIGHUP.
 
-    uvicorn then stops accepting connections and lets in-flight requests and streams finish
-    for up to `timeout_graceful_shutdown` (LOCALAI_GATEWAY_DRAIN_TIMEOUT) before closing.
+    After SIGTERM uvicorn stops accepting connections and lets in-flight requests and streams
+    finish for up to `timeout_graceful_shutdown` (LOCALAI_GATEWAY_DRAIN_TIMEOUT) before closing.
     """
 
     def __init__(self, config: uvicorn.Config, lifecycle: Lifecycle) -> None:
@@ -88,6 +92,24 @@ class DrainingServer(uvicorn.Server):
     def handle_exit(self, sig: int, frame: FrameType | None) -> None:
         self.lifecycle.draining = True
         super().handle_exit(sig, frame)
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        """uvicorn's SIGINT/SIGTERM handlers, plus SIGHUP for a reload (main thread only, as
+        uvicorn's; the previous handler is restored on exit)."""
+        with super().capture_signals():
+            if threading.current_thread() is not threading.main_thread():
+                yield
+                return
+            previous = signal.signal(signal.SIGHUP, self.handle_reload)
+            try:
+                yield
+            finally:
+                signal.signal(signal.SIGHUP, previous)
+
+    def handle_reload(self, sig: int, frame: FrameType | None) -> None:
+        """Ask the lifespan for a configuration reload (it runs on the event loop)."""
+        self.lifecycle.reload()
 
 
 def configure_logging() -> None:

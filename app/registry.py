@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import enum
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -157,6 +157,7 @@ class ModelTarget:
     max_concurrency: int | None = None
     legacy: LlamaCppModelConfig | None = None
     legacy_mode: LegacyMode = "off"  # "off" whenever `legacy` is None
+    aliases: tuple[str, ...] = ()
 
     @property
     def upstreams(self) -> tuple[str, ...]:
@@ -189,10 +190,11 @@ def _describe(path: Path, error: ValidationError) -> str:
     return f"{path}: {where}: {first['msg']}{more}"
 
 
-def load_registry(path: Path) -> RegistryFile:
-    """Read and check a registry file; raise `RegistryError` naming what is wrong."""
+def load_registry(path: Path, read: Callable[[Path], bytes] = Path.read_bytes) -> RegistryFile:
+    """Read (with `read`) and check a registry file; raise `RegistryError` naming what is
+    wrong."""
     try:
-        document = yaml.safe_load(path.read_text(encoding="utf-8"))
+        document = yaml.safe_load(read(path))
     except OSError as exc:
         raise RegistryError(f"{path}: cannot read the registry: {exc.strerror}") from exc
     except yaml.YAMLError as exc:
@@ -309,6 +311,7 @@ class Registry:
                 max_concurrency=entry.max_concurrency,
                 legacy=entry.legacy,
                 legacy_mode=mode,
+                aliases=entry.aliases,
             )
             targets[model_id] = target
             for name in (model_id, *entry.aliases):

@@ -7,7 +7,9 @@ is the in-process fake LocalAI, reached through respx. The schema is loaded eage
 
 from __future__ import annotations
 
+import atexit
 import hashlib
+import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -31,21 +33,23 @@ AUTH = {"authorization": f"Bearer {KEY}"}
 
 
 def gateway_app() -> FastAPI:
-    """The gateway with auth on (one key, every model); the keys file is read at creation."""
+    """The gateway with auth on (one key, every model); the keys file is read (and watched)
+    while the app runs, so it lives until the test process ends."""
     digest = hashlib.sha256(KEY.encode()).hexdigest()
-    with tempfile.TemporaryDirectory() as directory:
-        keys = Path(directory) / "keys.yaml"
-        keys.write_text(f"keys:\n  - {{name: fuzz, sha256: {digest}, models: '*'}}\n")
-        return create_app(
-            Settings(
-                localai_url=LOCALAI,
-                registry=REPO_ROOT / "localai_models.yaml",
-                api_keys_file=keys,
-                http_transport="httpx",
-                max_request_bytes=256 * 1024,
-                _env_file=None,
-            )
+    directory = tempfile.mkdtemp(prefix="schemathesis-keys-")
+    atexit.register(shutil.rmtree, directory, ignore_errors=True)
+    keys = Path(directory) / "keys.yaml"
+    keys.write_text(f"keys:\n  - {{name: fuzz, sha256: {digest}, models: '*'}}\n")
+    return create_app(
+        Settings(
+            localai_url=LOCALAI,
+            registry=REPO_ROOT / "localai_models.yaml",
+            api_keys_file=keys,
+            http_transport="httpx",
+            max_request_bytes=256 * 1024,
+            _env_file=None,
         )
+    )
 
 
 schema = schemathesis.openapi.from_asgi("/openapi.json", gateway_app(), headers=AUTH)

@@ -2,7 +2,9 @@
 
 `METRICS` holds every metric object. Request metrics (requests, latency, TTFT, tokens and
 retries) are observed by the observability middleware from the request record, so code that
-retries sets `record.retries`; `breaker_state`, `queue_depth` are set by the resilience code.
+retries sets `record.retries`; the resilience gauges (`breaker_state`, `upstream_healthy`,
+`model_usable_replicas`, `queue_depth`) are set from the dispatcher at scrape, and the reload
+metrics by `app/reload.py`.
 """
 
 from __future__ import annotations
@@ -104,6 +106,36 @@ class Metrics:
             "Rate-limit store (Redis) calls that failed or timed out; those requests passed.",
             registry=registry,
         )
+        self.usable_replicas = Gauge(
+            "localai_gateway_model_usable_replicas",
+            "Replicas of a model that are probed healthy with a breaker letting calls through.",
+            ["model"],
+            registry=registry,
+        )
+        self.config_reloads = Counter(
+            "localai_gateway_config_reload",
+            "Reloads of the registry and keys files (file change or SIGHUP), by result.",
+            ["result"],
+            registry=registry,
+        )
+        for result in ("ok", "error"):
+            self.config_reloads.labels(result)
+        self.config_reload_successful = Gauge(
+            "localai_gateway_config_last_reload_successful",
+            "1 when the last load of the configuration files was applied, 0 when it failed.",
+            registry=registry,
+        )
+        self.config_reload_success_time = Gauge(
+            "localai_gateway_config_last_reload_success_timestamp_seconds",
+            "Unix time the configuration now served was loaded.",
+            registry=registry,
+        )
+        self._resilience = (
+            self.breaker_state,
+            self.upstream_healthy,
+            self.usable_replicas,
+            self.queue_depth,
+        )
         self._children: dict[tuple[int, tuple[str, ...]], Any] = {}
 
     def child(self, metric: MetricWrapperBase, *labels: str) -> Any:
@@ -128,15 +160,47 @@ class Metrics:
         if record.retries:
             self.child(self.retries, model).inc(record.retries)
 
-    def set_resilience(self, replicas: dict[str, dict[str, Any]], queues: dict[str, int]) -> None:
-        """Set health and breaker states per replica (`Dispatcher.replica_states`) and the
-        waiting requests per queue."""
+    def reloaded(self, *, ok: bool, at: float | None = None) -> None:
+        """Count a reload (`ok`: applied); `at`: when the configuration applied was loaded."""
+        self.child(self.config_reloads, "ok" if ok else "error").inc()
+        self.loaded(ok=ok, at=at)
+
+    def loaded(self, *, ok: bool, at: float | None = None) -> None:
+        """Record whether the last load of the configuration was applied, and when."""
+        self.config_reload_successful.set(1 if ok else 0)
+        if at is not None:
+            self.config_reload_success_time.set(at)
+
+    def set_resilience(
+        self,
+        replicas: dict[str, dict[str, Any]],
+        usable: dict[str, int],
+        queues: dict[str, int],
+    ) -> None:
+        """Set health and breaker states per replica (`Dispatcher.replica_states`), usable
+        replicas per model and the waiting requests per queue; series of upstreams, models and
+        queues a reload removed disappear."""
+        for metric in self._resilience:
+            self._reset(metric)
+        for model, count in usable.items():
+            self.child(self.usable_replicas, model).set(count)
         for upstream, state in replicas.items():
             self.child(self.upstream_healthy, upstream).set(1 if state["healthy"] else 0)
             for model, breaker in state["breakers"].items():
                 self.child(self.breaker_state, upstream, model).set(BreakerState[breaker.upper()])
         for queue, waiting in queues.items():
             self.child(self.queue_depth, queue).set(waiting)
+
+    def streams_by_model(self) -> dict[str, int]:
+        """The streams being sent right now, per model (the `inflight_streams` gauge)."""
+        (family,) = self.inflight_streams.collect()
+        return {sample.labels["model"]: int(sample.value) for sample in family.samples}
+
+    def _reset(self, metric: MetricWrapperBase) -> None:
+        """Drop every series of `metric` (and the cached children pointing at them)."""
+        metric.clear()
+        for slot in [slot for slot in self._children if slot[0] == id(metric)]:
+            del self._children[slot]
 
     def render(self) -> Response:
         """The Prometheus text exposition of the registry."""
@@ -154,6 +218,7 @@ async def metrics(request: Request) -> Response:
     dispatcher = request.state.gateway.dispatcher
     METRICS.set_resilience(
         dispatcher.replica_states(),
+        dispatcher.usable_replicas(),
         {
             "gateway": dispatcher.admission.waiting,
             **{f"model:{m}": a.waiting for m, a in dispatcher.model_admission.items()},

@@ -9,6 +9,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from .access_log import log_access
 from .metrics import METRICS, Metrics
 from .record import REQUEST_ID_HEADER, RequestRecord, new_record
+from .window import RECENT, RecentTraffic
 
 _EVENT_STREAM = b"text/event-stream"
 _UNMATCHED = "unmatched"
@@ -22,11 +23,15 @@ def _is_event_stream(headers: list[tuple[bytes, bytes]]) -> bool:
 
 
 class ObservabilityMiddleware:
-    """Create the request record, answer with its X-Request-ID, then count and log the request."""
+    """Create the request record, answer with its X-Request-ID, then count and log the request
+    (Prometheus metrics, the status page's last minute, the access log)."""
 
-    def __init__(self, app: ASGIApp, metrics: Metrics = METRICS) -> None:
+    def __init__(
+        self, app: ASGIApp, metrics: Metrics = METRICS, recent: RecentTraffic = RECENT
+    ) -> None:
         self.app = app
         self.metrics = metrics
+        self.recent = recent
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -64,4 +69,6 @@ class ObservabilityMiddleware:
         finished = time.perf_counter()
         record.endpoint = getattr(scope.get("route"), "path", _UNMATCHED)
         self.metrics.observe(record, finished)
+        if record.model:
+            self.recent.record(record.model, record.status, finished - record.started, finished)
         log_access(record, finished)

@@ -8,7 +8,8 @@ from ..errors import Overloaded, retry_after
 
 
 class Admission:
-    """At most `limit` requests at once; up to `max_queue` more wait, each at most `timeout` s."""
+    """At most `limit` requests at once (`running`); up to `max_queue` more wait (`waiting`),
+    each at most `timeout` s."""
 
     def __init__(self, name: str, limit: int, max_queue: int, timeout: float) -> None:
         self.name = name
@@ -16,12 +17,14 @@ class Admission:
         self.max_queue = max_queue
         self.timeout = timeout
         self.waiting = 0
+        self.running = 0
         self._slots = asyncio.Semaphore(limit)
 
     async def acquire(self) -> None:
         """Take a slot, waiting in the queue when all are taken; raise `Overloaded` otherwise."""
         if not self._slots.locked():
             await self._slots.acquire()
+            self.running += 1
             return
         if self.waiting >= self.max_queue:
             raise Overloaded(
@@ -39,7 +42,9 @@ class Admission:
             ) from None
         finally:
             self.waiting -= 1
+        self.running += 1
 
     def release(self) -> None:
         """Give a slot back."""
+        self.running -= 1
         self._slots.release()

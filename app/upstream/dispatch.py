@@ -8,6 +8,11 @@ started. When a model's replicas are down, its `fallback` model, or with `legacy
 fallback` the in-process backend, answers instead; `legacy_mode: only` models never call
 LocalAI. A `pin` keeps a call on one replica (a generated file lives where it was made): it
 still gets admission, the breaker and deadlines, but no other replica, model or backend.
+
+A `Dispatcher` is the view of one registry. `reconfigured` builds the view of a reloaded one
+that keeps what belongs to the process or to a URL that stays: the client (its connection
+pool), the gateway's admission, each upstream's probed health, each (URL, LocalAI model)
+breaker, and a model's replica slots and queue when its replicas did not change.
 """
 
 from __future__ import annotations
@@ -15,7 +20,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Collection
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
@@ -96,6 +101,7 @@ class Dispatcher:
         llama_cpp: LlamaCppBackend | None = None,
         *,
         probe_client: UpstreamClient | None = None,
+        previous: Dispatcher | None = None,
     ) -> None:
         self.client = client
         # Probes keep their own connections: a pool full of long streams must not make them
@@ -106,33 +112,91 @@ class Dispatcher:
         self.llama_cpp = llama_cpp
         self.upstreams: dict[str, Upstream] = {}
         self.breakers: dict[tuple[str, str], CircuitBreaker] = {}  # (URL, LocalAI model)
+        self._previous = previous
         self.replica_sets = {target.id: self._replica_set(target) for target in registry}
+        self._previous = None  # the old view is not kept alive by the new one
         self.policies = {
             target.id: settings.retry_policy.with_retries(target.retries) for target in registry
         }
-        self.admission = Admission(
-            "the gateway", settings.max_concurrency, settings.max_queue, settings.queue_timeout
+        self.admission: Admission = (
+            previous.admission
+            if previous is not None
+            else Admission(
+                "the gateway", settings.max_concurrency, settings.max_queue, settings.queue_timeout
+            )
         )
         self.model_admission = {
-            target.id: Admission(
-                f"model {target.id!r}",
-                target.max_concurrency,
-                settings.max_queue,
-                settings.queue_timeout,
-            )
+            target.id: self._model_admission(target, target.max_concurrency, previous)
             for target in registry
             if target.max_concurrency is not None
         }
 
+    def reconfigured(self, registry: Registry) -> Dispatcher:
+        """The view of `registry` that keeps this one's per-process and per-URL state."""
+        return Dispatcher(
+            self.client,
+            registry,
+            self.settings,
+            self.llama_cpp,
+            probe_client=self.probe_client,
+            previous=self,
+        )
+
+    def _model_admission(
+        self, target: ModelTarget, limit: int, previous: Dispatcher | None
+    ) -> Admission:
+        """The model's admission: the previous view's while its limit is unchanged."""
+        kept = previous.model_admission.get(target.id) if previous is not None else None
+        if kept is not None and kept.limit == limit:
+            return kept
+        settings = self.settings
+        return Admission(f"model {target.id!r}", limit, settings.max_queue, settings.queue_timeout)
+
+    def _kept_replica_set(self, target: ModelTarget) -> ReplicaSet | None:
+        """The previous view's replica set of `target` if its replicas did not change."""
+        previous = self._previous
+        if previous is None or target.id not in previous.replica_sets:
+            return None
+        before = previous.registry.get(target.id)
+        if (before.replicas, before.localai_model) != (target.replicas, target.localai_model):
+            return None
+        kept = previous.replica_sets[target.id]
+        for replica in kept.replicas:
+            self.upstreams.setdefault(replica.url, replica.upstream)
+            self.breakers.setdefault((replica.url, target.localai_model), replica.breaker)
+        return kept
+
+    def _upstream(self, url: str, name: str, health_path: str) -> Upstream:
+        """The upstream at `url`: this view's, else the previous view's (same name and health
+        path), else new."""
+        found = self.upstreams.get(url)
+        if found is None:
+            old = self._previous.upstreams.get(url) if self._previous is not None else None
+            if old is not None and (old.name, old.health_path) == (name, health_path):
+                found = old
+            else:
+                found = Upstream(url, name, health_path)
+                found.healthy = old is None or old.healthy  # a renamed upstream stays as probed
+            self.upstreams[url] = found
+        return found
+
+    def _breaker(self, url: str, localai_model: str) -> CircuitBreaker:
+        """The breaker of (`url`, `localai_model`): this view's, the previous view's, or new."""
+        key = (url, localai_model)
+        found = self.breakers.get(key)
+        if found is None:
+            old = self._previous.breakers.get(key) if self._previous is not None else None
+            found = self.breakers[key] = old or CircuitBreaker(self.settings.breaker_policy)
+        return found
+
     def _replica_set(self, target: ModelTarget) -> ReplicaSet:
+        kept = self._kept_replica_set(target)
+        if kept is not None:
+            return kept
         replicas = []
         for index, config in enumerate(target.replicas):
-            upstream = self.upstreams.setdefault(
-                config.url, Upstream(config.url, config.name, config.health_path)
-            )
-            breaker = self.breakers.setdefault(
-                (config.url, target.localai_model), CircuitBreaker(self.settings.breaker_policy)
-            )
+            upstream = self._upstream(config.url, config.name, config.health_path)
+            breaker = self._breaker(config.url, target.localai_model)
             replicas.append(
                 Replica(
                     upstream,
@@ -155,6 +219,14 @@ class Dispatcher:
                 )
                 state["breakers"][model] = replica.breaker.state.name.lower()
         return states
+
+    def usable_replicas(self) -> dict[str, int]:
+        """Per model that has replicas: how many are usable (probed up, breaker not open)."""
+        return {
+            model: len(replicas.usable())
+            for model, replicas in self.replica_sets.items()
+            if replicas.replicas
+        }
 
     def down_models(self) -> list[str]:
         """Models with no usable replica and no in-process backend to answer instead."""
@@ -406,13 +478,13 @@ class Dispatcher:
         grace = 2 * max(self.settings.health_interval, limit)
         judge(upstream, answer, asyncio.get_running_loop().time(), grace)
 
-    async def probe_all(self, limit: float) -> None:
-        """Probe every upstream that has a health endpoint, all at once."""
-        probed = [upstream for upstream in self.upstreams.values() if upstream.probed]
-        await asyncio.gather(*(self.probe(upstream, limit) for upstream in probed))
-
-    async def probe_forever(self, interval: float, limit: float) -> None:
-        """Probe every `interval` seconds until cancelled."""
-        while True:
-            await asyncio.sleep(interval)
-            await self.probe_all(limit)
+    async def probe_all(self, limit: float, only: Collection[str] | None = None) -> None:
+        """Probe every upstream that has a health endpoint (or those of them whose URL is in
+        `only`), all at once."""
+        await asyncio.gather(
+            *(
+                self.probe(upstream, limit)
+                for url, upstream in self.upstreams.items()
+                if upstream.probed and (only is None or url in only)
+            )
+        )

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from app import lifespan
+from app import configuration
 from app.registry import Registry, RegistryError, load_registry
 from app.settings import Settings
 from clients import Timeouts
@@ -83,7 +83,7 @@ def test_fallback_must_exist_and_not_be_itself(tmp_path: Path) -> None:
 
 
 def test_embedded_registry_when_nothing_is_configured() -> None:
-    registry = lifespan.load_models(Settings(_env_file=None))
+    registry = configuration.load_models(Settings(_env_file=None))
     assert registry.ids() == ["smollm2-135m-instruct", "smollm2-135m-embed"]
     assert {t.legacy_mode for t in registry} == {"only"}
 
@@ -91,9 +91,9 @@ def test_embedded_registry_when_nothing_is_configured() -> None:
 def test_missing_llama_cpp_is_a_start_up_error_naming_the_install(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(lifespan, "llama_cpp_available", lambda: False)
+    monkeypatch.setattr(configuration, "llama_cpp_available", lambda: False)
     with pytest.raises(RegistryError, match=r"pip install -e '\.\[legacy\]'"):
-        lifespan.load_models(Settings(_env_file=None))
+        configuration.load_models(Settings(_env_file=None))
 
 
 NAMED = """

@@ -55,9 +55,14 @@ def gateway_process(
     """Run `localai-gateway serve` with `registry` (YAML text) and extra settings."""
     path = tmp_dir / f"registry-{free_port()}.yaml"
     path.write_text(registry)
+    with serve_gateway({"LOCALAI_GATEWAY_REGISTRY": str(path), **(env or {})}) as running:
+        yield running
+
+
+@contextmanager
+def serve_gateway(env: dict[str, str]) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """Run `localai-gateway serve` on a free port with `env` added; yield its URL and process."""
     port = free_port()
     cmd = [GATEWAY, "serve", "--port", str(port), "--log-level", "warning"]
-    with run_process(
-        cmd, {"LOCALAI_GATEWAY_REGISTRY": str(path), **(env or {})}, port=port
-    ) as process:
+    with run_process(cmd, env, port=port) as process:
         yield f"http://127.0.0.1:{port}", process

@@ -1,8 +1,10 @@
 """A small kustomize for the features k8s/ uses, so the overlays are checked without kubectl.
 
-Supported: `resources` (files and nested kustomization directories), `namespace`, `images`,
-`patches` (strategic merge by `path`), `configMapGenerator` and `secretGenerator` (`files`,
-`literals`, with kustomize's own name hash) and the name references that follow a hashed name.
+Supported: `resources` (files and nested kustomization directories), `components` (their
+resources and generators join the including kustomization's), `namespace`, `images`, `patches`
+(strategic merge by `path`), `configMapGenerator` and `secretGenerator` (`files`, `literals`,
+`namespace`, `options` `labels` and `disableNameSuffixHash`, with kustomize's own name hash) and
+the name references that follow a hashed name.
 Any other kustomization field or resource kind raises `Unsupported`: nothing is ignored.
 """
 
@@ -22,6 +24,7 @@ _FIELDS = frozenset(
         "apiVersion",
         "kind",
         "resources",
+        "components",
         "namespace",
         "images",
         "patches",
@@ -29,7 +32,8 @@ _FIELDS = frozenset(
         "secretGenerator",
     }
 )
-_GENERATOR_FIELDS = frozenset({"name", "files", "literals"})
+_GENERATOR_FIELDS = frozenset({"name", "namespace", "files", "literals", "options"})
+_GENERATOR_OPTIONS = frozenset({"labels", "disableNameSuffixHash"})
 _NAMESPACED = frozenset(
     {
         "ConfigMap",
@@ -37,8 +41,10 @@ _NAMESPACED = frozenset(
         "HorizontalPodAutoscaler",
         "PersistentVolumeClaim",
         "PodDisruptionBudget",
+        "PrometheusRule",
         "Secret",
         "Service",
+        "ServiceMonitor",
     }
 )
 _CLUSTER_SCOPED = frozenset({"Namespace"})
@@ -76,7 +82,7 @@ def _build(directory: Path) -> _Build:
     if unknown:
         raise Unsupported(f"{directory}: kustomization fields {sorted(unknown)}")
     result = _Build()
-    for entry in spec.get("resources", []):
+    for entry in spec.get("resources", []) + spec.get("components", []):
         path = directory / entry
         if path.is_dir():
             child = _build(path)
@@ -105,6 +111,8 @@ def _build(directory: Path) -> _Build:
 
 def _generate(directory: Path, kind: str, generator: Obj) -> Obj:
     unknown = set(generator) - _GENERATOR_FIELDS
+    options = generator.get("options", {})
+    unknown |= set(options) - _GENERATOR_OPTIONS
     if unknown:
         raise Unsupported(f"{directory}: generator fields {sorted(unknown)}")
     data: dict[str, str] = {}
@@ -124,7 +132,14 @@ def _generate(directory: Path, kind: str, generator: Obj) -> Obj:
     else:
         body = {"kind": kind, "name": "", "data": data}
         obj = {"apiVersion": "v1", "kind": kind, "data": data}
-    obj["metadata"] = {"name": f"{generator['name']}-{_hash(body)}"}
+    hashed = not options.get("disableNameSuffixHash", False)
+    obj["metadata"] = {
+        "name": f"{generator['name']}-{_hash(body)}" if hashed else generator["name"]
+    }
+    if "labels" in options:
+        obj["metadata"]["labels"] = dict(options["labels"])
+    if "namespace" in generator:
+        obj["metadata"]["namespace"] = generator["namespace"]
     return obj
 
 

@@ -200,9 +200,10 @@ def test_bad_keys_file_names_the_field(tmp_path: Path, content: str, message: st
     assert str(path) in str(raised.value)
 
 
-def test_missing_keys_file_fails_the_app(settings: Settings, tmp_path: Path) -> None:
-    with pytest.raises(KeysFileError, match="cannot read"):
-        create_app(settings.model_copy(update={"api_keys_file": tmp_path / "absent.yaml"}))
+def test_missing_keys_file_fails_the_start_up(settings: Settings, tmp_path: Path) -> None:
+    app = create_app(settings.model_copy(update={"api_keys_file": tmp_path / "absent.yaml"}))
+    with pytest.raises(KeysFileError, match="cannot read"), TestClient(app):
+        pass
 
 
 def test_auth_on_without_keys_file_fails(settings: Settings) -> None:

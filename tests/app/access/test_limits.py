@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
+from types import SimpleNamespace
 from typing import Any
 
 import httpx
@@ -99,7 +100,17 @@ def limited_app(key: ApiKey, buckets: Buckets, metrics: Metrics) -> Any:
     ring = KeyRing([key])
     ring.find = lambda presented: key  # type: ignore[method-assign]
     app = RateLimitMiddleware(inner, buckets, metrics)
-    return ObservabilityMiddleware(AuthMiddleware(app, ring), metrics)
+    return with_keys(ObservabilityMiddleware(AuthMiddleware(app), metrics), ring)
+
+
+def with_keys(app: Any, ring: KeyRing) -> Any:
+    """`app` with a configuration holding `ring` in the request state, as GatewayApp puts it."""
+
+    async def configured(scope: Scope, receive: Receive, send: Send) -> None:
+        scope["state"] = {"gateway": SimpleNamespace(keys=ring)}
+        await app(scope, receive, send)
+
+    return configured
 
 
 @pytest.fixture

@@ -355,7 +355,7 @@ def test_a_request_that_is_not_admitted_fetches_nothing(
     image = localai.get(IMAGE_URL).respond(content=PNG, headers={"content-type": "image/png"})
     full = settings.model_copy(update={"max_concurrency": 1, "max_queue": 0})
     with TestClient(create_app(full)) as test_client:
-        gateway = test_client.app_state["gateway"]
+        gateway = test_client.app.live.gateway  # type: ignore[attr-defined]
         gateway.dispatcher.admission._slots._value = 0  # another request holds the one slot
         response = test_client.post("/v1/chat/completions", json=many_images(2))
     openai_error(response, 429, "overloaded")

@@ -28,7 +28,7 @@ class EventByEvent(httpx.AsyncByteStream):
 
 
 def outcomes(client: TestClient) -> list[bool]:
-    dispatcher = client.app_state["gateway"].dispatcher
+    dispatcher = client.app.live.gateway.dispatcher  # type: ignore[attr-defined]
     return list(
         dispatcher.breakers["http://localai.test:8080", "qwen3-30b-instruct:q4_k_m"]._outcomes
     )
