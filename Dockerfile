@@ -19,8 +19,9 @@ COPY pyproject.toml README.md ./
 COPY app ./app
 COPY clients ./clients
 COPY grammar ./grammar
+# The `redis` extra: the k8s overlays share rate-limit buckets through Redis.
 # llama-cpp-python's LLaVA build is not used by the fallback and doubles the compile time.
-RUN if [ "$WITH_LEGACY" = "1" ]; then target=".[legacy]"; else target="."; fi \
+RUN if [ "$WITH_LEGACY" = "1" ]; then target=".[legacy,redis]"; else target=".[redis]"; fi \
     && CMAKE_ARGS="-DLLAVA_BUILD=OFF" pip wheel --wheel-dir /wheels "$target"
 
 # ---- runtime: the wheels and nothing that built them ----

@@ -57,6 +57,7 @@ def open_client(settings: Settings, limits: PoolLimits | None = None) -> Upstrea
         timeouts=settings.timeouts,
         limits=limits or settings.pool_limits,
         transport=transport,
+        max_read_bytes=settings.max_upstream_bytes,
     )
 
 

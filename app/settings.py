@@ -79,6 +79,7 @@ class Settings(BaseSettings):
     max_request_bytes: Annotated[int, Field(ge=1)] = 32 * 1024 * 1024
     max_messages: Annotated[int, Field(ge=1)] = 2048
     max_json_containers: Annotated[int, Field(ge=16)] = 100_000
+    max_concurrent_uploads: Annotated[int, Field(ge=1)] = 4
     otel: bool = False
 
     connect_timeout: OptionalSeconds = 5.0
@@ -87,6 +88,8 @@ class Settings(BaseSettings):
     total_timeout: OptionalSeconds = 600.0
 
     max_connections: Annotated[int, Field(ge=1)] = 512
+    # The largest upstream body (or one stream event) the gateway reads: a 502 naming it beyond.
+    max_upstream_bytes: Bytes = 128 * MiB
     keepalive_expiry: Seconds = 60.0
     http_transport: Literal["native", "httpx"] = "native"
 

@@ -10,6 +10,7 @@ from starlette.datastructures import FormData, UploadFile
 from starlette.requests import Request
 
 from ..errors import InvalidRequest
+from ..upstream.admission import Admission
 
 _MAX_FILES = 4
 _MAX_FIELDS = 32
@@ -26,8 +27,11 @@ class Upload:
 
 
 @contextlib.asynccontextmanager
-async def read_form(request: Request, *, max_bytes: int) -> AsyncIterator[FormData]:
-    """Parse a multipart body no larger than `max_bytes` (plus field overhead), else 400.
+async def read_form(
+    request: Request, *, max_bytes: int, slots: Admission
+) -> AsyncIterator[FormData]:
+    """Parse a multipart body no larger than `max_bytes` (plus field overhead), else 400,
+    holding one of `slots` (uploads spool to /tmp) until the form is done with.
 
     Use as `async with read_form(...) as form:`, which deletes the spooled files afterwards.
     """
@@ -38,8 +42,12 @@ async def read_form(request: Request, *, max_bytes: int) -> AsyncIterator[FormDa
         raise InvalidRequest(
             f"The request body is larger than {max_bytes} bytes.", code="file_too_large"
         )
-    async with request.form(max_files=_MAX_FILES, max_fields=_MAX_FIELDS) as form:
-        yield form
+    await slots.acquire()
+    try:
+        async with request.form(max_files=_MAX_FILES, max_fields=_MAX_FIELDS) as form:
+            yield form
+    finally:
+        slots.release()
 
 
 def text_field(form: FormData, name: str) -> str | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncGenerator
 from typing import Any
 
@@ -65,7 +66,9 @@ async def complete_chat(
     record_reply_usage(record, served.reply.content)
     if model.stream is None and request.contract is None:
         return relay_json(served, target)
-    return relay_json(served, target, _shape_completion(served.reply.content, model, request))
+    # Off the event loop: checking a large answer against a schema can take a while.
+    shaped = await asyncio.to_thread(_shape_completion, served.reply.content, model, request)
+    return relay_json(served, target, shaped)
 
 
 async def stream_chat(

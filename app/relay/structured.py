@@ -8,21 +8,16 @@ unconstrained with HTTP 200 when it fails (research/localai.md §2.2), so for mo
 
 from __future__ import annotations
 
-import functools
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import orjson
 
 from ..errors import InvalidRequest, UpstreamSchemaViolation
+from .schema_check import SCHEMA_PARAM, validator_for_schema
 
-if TYPE_CHECKING:
-    from jsonschema.protocols import Validator
-
-# jsonschema and grammar are imported where a request first needs them: together they are
+# jsonschema, RE2 and grammar are imported where a request first needs them: together they are
 # ~2.4 MB of the gateway's resident memory, and most requests never use a response_format.
-
-SCHEMA_PARAM = "response_format.json_schema.schema"
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,11 +69,9 @@ def answer_contract(body: dict[str, Any]) -> AnswerContract | None:
         raise InvalidRequest(
             "response_format.json_schema.schema must be a JSON Schema.", param=SCHEMA_PARAM
         )
-    contract = AnswerContract(
-        orjson.dumps(spec["schema"]).decode(), strict=spec.get("strict") is True
-    )
-    _validator(contract.schema_json)
-    return contract
+    schema_json = orjson.dumps(spec["schema"]).decode()
+    validator_for_schema(schema_json)
+    return AnswerContract(schema_json, strict=spec.get("strict") is True)
 
 
 def grammar_for(contract: AnswerContract) -> str:
@@ -112,20 +105,6 @@ def constrain(
     body.pop("response_format", None)
 
 
-@functools.lru_cache(maxsize=256)
-def _validator(schema_json: str) -> Validator:
-    from jsonschema import FormatChecker, SchemaError
-    from jsonschema.validators import validator_for
-
-    schema = orjson.loads(schema_json)
-    cls = validator_for(schema)
-    try:
-        cls.check_schema(schema)
-    except SchemaError as exc:
-        raise InvalidRequest(f"Invalid JSON Schema: {exc.message}", param=SCHEMA_PARAM) from exc
-    return cls(schema, format_checker=FormatChecker())
-
-
 def check_answer(response: dict[str, Any], contract: AnswerContract, model: str) -> None:
     """Raise `UpstreamSchemaViolation` unless every choice's content satisfies the contract."""
     from jsonschema.exceptions import best_match
@@ -145,7 +124,7 @@ def check_answer(response: dict[str, Any], contract: AnswerContract, model: str)
             if not isinstance(value, dict):
                 raise UpstreamSchemaViolation(f"Model {model!r} did not answer a JSON object.")
             continue
-        error = best_match(_validator(contract.schema_json).iter_errors(value))
+        error = best_match(validator_for_schema(contract.schema_json).iter_errors(value))
         if error is not None:
             where = "/" + "/".join(map(str, error.absolute_path))
             raise UpstreamSchemaViolation(

@@ -22,7 +22,8 @@ GatewayDep = Annotated[Gateway, Depends(get_gateway)]
 @router.post("/v1/audio/transcriptions", summary="Transcribe audio (OpenAI multipart)")
 async def transcriptions(request: Request, gateway: GatewayDep) -> Response:
     """Transcribe an uploaded audio file; `text` replies come back as plain text."""
-    async with read_form(request, max_bytes=gateway.settings.max_audio_bytes) as form:
+    limit = gateway.settings.max_audio_bytes
+    async with read_form(request, max_bytes=limit, slots=gateway.dispatcher.uploads) as form:
         name = required_text(form, "model")
         target = target_for(request, gateway, name, Capability.AUDIO_TRANSCRIPTION)
         return await audio.transcribe(gateway, target, form, current_record(request))

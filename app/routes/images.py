@@ -37,7 +37,8 @@ async def generations(request: Request, gateway: GatewayDep) -> Response:
 @router.post("/v1/images/edits", summary="Edit or inpaint an image (OpenAI multipart)")
 async def edits(request: Request, gateway: GatewayDep) -> Response:
     """Edit one image (inpainting when a mask is sent)."""
-    async with read_form(request, max_bytes=2 * gateway.settings.max_image_bytes) as form:
+    limit = 2 * gateway.settings.max_image_bytes
+    async with read_form(request, max_bytes=limit, slots=gateway.dispatcher.uploads) as form:
         target = target_for(request, gateway, required_text(form, "model"), Capability.IMAGE_EDIT)
         base_url = public_base_url(request, gateway)
         return await edit_image(gateway, target, form, base_url, current_record(request))

@@ -125,6 +125,18 @@ class Dispatcher:
                 "the gateway", settings.max_concurrency, settings.max_queue, settings.queue_timeout
             )
         )
+        # Uploads being parsed or held (their files spool to /tmp): bounded so that /tmp, sized
+        # for this many bodies at the body limit, never fills.
+        self.uploads: Admission = (
+            previous.uploads
+            if previous is not None
+            else Admission(
+                "uploads",
+                settings.max_concurrent_uploads,
+                settings.max_queue,
+                settings.queue_timeout,
+            )
+        )
         self.model_admission = {
             target.id: self._model_admission(target, target.max_concurrency, previous)
             for target in registry

@@ -10,6 +10,7 @@ from .._errors import (
     UpstreamProtocolError,
     UpstreamUnavailable,
 )
+from .native import ResponseTooLarge
 
 
 def upstream_error(
@@ -19,10 +20,9 @@ def upstream_error(
 
     `reading` is True once the response has started: a failure then means the body broke off.
     """
-    if reading:
-        return UpstreamProtocolError(
-            f"model {model!r}: the upstream response broke off", model=model
-        )
+    if reading or isinstance(exc, ResponseTooLarge):
+        what = str(exc) if isinstance(exc, ResponseTooLarge) else "the upstream response broke off"
+        return UpstreamProtocolError(f"model {model!r}: {what}", model=model)
     if isinstance(exc, httpx.ConnectTimeout | httpx.PoolTimeout):
         return UpstreamConnectTimeout(
             f"model {model!r}: no connection to the upstream within {connect_limit}s",

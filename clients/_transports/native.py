@@ -28,6 +28,11 @@ from .._config import PoolLimits
 _HIGH_WATER = 1 << 20  # buffered body bytes at which reading pauses until the consumer catches up
 
 _PATH = re.compile(r"/[!-~]*")  # visible ASCII only: nothing that ends a request line
+MAX_HEADER_BYTES = 64 * 1024  # a response's header lines together
+
+
+class ResponseTooLarge(httpx.RemoteProtocolError):
+    """An upstream response that went past a bound of the pool (its message names it)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -187,11 +192,14 @@ class _Connection(asyncio.Protocol):
         self.paused = False
         self.idle_since = 0.0
         self.framed = False  # the current response has a length or is chunked
+        self.header_bytes = 0
+        self.interim = False  # the message being parsed is a 1xx, not the response
 
     async def exchange(self, head: bytes, body: bytes | None) -> PooledResponse:
         """Send one request and return its response once the headers arrived."""
         response = self.response = PooledResponse(self)
         self.framed = False
+        self.header_bytes = 0
         ready = self.headers_ready = asyncio.get_running_loop().create_future()
         assert self.transport is not None
         self.transport.write(head + body if body else head)
@@ -234,14 +242,20 @@ class _Connection(asyncio.Protocol):
         try:
             self.parser.feed_data(data)
         except httptools.HttpParserError as exc:
-            self._fail(httpx.RemoteProtocolError(f"malformed HTTP response: {exc}"))
+            ours = exc.__context__  # an error a callback raised, e.g. a limit
+            if isinstance(ours, httpx.RemoteProtocolError):
+                self._fail(ours)
+            else:
+                self._fail(httpx.RemoteProtocolError(f"malformed HTTP response: {exc}"))
             self.close()
 
     def connection_lost(self, exc: Exception | None) -> None:
         response = self.response
         if response is not None and not response._done:
-            if response.status and not self.framed:
+            if response.status and not self.framed and exc is None:
                 response._finish()  # a body without length or chunking ends with the connection
+            elif exc is not None:
+                self._fail(httpx.RemoteProtocolError("the connection was reset mid-response"))
             else:
                 self._fail(httpx.RemoteProtocolError("the server closed the connection"))
         self.closed = True
@@ -255,6 +269,9 @@ class _Connection(asyncio.Protocol):
             raise httpx.RemoteProtocolError("the server sent a response nobody asked for")
 
     def on_header(self, name: bytes, value: bytes) -> None:
+        self.header_bytes += len(name) + len(value) + 4
+        if self.header_bytes > MAX_HEADER_BYTES:
+            raise ResponseTooLarge(f"the upstream's headers exceed {MAX_HEADER_BYTES} bytes")
         name = name.lower()
         if name in (b"content-length", b"transfer-encoding"):
             self.framed = True
@@ -263,7 +280,14 @@ class _Connection(asyncio.Protocol):
 
     def on_headers_complete(self) -> None:
         assert self.response is not None
-        self.response.status = self.parser.get_status_code()
+        status = self.parser.get_status_code()
+        if 100 <= status < 200:  # an interim answer (100 Continue, 103 Early Hints): skip it
+            self.interim = True
+            self.response.headers.clear()
+            self.header_bytes = 0
+            self.framed = False
+            return
+        self.response.status = status
         if self.headers_ready is not None and not self.headers_ready.done():
             self.headers_ready.set_result(None)
 
@@ -273,6 +297,9 @@ class _Connection(asyncio.Protocol):
 
     def on_message_complete(self) -> None:
         assert self.response is not None
+        if self.interim:
+            self.interim = False
+            return
         self.response.keep_alive = self.parser.should_keep_alive()
         self.response._finish()
 

@@ -1,7 +1,8 @@
 """A small kustomize for the features k8s/ uses, so the overlays are checked without kubectl.
 
 Supported: `resources` (files and nested kustomization directories), `components` (their
-resources and generators join the including kustomization's), `namespace`, `images`, `patches`
+resources and generators join the including kustomization's, and their patches apply to what it
+has built so far), `namespace`, `images`, `patches`
 (strategic merge by `path`), `configMapGenerator` and `secretGenerator` (`files`, `literals`,
 `namespace`, `options` `labels` and `disableNameSuffixHash`, with kustomize's own name hash) and
 the name references that follow a hashed name.
@@ -76,13 +77,14 @@ def pod_specs(obj: Obj) -> list[Obj]:
     return []
 
 
-def _build(directory: Path) -> _Build:
+def _build(directory: Path, includer: _Build | None = None) -> _Build:
+    """Build a kustomization; a component (`includer` given) builds onto its includer's."""
     spec = yaml.safe_load((directory / "kustomization.yaml").read_text(encoding="utf-8"))
     unknown = set(spec) - _FIELDS
     if unknown:
         raise Unsupported(f"{directory}: kustomization fields {sorted(unknown)}")
-    result = _Build()
-    for entry in spec.get("resources", []) + spec.get("components", []):
+    result = includer if includer is not None else _Build()
+    for entry in spec.get("resources", []):
         path = directory / entry
         if path.is_dir():
             child = _build(path)
@@ -91,6 +93,8 @@ def _build(directory: Path) -> _Build:
         else:
             docs = yaml.safe_load_all(path.read_text(encoding="utf-8"))
             result.objects.extend(doc for doc in docs if doc)
+    for entry in spec.get("components", []):
+        _build(directory / entry, result)
     for kind, key in (("ConfigMap", "configMapGenerator"), ("Secret", "secretGenerator")):
         for generator in spec.get(key, []):
             obj = _generate(directory, kind, generator)
@@ -190,12 +194,13 @@ def _merge(base: Any, patch: Any) -> Any:
     if _named_list(base) and _named_list(patch):
         merged_list = list(base)
         index = {item["name"]: i for i, item in enumerate(merged_list)}
+        added = []
         for item in patch:
             if item["name"] in index:
                 merged_list[index[item["name"]]] = _merge(merged_list[index[item["name"]]], item)
             else:
-                merged_list.append(item)
-        return merged_list
+                added.append(item)
+        return added + merged_list  # kustomize puts a patch's new list items first
     return patch
 
 

@@ -42,7 +42,7 @@ def test_every_stage_uses_the_pinned_slim_base(stages: list[list[Instruction]]) 
 def test_builder_builds_wheels_with_optional_legacy_extra(stages: list[list[Instruction]]) -> None:
     builder = " ".join(values(stages[0], "RUN"))
     assert "pip wheel" in builder
-    assert '".[legacy]"' in builder
+    assert '".[legacy,redis]"' in builder and '".[redis]"' in builder  # Redis: shared buckets
     assert 'CMAKE_ARGS="-DLLAVA_BUILD=OFF"' in builder
     assert any(v.startswith("WITH_LEGACY=") for v in values(stages[0], "ARG"))
 

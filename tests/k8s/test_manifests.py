@@ -10,6 +10,7 @@ import pytest
 import yaml
 
 from app.registry import load_registry
+from app.settings import Settings
 from tests.k8s._kustomize import Obj, pod_specs
 from tests.k8s.conftest import ROOT
 
@@ -278,3 +279,40 @@ def test_placeholder_keys_file_is_one_the_gateway_loads() -> None:
     path = Path(__file__).resolve().parents[2] / "k8s/base/secrets/gateway-api-keys.placeholder"
     keys = load_keys(path)
     assert keys is not None
+
+
+def test_every_gateway_pod_signs_image_links_with_one_shared_key(rendered: Rendered) -> None:
+    _, objects = rendered
+    ref = env(container(objects, GATEWAY))["LOCALAI_GATEWAY_IMAGE_URL_KEY"]["valueFrom"]
+    secret = one(objects, "Secret", ref["secretKeyRef"]["name"])
+    key = base64.b64decode(secret["data"][ref["secretKeyRef"]["key"]])
+    assert len(key) >= 32, "the gateway refuses a shorter key at start-up"
+
+
+def test_gateway_pods_share_their_rate_limit_buckets(rendered: Rendered) -> None:
+    _, objects = rendered
+    url = urlsplit(
+        env(container(objects, GATEWAY))["LOCALAI_GATEWAY_RATE_LIMIT_REDIS_URL"]["value"]
+    )
+    service = one(objects, "Service", url.hostname or "")
+    assert url.scheme == "redis" and url.port in {p["port"] for p in service["spec"]["ports"]}
+    redis = one(objects, "Deployment", "ratelimit-redis")
+    assert (
+        service["spec"]["selector"].items()
+        <= redis["spec"]["template"]["metadata"]["labels"].items()
+    )
+    assert service["metadata"]["namespace"] == NAMESPACE
+
+
+def test_tmp_holds_every_upload_the_gateway_admits_at_once(rendered: Rendered) -> None:
+    _, objects = rendered
+    spec, gateway_env = pod_spec(objects, GATEWAY), env(container(objects, GATEWAY))
+    (tmp,) = [v for v in spec["volumes"] if v["name"] == "tmp"]
+    limit = tmp["emptyDir"]["sizeLimit"]
+    assert limit.endswith("Mi")
+    defaults = Settings(_env_file=None)  # type: ignore[call-arg]
+    uploads = int(gateway_env["LOCALAI_GATEWAY_MAX_CONCURRENT_UPLOADS"]["value"])
+    body = defaults.max_request_bytes
+    if "LOCALAI_GATEWAY_MAX_REQUEST_BYTES" in gateway_env:
+        body = int(gateway_env["LOCALAI_GATEWAY_MAX_REQUEST_BYTES"]["value"])
+    assert int(limit[:-2]) * 1024 * 1024 >= uploads * body

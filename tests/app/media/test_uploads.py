@@ -6,8 +6,11 @@ import httpx
 import pytest
 from starlette.requests import Request
 
-from app.errors import InvalidRequest
+from app.errors import InvalidRequest, Overloaded
 from app.media.uploads import file_field, read_form, required_text, text_field
+from app.upstream.admission import Admission
+
+SLOTS = Admission("uploads", 4, 0, 1)
 
 
 def request_for(
@@ -39,7 +42,7 @@ def request_for(
 
 async def test_text_and_file_fields_are_read() -> None:
     request = request_for({"model": "m", "prompt": "p"}, {"file": ("a.wav", b"RIFF", "audio/wav")})
-    async with read_form(request, max_bytes=100) as form:
+    async with read_form(request, max_bytes=100, slots=SLOTS) as form:
         assert required_text(form, "model") == "m"
         assert text_field(form, "absent") is None
         upload = await file_field(form, "file", max_bytes=100)
@@ -50,7 +53,7 @@ async def test_text_and_file_fields_are_read() -> None:
 async def test_a_body_that_is_not_multipart_is_refused() -> None:
     request = request_for(headers={"content-type": "application/json"})
     with pytest.raises(InvalidRequest, match="multipart/form-data"):
-        async with read_form(request, max_bytes=100):
+        async with read_form(request, max_bytes=100, slots=SLOTS):
             pass
 
 
@@ -58,7 +61,7 @@ async def test_an_announced_length_over_the_limit_is_refused_before_parsing() ->
     files = {"file": ("a", b"x", "x/y")}
     request = request_for({"model": "m"}, files, headers={"content-length": str(10**9)})
     with pytest.raises(InvalidRequest) as info:
-        async with read_form(request, max_bytes=100):
+        async with read_form(request, max_bytes=100, slots=SLOTS):
             pass
     assert info.value.code == "file_too_large"
 
@@ -68,7 +71,7 @@ async def test_an_announced_length_over_the_limit_is_refused_before_parsing() ->
 )
 async def test_files_over_the_limit_or_empty_are_400s(content: bytes, code: str | None) -> None:
     request = request_for({"model": "m"}, {"file": ("a", content, "x/y")})
-    async with read_form(request, max_bytes=1000) as form:
+    async with read_form(request, max_bytes=1000, slots=SLOTS) as form:
         with pytest.raises(InvalidRequest) as info:
             await file_field(form, "file", max_bytes=100)
     assert info.value.param == "file" and info.value.code == code
@@ -76,10 +79,21 @@ async def test_files_over_the_limit_or_empty_are_400s(content: bytes, code: str 
 
 async def test_a_file_where_text_belongs_and_text_where_a_file_belongs_are_400s() -> None:
     request = request_for({"image": "not a file"}, {"model": ("m.txt", b"m", "text/plain")})
-    async with read_form(request, max_bytes=1000) as form:
+    async with read_form(request, max_bytes=1000, slots=SLOTS) as form:
         with pytest.raises(InvalidRequest, match="must be a text field"):
             required_text(form, "model")
         with pytest.raises(InvalidRequest, match="must be a file upload"):
             await file_field(form, "image", max_bytes=100)
         with pytest.raises(InvalidRequest, match="Missing required parameter: 'prompt'"):
             required_text(form, "prompt")
+
+
+async def test_uploads_beyond_the_limit_wait_then_are_refused() -> None:
+    slots = Admission("uploads", 1, 0, 1)
+    files = {"file": ("a", b"x", "x/y")}
+    async with read_form(request_for({"model": "m"}, files), max_bytes=100, slots=slots):
+        with pytest.raises(Overloaded):
+            async with read_form(request_for({"model": "m"}, files), max_bytes=100, slots=slots):
+                pass
+    async with read_form(request_for({"model": "m"}, files), max_bytes=100, slots=slots):
+        pass  # the slot came back

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import orjson
+import pytest
 import respx
 from fastapi.testclient import TestClient
 
@@ -132,3 +134,61 @@ def test_a_grammar_with_a_json_response_format_is_400_before_any_upstream_call(
         error = assert_openai_error(reply, 400)
         assert error["param"] == "grammar" and "not both" in error["message"]
     assert not route.called
+
+
+CATASTROPHIC = {"type": "object", "properties": {"s": {"type": "string", "pattern": "^(a|aa)+$"}}}
+
+
+def test_a_catastrophic_pattern_is_checked_in_linear_time(
+    client: TestClient, localai: respx.MockRouter
+) -> None:
+    """With Python's re this answer takes minutes to check; RE2 takes microseconds."""
+    answer = '{"s": "' + "a" * 60 + 'b"}'
+    localai.post("/v1/chat/completions").respond(json=localai_chat(content=answer))
+    started = time.monotonic()
+    reply = ask(client, "plain-model", response_format=json_schema(CATASTROPHIC, strict=False))
+    assert time.monotonic() - started < 2
+    error = assert_openai_error(reply, 502)
+    assert error["code"] == "upstream_schema_violation"
+
+
+@pytest.mark.parametrize(
+    "schema",
+    [
+        {"type": "string", "pattern": "^(a)\\1$"},
+        {"type": "string", "pattern": "^(?=a)a$"},
+        {"type": "object", "patternProperties": {"^x": {}}, "unevaluatedProperties": False},
+    ],
+)
+def test_a_pattern_re2_cannot_run_is_a_400(client: TestClient, schema: dict[str, Any]) -> None:
+    reply = ask(client, "plain-model", response_format=json_schema(schema, strict=False))
+    error = assert_openai_error(reply, 400)
+    assert error["code"] == "unsupported_schema" and "linear time" in error["message"]
+
+
+def test_pattern_properties_and_additional_properties_use_re2_too(
+    client: TestClient, localai: respx.MockRouter
+) -> None:
+    schema = {
+        "type": "object",
+        "patternProperties": {"^x_[a-z]+$": {"type": "integer"}},
+        "additionalProperties": False,
+    }
+    route = localai.post("/v1/chat/completions")
+    route.respond(json=localai_chat(content='{"x_ok": 1}'))
+    assert ask(client, "plain-model", response_format=json_schema(schema)).status_code == 200
+    route.respond(json=localai_chat(content='{"x_ok": "one"}'))
+    assert_openai_error(ask(client, "plain-model", response_format=json_schema(schema)), 502)
+    route.respond(json=localai_chat(content='{"y": 1}'))
+    assert_openai_error(ask(client, "plain-model", response_format=json_schema(schema)), 502)
+
+
+def test_the_validator_cache_is_bounded_by_bytes() -> None:
+    from app.relay import schema_check
+
+    cache = schema_check._ByteBoundedCache(100)
+    for index in range(10):
+        cache.put(f'{{"title": "{index:040d}"}}', object())  # type: ignore[arg-type]
+    assert cache.size <= 100 and cache.get('{"title": "' + "0" * 40 + '"}') is None
+    cache.put("x" * 101, object())  # type: ignore[arg-type]
+    assert cache.get("x" * 101) is None, "a schema larger than the whole budget is not kept"

@@ -8,6 +8,8 @@ other end of the socket.
 from __future__ import annotations
 
 import asyncio
+import socket
+import struct
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 import httpx
@@ -681,3 +683,65 @@ def test_a_path_that_could_split_the_request_line_is_refused(path: str) -> None:
     assert request_head("GET", parse_origin("http://h:1"), "/ok?x=1", {}, None).startswith(
         b"GET /ok?x=1 HTTP/1.1\r\n"
     )
+
+
+async def test_headers_past_the_bound_are_a_protocol_error_naming_it() -> None:
+    async def huge(server: Scripted, reader: asyncio.StreamReader, writer) -> None:
+        await server.request(reader)
+        headers = b"".join(b"x-%d: %s\r\n" % (i, b"v" * 1000) for i in range(100))
+        writer.write(b"HTTP/1.1 200 OK\r\n" + headers + b"content-length: 2\r\n\r\nok")
+
+    async with Scripted(huge) as server, UpstreamClient(timeouts=FAST) as client:
+        with pytest.raises(UpstreamProtocolError, match="headers exceed 65536 bytes"):
+            await client.request(server.url, "POST", CHAT, b"{}", model="m")
+
+
+async def test_a_body_past_the_bound_is_a_protocol_error_naming_it() -> None:
+    async def big(server: Scripted, reader: asyncio.StreamReader, writer) -> None:
+        await server.request(reader)
+        writer.write(reply(b"{" + b" " * 5000 + b"}", "content-type: application/json"))
+
+    async with Scripted(big) as server:
+        async with UpstreamClient(timeouts=FAST, max_read_bytes=4096) as client:
+            with pytest.raises(UpstreamProtocolError, match="larger than 4096 bytes"):
+                await client.request(server.url, "POST", CHAT, b"{}", model="m")
+
+
+async def test_interim_1xx_answers_are_skipped() -> None:
+    async def early_hints(server: Scripted, reader: asyncio.StreamReader, writer) -> None:
+        while await server.request(reader) is not None:
+            writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+            writer.write(b"HTTP/1.1 103 Early Hints\r\nlink: </a.css>\r\n\r\n")
+            writer.write(reply(b"{}", "content-type: application/json", "x-final: yes"))
+
+    async with Scripted(early_hints) as server, UpstreamClient(timeouts=FAST) as client:
+        answer = await client.request(server.url, "POST", CHAT, b"{}", model="m")
+        again = await client.request(server.url, "POST", CHAT, b"{}", model="m")
+    assert answer.status == 200 and answer.content == b"{}"
+    assert again.status == 200, "the connection stays usable after interim answers"
+
+
+async def test_a_close_delimited_body_cut_by_a_reset_is_not_complete() -> None:
+    async def reset(server: Scripted, reader: asyncio.StreamReader, writer) -> None:
+        await server.request(reader)
+        writer.write(b"HTTP/1.1 200 OK\r\ncontent-type: audio/wav\r\n\r\nRIFF part")
+        await writer.drain()
+        sock = writer.get_extra_info("socket")
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        writer.transport.abort()  # RST, not FIN
+
+    async with Scripted(reset) as server, UpstreamClient(timeouts=FAST) as client:
+        with pytest.raises(UpstreamProtocolError, match="broke off"):
+            await client.request(server.url, "POST", "/v1/audio/speech", b"{}", model="m")
+
+
+async def test_a_close_delimited_body_ended_by_a_clean_close_is_complete() -> None:
+    async def closing(server: Scripted, reader: asyncio.StreamReader, writer) -> None:
+        await server.request(reader)
+        writer.write(b'HTTP/1.1 200 OK\r\ncontent-type: application/json\r\n\r\n{"all":1}')
+        await writer.drain()
+        writer.close()
+
+    async with Scripted(closing) as server, UpstreamClient(timeouts=FAST) as client:
+        answer = await client.request(server.url, "POST", CHAT, b"{}", model="m")
+    assert answer.content == b'{"all":1}'
