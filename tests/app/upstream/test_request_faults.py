@@ -3,6 +3,7 @@ and it opens no breaker; breakers are per (upstream URL, LocalAI model)."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -95,3 +96,18 @@ def test_a_failing_model_does_not_open_the_breaker_of_another_on_the_same_locala
     assert ask(client, "chat-model").status_code == 200
     breakers = client.get("/readyz").json()["upstreams"]["localai"]["breakers"]
     assert breakers["plain-model"] == "open" and breakers["chat-model"] == "closed"
+
+
+@pytest.mark.parametrize("hint", ["inf", "1e308", "99999999", "garbage", "-5"])
+def test_any_upstream_retry_after_is_relayed_as_a_sane_one_without_waiting(
+    client: TestClient, localai: respx.MockRouter, hint: str
+) -> None:
+    localai.post("/v1/chat/completions").respond(
+        503, json={"error": {"code": 503, "message": "busy"}}, headers={"retry-after": hint}
+    )
+    started = time.monotonic()
+    reply = ask(client, "chat-model")
+    assert time.monotonic() - started < 2, "a wait past the deadline is not slept"
+    assert reply.status_code == 503
+    retry_after = reply.headers.get("retry-after")
+    assert retry_after is None or 1 <= int(retry_after) <= 3600
