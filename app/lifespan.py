@@ -15,6 +15,7 @@ from clients import UpstreamClient
 from clients.llamacpp import (
     LlamaCppBackend,
     LlamaCppPoolConfig,
+    embedded_defaults,
     embedded_models,
     llama_cpp_available,
 )
@@ -39,7 +40,8 @@ def load_models(settings: Settings) -> Registry:
             model_id: {**entry, "legacy_mode": "only"}
             for model_id, entry in embedded_models().items()
         }
-        document, source = RegistryFile.model_validate({"models": entries}), EMBEDDED
+        embedded = {"models": entries, "defaults": embedded_defaults()}
+        document, source = RegistryFile.model_validate(embedded), EMBEDDED
     else:
         document, source = load_registry(settings.registry_path), str(settings.registry_path)
     registry = Registry.build(

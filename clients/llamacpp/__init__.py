@@ -6,7 +6,7 @@ as the LocalAI path. Importing this package never imports llama_cpp.
 
 from .backend import LlamaCppBackend
 from .config import DEFAULT_POOL, LlamaCppModelConfig, LlamaCppPoolConfig, default_threads
-from .embedded import embedded_models
+from .embedded import embedded_defaults, embedded_models
 from .errors import LlamaCppBadRequest, LlamaCppError, LlamaCppModelUnavailable
 from .pool import LoadedModel, ModelPool
 from .runtime import llama_cpp_available, packaged_gguf
@@ -22,6 +22,7 @@ __all__ = [
     "LoadedModel",
     "ModelPool",
     "default_threads",
+    "embedded_defaults",
     "embedded_models",
     "llama_cpp_available",
     "packaged_gguf",
