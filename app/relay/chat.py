@@ -20,7 +20,7 @@ from .chat_request import ChatRequest
 from .replies import relay_json, reply_headers
 from .sse import SSEResponse
 from .stream import keepalive_then, relay_stream
-from .structured import check_answer
+from .structured import check_answer, schema_checked
 from .usage import record_reply_usage
 
 
@@ -76,6 +76,8 @@ async def stream_chat(
 
     def relay(stream: OpenStream) -> AsyncGenerator[bytes]:
         chain = build_chain(stream.target.stream, request.options)
+        if request.contract is not None:
+            chain = schema_checked(chain, request.contract, stream.target.id)
         include_usage = request.options.include_usage
         return relay_stream(stream, chain, include_usage=include_usage, record=record)
 

@@ -15,7 +15,7 @@ from typing import Any
 
 from clients import UpstreamError
 
-from ..errors import GatewayError
+from ..errors import GatewayError, UpstreamSchemaViolation
 from ..observability.record import RequestRecord
 from ..pipeline import Chain
 from ..upstream.open_stream import Opening, OpenStream
@@ -144,12 +144,18 @@ async def _relay_chunks(
     async with stream:
         chunks = chain.run(_parsed(stream, counted, trailers))
         try:
-            async for chunk in chunks:
-                yield frame(dump_like_localai(chunk))
+            violation = None
+            try:
+                async for chunk in chunks:
+                    yield frame(dump_like_localai(chunk))
+            except UpstreamSchemaViolation as exc:  # the whole answer, checked at its end
+                violation = exc
             for data in trailers:  # the usage trailer comes last, as from the upstream
                 trailer = _trailer(data, stream, counted, record)
                 if include_usage:
                     yield frame(dump_like_localai(trailer))
+            if violation is not None:
+                yield error_frame(violation)
             yield DONE_FRAME
         except UpstreamError as exc:
             yield _failed(stream, exc)
