@@ -39,7 +39,7 @@ def translate(exc: LlamaCppError, model: str, *, streaming: bool = False) -> Exc
     """The gateway's error for a llama.cpp one: 400 for a bad request, else 503 (or an
     in-stream error once a stream has started)."""
     if isinstance(exc, LlamaCppBadRequest):
-        return InvalidRequest(exc.message, param=exc.param)
+        return InvalidRequest(exc.message, param=exc.param, code=exc.code)
     if streaming:
         error = {"message": str(exc), "type": "server_error", "param": None, "code": None}
         return UpstreamStreamError(error, model=model)

@@ -9,6 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from .._normalize import request_fault
 from .constraints import check_native
 from .errors import LlamaCppBadRequest
 
@@ -90,7 +91,10 @@ def generate(
             on_chunk(chunk)
             finish_reason = chunk["choices"][0]["finish_reason"] or finish_reason
     except ValueError as exc:  # llama-cpp-python's way to say "input too long" and the like
-        raise LlamaCppBadRequest(f"model {job.model_id!r}: {exc}", param="messages") from exc
+        # It counts the prompt with the model's tokenizer against n_ctx before generating.
+        message = f"model {job.model_id!r}: {exc}"
+        code = request_fault(message)
+        raise LlamaCppBadRequest(message, param="messages", code=code) from exc
     finally:
         chunks.close()
     return Outcome(finish_reason, counter.usage(finish_reason))
