@@ -2,6 +2,14 @@
 
 from ._client import EventStream, UpstreamClient, UpstreamReply
 from ._config import DEFAULT_LIMITS, DEFAULT_TIMEOUTS, UNSET, PoolLimits, Timeouts
+from ._dialects import (
+    COMPLETION_EVENTS,
+    MESSAGES_EVENTS,
+    OPENAI_EVENTS,
+    RESPONSES_EVENTS,
+    StreamDialect,
+    event_type,
+)
 from ._errors import (
     RETRYABLE_STATUSES,
     UpstreamConnectTimeout,
@@ -19,12 +27,17 @@ from ._normalize import error_type_for, normalize_error
 from ._sse import iter_sse_batches
 
 __all__ = [
+    "COMPLETION_EVENTS",
     "DEFAULT_LIMITS",
     "DEFAULT_TIMEOUTS",
+    "MESSAGES_EVENTS",
+    "OPENAI_EVENTS",
+    "RESPONSES_EVENTS",
     "RETRYABLE_STATUSES",
     "UNSET",
     "EventStream",
     "PoolLimits",
+    "StreamDialect",
     "Timeouts",
     "UpstreamClient",
     "UpstreamConnectTimeout",
@@ -39,6 +52,7 @@ __all__ = [
     "UpstreamTotalTimeout",
     "UpstreamUnavailable",
     "error_type_for",
+    "event_type",
     "iter_sse_batches",
     "normalize_error",
 ]

@@ -204,9 +204,11 @@ class Dispatcher:
         payload: Payload,
         *,
         record: RequestRecord | None = None,
+        pin: int | None = None,
     ) -> Opening:
-        """Open a stream of `endpoint` on a replica of `target` (or its fallbacks) in the
-        background; it opens once its first events arrived, holding its slots until closed."""
+        """Open a stream of `endpoint` on a replica of `target` (or its fallbacks; on replica
+        `pin` alone when given) in the background; it opens once its first events arrived,
+        holding its slots until closed."""
         headers = upstream_headers(record) if record else None
 
         async def attempt(
@@ -224,6 +226,7 @@ class Dispatcher:
                         timeouts=model.timeouts,
                         headers=headers,
                         deadline=deadline,
+                        dialect=endpoint.events,
                     )
                 )
                 batches = aiter(events)
@@ -257,7 +260,7 @@ class Dispatcher:
             )
 
         async def open_stream(opening: Opening) -> OpenStream:
-            call = _Call(endpoint, attempt, locally, record, opening=opening)
+            call = _Call(endpoint, attempt, locally, record, pin, opening)
             await self.admission.acquire()
             try:
                 stream = await self._with_fallback(target, call)

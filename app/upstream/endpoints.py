@@ -9,20 +9,24 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from clients import OPENAI_EVENTS, StreamDialect
+
 from ..registry import Capability
 
 
 @dataclass(frozen=True, slots=True)
 class Endpoint:
-    """One upstream route: what a model must be able to do for it, and where it lives."""
+    """One upstream route: what a model must be able to do for it, where it lives, and the
+    dialect of its event stream (when it streams)."""
 
     capability: Capability
     path: str
     method: str = "POST"
+    events: StreamDialect = OPENAI_EVENTS
 
     def at(self, name: str) -> Endpoint:
         """The same endpoint for one resource below its path (e.g. one generated file)."""
-        return Endpoint(self.capability, self.path + name, self.method)
+        return Endpoint(self.capability, self.path + name, self.method, self.events)
 
 
 CHAT = Endpoint(Capability.CHAT, "/v1/chat/completions")

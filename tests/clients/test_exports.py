@@ -5,7 +5,7 @@ from __future__ import annotations
 import inspect
 
 import clients
-from clients import _client, _config, _errors, _normalize, _sse
+from clients import _client, _config, _dialects, _errors, _normalize, _sse
 
 
 def isort_order(name: str) -> tuple[int, str]:
@@ -22,7 +22,7 @@ def test_all_is_sorted_and_exists() -> None:
 def test_every_public_class_of_the_modules_is_exported() -> None:
     public = {
         name
-        for module in (_client, _config, _errors, _normalize, _sse)
+        for module in (_client, _config, _dialects, _errors, _normalize, _sse)
         for name, obj in vars(module).items()
         if not name.startswith("_")
         and inspect.isclass(obj)
