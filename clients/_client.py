@@ -134,10 +134,13 @@ class EventStream:
                     raise upstream_error(exc, model, timeouts.connect, reading=True) from exc
                 events, end = dialect.check(batch, model)
                 if phase is UpstreamFirstTokenTimeout:
-                    if end is None and dialect.in_preamble(events):
+                    before_answer = dialect.in_preamble(events)
+                    if end is None and before_answer:
                         held += events
                         continue
-                    if events or not isinstance(end, Exception):  # a failure drops them
+                    if isinstance(end, Exception) and before_answer:
+                        events = []  # failed before any answer: raised with no event sent
+                    else:
                         events, held = held + events, []
                 if events:
                     yield events

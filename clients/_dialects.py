@@ -85,8 +85,8 @@ class StreamDialect:
         return "[DONE]" if self.last is None else self.last.decode()
 
     def in_preamble(self, batch: list[bytes]) -> bool:
-        """True when every event of `batch` comes before the answer."""
-        return bool(self.preamble) and all(event_type(data) in self.preamble for data in batch)
+        """True when every event of `batch` (none, too) comes before the answer."""
+        return all(event_type(data) in self.preamble for data in batch)
 
 
 OPENAI_EVENTS = StreamDialect("openai")

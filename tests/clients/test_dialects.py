@@ -139,3 +139,9 @@ async def test_the_first_token_limit_runs_until_the_first_answer_event() -> None
 async def test_a_messages_stream_cut_before_message_stop_says_so() -> None:
     with pytest.raises(UpstreamProtocolError, match="before message_stop"):
         await read(Paced(named(START, DELTA)))
+
+
+async def test_a_failure_read_with_the_preamble_raises_before_any_batch() -> None:
+    error = b'{"type":"error","error":{"type":"api_error","message":"' + OVERFLOW + b'"}}'
+    with pytest.raises(UpstreamStreamError):
+        await read(Paced([b"".join(named(START, BLOCK, error))]))
