@@ -17,9 +17,8 @@ from ..upstream import endpoints
 from ..upstream.open_stream import OpenStream
 from .bodies import upstream_json
 from .chat_request import ChatRequest
-from .replies import relay_json, reply_headers
-from .sse import SSEResponse
-from .stream import keepalive_then, relay_stream
+from .replies import relay_json
+from .stream import relay_stream, sse_reply
 from .structured import check_answer, schema_checked
 from .usage import record_reply_usage
 
@@ -64,12 +63,7 @@ async def complete_chat(
 async def stream_chat(
     gateway: Gateway, target: ModelTarget, request: ChatRequest, record: RequestRecord | None
 ) -> Response:
-    """Open the upstream stream and read its first event before committing to a 200.
-
-    A failure before the first event still becomes a proper error status (after retries).
-    When the first event is slow, the response starts with `: keep-alive` comments instead,
-    and a later failure is reported in-stream.
-    """
+    """Open the upstream stream and relay it once its first event arrived (see `sse_reply`)."""
     opening = gateway.dispatcher.start_stream(
         target, endpoints.CHAT, request.payload(), record=record
     )
@@ -81,10 +75,4 @@ async def stream_chat(
         include_usage = request.options.include_usage
         return relay_stream(stream, chain, include_usage=include_usage, record=record)
 
-    interval = gateway.settings.keepalive_interval or None
-    if not await opening.wait(interval):
-        assert interval is not None
-        return SSEResponse(keepalive_then(opening, interval, relay))
-    stream = opening.task.result()
-    headers = reply_headers(stream.target, target, stream.backend, stream.correlation_id)
-    return SSEResponse(relay(stream), headers)
+    return await sse_reply(opening, target, relay, gateway.settings.keepalive_interval or None)

@@ -18,9 +18,11 @@ from clients import UpstreamError
 from ..errors import GatewayError, UpstreamSchemaViolation
 from ..observability.record import RequestRecord
 from ..pipeline import Chain
+from ..registry import ModelTarget
 from ..upstream.open_stream import Opening, OpenStream
 from .bodies import rewrite_model, upstream_json
-from .sse import DONE_FRAME, KEEPALIVE_FRAME, dump_like_localai, error_frame, frame
+from .replies import reply_headers
+from .sse import DONE_FRAME, KEEPALIVE_FRAME, SSEResponse, dump_like_localai, error_frame, frame
 from .usage import CompletionCount, record_usage
 
 log = logging.getLogger("localai_gateway.streaming")
@@ -60,30 +62,41 @@ def tidy_delta(chunk: dict[str, Any]) -> dict[str, Any]:
 
 
 def relay_stream(
-    stream: OpenStream, chain: Chain | None, *, include_usage: bool, record: RequestRecord | None
+    stream: OpenStream,
+    chain: Chain | None,
+    *,
+    include_usage: bool,
+    record: RequestRecord | None,
+    kind: str = "chat.completion.chunk",
 ) -> AsyncGenerator[bytes]:
     """The client frames of an opened upstream stream: byte relay, or chunk relay via `chain`.
 
     Both send the same frames for the same upstream events when the chain changes nothing;
-    the relay owns the stream and closes it however it ends.
+    the relay owns the stream and closes it however it ends. `kind` is the `object` of the
+    usage trailer (LocalAI calls a completion's trailer `chat.completion.chunk` too).
     """
     if chain is None:
-        return _relay_bytes(stream, include_usage, record)
+        return _relay_bytes(stream, include_usage, record, kind)
     return _relay_chunks(stream, chain, include_usage, record)
 
 
 def _trailer(
-    data: bytes, stream: OpenStream, counted: CompletionCount, record: RequestRecord | None
+    data: bytes,
+    stream: OpenStream,
+    counted: CompletionCount,
+    record: RequestRecord | None,
+    kind: str = "chat.completion.chunk",
 ) -> dict[str, Any]:
     """The usage trailer to send: completion tokens filled in, the model renamed, recorded."""
     trailer = counted.fill(upstream_json(data, stream.target.id, "an event"))
     trailer["model"] = stream.target.id
+    trailer["object"] = kind
     record_usage(record, trailer.get("usage"))
     return trailer
 
 
 async def _relay_bytes(
-    stream: OpenStream, include_usage: bool, record: RequestRecord | None
+    stream: OpenStream, include_usage: bool, record: RequestRecord | None, kind: str
 ) -> AsyncGenerator[bytes]:
     """Byte relay: frame each event as it arrives, rewriting only the model member.
 
@@ -104,14 +117,14 @@ async def _relay_bytes(
                     if not is_usage_trailer(data):
                         frames.append(frame(tidy_chunk(data, member)))
                         continue
-                    trailer = _trailer(data, stream, counted, record)
+                    trailer = _trailer(data, stream, counted, record, kind)
                     if include_usage:
                         frames.append(frame(dump_like_localai(trailer)))
                 if frames:
                     yield b"".join(frames)  # one write for all the events one read brought
             yield DONE_FRAME
         except UpstreamError as exc:
-            yield _failed(stream, exc)
+            yield failed_frame(stream, exc)
             yield DONE_FRAME
 
 
@@ -158,27 +171,60 @@ async def _relay_chunks(
                 yield error_frame(violation)
             yield DONE_FRAME
         except UpstreamError as exc:
-            yield _failed(stream, exc)
+            yield failed_frame(stream, exc)
             yield DONE_FRAME
         finally:
             await chunks.aclose()
 
 
-def _failed(stream: OpenStream, exc: UpstreamError) -> bytes:
+def openai_failure(exc: UpstreamError | GatewayError) -> bytes:
+    """The frames that end an OpenAI stream after a failure: the error event, then `[DONE]`."""
+    return error_frame(exc) + DONE_FRAME
+
+
+Failure = Callable[[UpstreamError | GatewayError], bytes]
+"""The frames that end a stream of one API after a failure."""
+
+
+def failed_frame(
+    stream: OpenStream, exc: UpstreamError, render: Callable[[UpstreamError], bytes] = error_frame
+) -> bytes:
+    """Log a stream that failed after its first events, hold it against the replica, and
+    return the error event (`render`ed in the stream's API) that tells the client."""
     log.warning("stream for model %r failed mid-way: %s", stream.target.id, exc.message)
     stream.failed()
-    return error_frame(exc)
+    return render(exc)
+
+
+Relay = Callable[[OpenStream], AsyncGenerator[bytes]]
+
+
+async def sse_reply(
+    opening: Opening,
+    asked: ModelTarget,
+    relay: Relay,
+    interval: float | None,
+    failure: Failure = openai_failure,
+) -> SSEResponse:
+    """The streamed reply of an opening stream, once its first event arrived (a failure before
+    it still becomes a proper error status, after retries). When the first event is slow, the
+    response starts with `: keep-alive` comments every `interval` seconds instead, and a later
+    failure is told in-stream by `failure`."""
+    if not await opening.wait(interval):
+        assert interval is not None
+        return SSEResponse(keepalive_then(opening, interval, relay, failure))
+    stream = opening.task.result()
+    headers = reply_headers(stream.target, asked, stream.backend, stream.correlation_id)
+    return SSEResponse(relay(stream), headers)
 
 
 async def keepalive_then(
-    opening: Opening,
-    interval: float,
-    relay: Callable[[OpenStream], AsyncGenerator[bytes]],
+    opening: Opening, interval: float, relay: Relay, failure: Failure = openai_failure
 ) -> AsyncGenerator[bytes]:
     """Send `: keep-alive` comments every `interval` s until the stream opens, then relay it.
 
-    The response has started, so no retry may begin, and a failure to open becomes an error
-    event.
+    The response has started, so no retry may begin, and a failure to open becomes the API's
+    error event (`failure`).
     """
     opening.commit()
     frames: AsyncGenerator[bytes] | None = None
@@ -189,8 +235,7 @@ async def keepalive_then(
         try:
             frames = relay(opening.task.result())
         except (UpstreamError, GatewayError) as exc:
-            yield error_frame(exc)
-            yield DONE_FRAME
+            yield failure(exc)
             return
         async for chunk in frames:
             yield chunk

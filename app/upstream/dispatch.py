@@ -245,6 +245,7 @@ class Dispatcher:
                 upstream=upstream,
                 lease=lease,
                 correlation_id=events.correlation_id,
+                replica=replica.index,
             )
 
         async def locally(model: ModelTarget, lease: Lease) -> OpenStream:
