@@ -9,7 +9,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from clients import OPENAI_EVENTS, StreamDialect
+from clients import (
+    COMPLETION_EVENTS,
+    MESSAGES_EVENTS,
+    OPENAI_EVENTS,
+    RESPONSES_EVENTS,
+    StreamDialect,
+)
 
 from ..registry import Capability
 
@@ -38,3 +44,10 @@ GENERATED_IMAGE = Endpoint(Capability.IMAGES, "/generated-images/", "GET")
 TRANSCRIPTION = Endpoint(Capability.AUDIO_TRANSCRIPTION, "/v1/audio/transcriptions")
 SPEECH = Endpoint(Capability.SPEECH, "/v1/audio/speech")
 RERANK = Endpoint(Capability.RERANK, "/v1/rerank")
+COMPLETIONS = Endpoint(Capability.CHAT, "/v1/completions", events=COMPLETION_EVENTS)
+RESPONSES = Endpoint(Capability.CHAT, "/v1/responses", events=RESPONSES_EVENTS)
+STORED_RESPONSE = Endpoint(Capability.CHAT, "/v1/responses/", "GET")  # .at(id)
+CANCEL_RESPONSE = Endpoint(Capability.CHAT, "/v1/responses/")  # .at(f"{id}/cancel")
+MESSAGES = Endpoint(Capability.CHAT, "/v1/messages", events=MESSAGES_EVENTS)
+TOKENIZE = Endpoint(Capability.CHAT, "/v1/tokenize")
+DETOKENIZE = Endpoint(Capability.CHAT, "/v1/detokenize")

@@ -1,0 +1,87 @@
+"""Text completions (`/v1/completions`): the body read once, a whole answer or a stream relayed.
+
+Streams always ask LocalAI for the usage trailer (so the request record gets the tokens); the
+client sees it only if it asked, named `text_completion` (LocalAI says `chat.completion.chunk`).
+LocalAI's failure text chunk ("Internal error: ...", no [DONE]) becomes an error event, then
+`[DONE]` (`clients.COMPLETION_EVENTS`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator
+from dataclasses import dataclass
+from typing import Any
+
+from starlette.responses import Response
+
+from ..errors import InvalidRequest
+from ..observability.record import RequestRecord
+from ..pipeline import RequestOptions
+from ..registry import ModelTarget
+from ..state import Gateway
+from ..upstream import endpoints
+from ..upstream.open_stream import OpenStream
+from ..upstream.payloads import JsonPayload, with_model_defaults
+from .bodies import require_field
+from .replies import relay_json
+from .stream import relay_stream, sse_reply
+from .structured import check_client_grammar
+from .usage import record_reply_usage
+
+
+@dataclass(frozen=True, slots=True)
+class CompletionRequest:
+    """A client's completions body and what the gateway read from it."""
+
+    body: dict[str, Any]
+    stream: bool
+    include_usage: bool
+
+    @classmethod
+    def parse(cls, body: dict[str, Any]) -> CompletionRequest:
+        """Read a completions body; raise `InvalidRequest` (400) naming the first bad field."""
+        prompt = require_field(body, "prompt", (str, list))
+        if isinstance(prompt, list) and not all(isinstance(item, str) for item in prompt):
+            raise InvalidRequest("'prompt' must be a string or a list of strings.", param="prompt")
+        check_client_grammar(body)
+        options = RequestOptions.from_request(body)
+        return cls(body, body.get("stream") is True, options.include_usage)
+
+    def payload(self) -> JsonPayload:
+        """The upstream bodies of this request, one per model that may serve it."""
+        return JsonPayload(self.body, self._upstream_body)
+
+    def _upstream_body(
+        self, body: dict[str, Any], target: ModelTarget, in_process: bool
+    ) -> dict[str, Any]:
+        if self.stream:
+            body["stream_options"] = {**(body.get("stream_options") or {}), "include_usage": True}
+        return with_model_defaults(body, target)
+
+
+async def complete_text(
+    gateway: Gateway, target: ModelTarget, request: CompletionRequest, record: RequestRecord | None
+) -> Response:
+    """Relay a whole completion, with the model renamed back to the internal id."""
+    served = await gateway.dispatcher.send(
+        target, endpoints.COMPLETIONS, request.payload(), record=record
+    )
+    record_reply_usage(record, served.reply.content)
+    return relay_json(served, target)
+
+
+async def stream_text(
+    gateway: Gateway, target: ModelTarget, request: CompletionRequest, record: RequestRecord | None
+) -> Response:
+    """Open the upstream stream and relay it once its first event arrived (see `sse_reply`)."""
+    opening = gateway.dispatcher.start_stream(
+        target, endpoints.COMPLETIONS, request.payload(), record=record
+    )
+
+    def relay(stream: OpenStream) -> AsyncGenerator[bytes]:
+        include_usage = request.include_usage
+        return relay_stream(
+            stream, None, include_usage=include_usage, record=record, kind="text_completion"
+        )
+
+    return await sse_reply(opening, target, relay, gateway.settings.keepalive_interval or None)
