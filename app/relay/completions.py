@@ -8,6 +8,7 @@ LocalAI's failure text chunk ("Internal error: ...", no [DONE]) becomes an error
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncGenerator
 from dataclasses import dataclass
 from typing import Any
@@ -22,11 +23,26 @@ from ..state import Gateway
 from ..upstream import endpoints
 from ..upstream.open_stream import OpenStream
 from ..upstream.payloads import JsonPayload, with_model_defaults
-from .bodies import require_field
+from .bodies import require_field, rewrite_model
 from .replies import relay_json
-from .stream import relay_stream, sse_reply
+from .stream import ChunkShape, relay_stream, sse_reply
 from .structured import check_client_grammar
 from .usage import record_reply_usage
+
+# A choice LocalAI wrote without `text` (omitempty): `index` and `finish_reason` only, in its
+# order (other backends write `text` first).
+_TEXTLESS = re.compile(rb'\{"index":\d+,"finish_reason":(?:null|"[a-z_]*")(?=[},])(?!,"text")')
+
+
+def tidy_completion(data: bytes, member: bytes) -> bytes:
+    """Completion events or a whole completion with the model rewritten and every choice's
+    `text` present (LocalAI leaves an empty one out, e.g. in a stream's final chunk; OpenAI's
+    clients expect it)."""
+    data = rewrite_model(data, member)
+    return _TEXTLESS.sub(lambda found: found.group(0) + b',"text":""', data)
+
+
+COMPLETION_CHUNKS = ChunkShape("text_completion", tidy_completion)
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,7 +83,7 @@ async def complete_text(
         target, endpoints.COMPLETIONS, request.payload(), record=record
     )
     record_reply_usage(record, served.reply.content)
-    return relay_json(served, target)
+    return relay_json(served, target, tidy_completion(served.reply.content, served.target.member))
 
 
 async def stream_text(
@@ -81,7 +97,7 @@ async def stream_text(
     def relay(stream: OpenStream) -> AsyncGenerator[bytes]:
         include_usage = request.include_usage
         return relay_stream(
-            stream, None, include_usage=include_usage, record=record, kind="text_completion"
+            stream, None, include_usage=include_usage, record=record, shape=COMPLETION_CHUNKS
         )
 
     return await sse_reply(opening, target, relay, gateway.settings.keepalive_interval or None)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import AsyncGenerator, AsyncIterator, Callable
+from dataclasses import dataclass
 from typing import Any
 
 from clients import UpstreamError
@@ -61,22 +62,35 @@ def tidy_delta(chunk: dict[str, Any]) -> dict[str, Any]:
     return chunk
 
 
+@dataclass(frozen=True, slots=True)
+class ChunkShape:
+    """What a stream's chunks are: the `object` of its usage trailer (LocalAI calls a text
+    completion's trailer `chat.completion.chunk` too), and the byte rewrite of its events
+    (the model member, and what LocalAI writes unlike OpenAI)."""
+
+    kind: str
+    tidy: Callable[[bytes, bytes], bytes]
+
+
+CHAT_CHUNKS = ChunkShape("chat.completion.chunk", tidy_chunk)
+
+
 def relay_stream(
     stream: OpenStream,
     chain: Chain | None,
     *,
     include_usage: bool,
     record: RequestRecord | None,
-    kind: str = "chat.completion.chunk",
+    shape: ChunkShape = CHAT_CHUNKS,
 ) -> AsyncGenerator[bytes]:
-    """The client frames of an opened upstream stream: byte relay, or chunk relay via `chain`.
+    """The client frames of an opened upstream stream: byte relay, or chunk relay via `chain`
+    (chat chunks only).
 
     Both send the same frames for the same upstream events when the chain changes nothing;
-    the relay owns the stream and closes it however it ends. `kind` is the `object` of the
-    usage trailer (LocalAI calls a completion's trailer `chat.completion.chunk` too).
+    the relay owns the stream and closes it however it ends.
     """
     if chain is None:
-        return _relay_bytes(stream, include_usage, record, kind)
+        return _relay_bytes(stream, include_usage, record, shape)
     return _relay_chunks(stream, chain, include_usage, record)
 
 
@@ -85,18 +99,18 @@ def _trailer(
     stream: OpenStream,
     counted: CompletionCount,
     record: RequestRecord | None,
-    kind: str = "chat.completion.chunk",
+    shape: ChunkShape = CHAT_CHUNKS,
 ) -> dict[str, Any]:
     """The usage trailer to send: completion tokens filled in, the model renamed, recorded."""
     trailer = counted.fill(upstream_json(data, stream.target.id, "an event"))
     trailer["model"] = stream.target.id
-    trailer["object"] = kind
+    trailer["object"] = shape.kind
     record_usage(record, trailer.get("usage"))
     return trailer
 
 
 async def _relay_bytes(
-    stream: OpenStream, include_usage: bool, record: RequestRecord | None, kind: str
+    stream: OpenStream, include_usage: bool, record: RequestRecord | None, shape: ChunkShape
 ) -> AsyncGenerator[bytes]:
     """Byte relay: frame each event as it arrives, rewriting only the model member.
 
@@ -110,14 +124,14 @@ async def _relay_bytes(
                 counted.add(batch)
                 joined = b"\n\ndata: ".join(batch)
                 if b'"usage"' not in joined:  # no trailer: tidy and frame the batch at once
-                    yield tidy_chunk(b"data: " + joined + b"\n\n", member)
+                    yield shape.tidy(b"data: " + joined + b"\n\n", member)
                     continue
                 frames = []
                 for data in batch:
                     if not is_usage_trailer(data):
-                        frames.append(frame(tidy_chunk(data, member)))
+                        frames.append(frame(shape.tidy(data, member)))
                         continue
-                    trailer = _trailer(data, stream, counted, record, kind)
+                    trailer = _trailer(data, stream, counted, record, shape)
                     if include_usage:
                         frames.append(frame(dump_like_localai(trailer)))
                 if frames:

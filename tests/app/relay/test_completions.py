@@ -9,6 +9,8 @@ import pytest
 import respx
 from fastapi.testclient import TestClient
 
+from app.relay.completions import tidy_completion
+
 from ...support.chunks import SSE_DONE, completion_chunk, sse_event, sse_payloads
 from .test_chat import assert_openai_error
 
@@ -43,10 +45,14 @@ def test_a_completion_is_relayed_with_the_model_rewritten_both_ways(
     client: TestClient, localai: respx.MockRouter
 ) -> None:
     reply = {"object": "text_completion", "model": LOCALAI_NAME, "id": "c"}
-    reply["choices"] = [{"index": 0, "finish_reason": "stop", "text": "there"}]
+    reply["choices"] = [
+        {"index": 0, "finish_reason": "stop", "text": "there"},
+        {"index": 1, "finish_reason": "stop"},  # an empty answer: LocalAI leaves `text` out
+    ]
     route = localai.post("/v1/completions").respond(json=reply)
     response = ask(client, echo=False)
     assert response.status_code == 200 and response.json()["model"] == "chat-model"
+    assert [choice["text"] for choice in response.json()["choices"]] == ["there", ""]
     sent = orjson.loads(route.calls.last.request.content)
     assert sent["model"] == LOCALAI_NAME and sent["max_tokens"] == 64, "registry defaults apply"
 
@@ -59,11 +65,8 @@ def test_a_stream_asks_for_usage_and_shows_it_only_if_asked_as_text_completion(
     options = {"stream_options": {"include_usage": include_usage}}
     events = sse_payloads(ask(client, stream=True, **options).text)
     assert orjson.loads(route.calls.last.request.content)["stream_options"]["include_usage"]
-    assert [e["choices"][0].get("text") for e in events if e != "[DONE]" and e["choices"]] == [
-        "a",
-        "b",
-        None,
-    ]
+    texts = [e["choices"][0].get("text") for e in events if e != "[DONE]" and e["choices"]]
+    assert texts == ["a", "b", ""], "LocalAI leaves an empty text out; OpenAI's clients need it"
     assert all(e["model"] == "chat-model" for e in events[:-1])
     trailers = [e for e in events[:-1] if not e["choices"]]
     if include_usage:
@@ -120,3 +123,21 @@ def test_tokenize_and_detokenize_relay_localai_shapes_without_defaults(
     assert assert_openai_error(missing, 400)["param"] == "content"
     embedding = client.post("/v1/tokenize", json={"model": "embed-model", "content": "x"})
     assert "'chat'" in assert_openai_error(embedding, 400)["message"]
+
+
+@pytest.mark.parametrize(
+    ("given", "made"),
+    [
+        (b'{"index":0,"finish_reason":"stop"}', b'{"index":0,"finish_reason":"stop","text":""}'),
+        (
+            b'{"index":0,"finish_reason":null,"text":"a"}',
+            b'{"index":0,"finish_reason":null,"text":"a"}',
+        ),
+        (
+            b'{"text":"a","index":0,"finish_reason":"length"}',
+            b'{"text":"a","index":0,"finish_reason":"length"}',
+        ),
+    ],
+)
+def test_only_a_choice_without_text_gets_one(given: bytes, made: bytes) -> None:
+    assert tidy_completion(given, b'"model":"m"') == made
