@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -28,6 +29,17 @@ def gateway_url(_fake_localai_process: FakeLocalAI) -> Iterator[str]:
     }
     cmd = [GATEWAY, "serve", "--port", str(port), "--log-level", "warning"]
     with run_process(cmd, env, port=port, ready_path="/readyz"):
+        yield f"http://127.0.0.1:{port}"
+
+
+@pytest.fixture(scope="session")
+def embedded() -> Iterator[str]:
+    """`localai-gateway serve` with no LocalAI and no registry: the embedded SmolLM2 models
+    (one process for every module that uses it)."""
+    assert not any(name.startswith("LOCALAI_GATEWAY_") for name in os.environ)
+    port = free_port()
+    cmd = [GATEWAY, "serve", "--port", str(port), "--log-level", "warning"]
+    with run_process(cmd, port=port):
         yield f"http://127.0.0.1:{port}"
 
 

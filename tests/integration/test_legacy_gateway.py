@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -13,24 +11,14 @@ from openai import OpenAI
 from pydantic import BaseModel
 
 from tests.clients.llamacpp.conftest import requires_smollm2
-from tests.support.servers import FakeLocalAI, free_port, run_process
+from tests.support.servers import FakeLocalAI
 
-from .conftest import GATEWAY, gateway_process
+from .conftest import gateway_process
 
 pytestmark = [pytest.mark.integration, pytest.mark.legacy, requires_smollm2]
 
 HELLO = [{"role": "user", "content": "Say hello."}]
 CHAT = "/v1/chat/completions"
-
-
-@pytest.fixture(scope="module")
-def embedded() -> Iterator[str]:
-    """`localai-gateway serve` with no LocalAI and no registry: the embedded SmolLM2 models."""
-    assert not any(name.startswith("LOCALAI_GATEWAY_") for name in os.environ)
-    port = free_port()
-    cmd = [GATEWAY, "serve", "--port", str(port), "--log-level", "warning"]
-    with run_process(cmd, port=port):
-        yield f"http://127.0.0.1:{port}"
 
 
 @pytest.fixture
