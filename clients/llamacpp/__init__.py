@@ -1,7 +1,8 @@
 """In-process llama.cpp backend (llama-cpp-python, the optional `legacy` extra).
 
 Serves chat and text completions (streamed or not, grammar-constrained or not), embeddings and
-the tokenizer with the same OpenAI and LocalAI shapes as the LocalAI path. Importing this package never imports llama_cpp.
+the tokenizer with the same OpenAI and LocalAI shapes as the LocalAI path. Importing this
+package never imports llama_cpp.
 """
 
 from .backend import LlamaCppBackend

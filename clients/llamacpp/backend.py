@@ -13,7 +13,7 @@ from .config import DEFAULT_POOL, LlamaCppModelConfig, LlamaCppPoolConfig
 from .constraints import grammar_for
 from .embeddings import embed
 from .errors import LlamaCppBadRequest
-from .pool import Closer, LoadedModel, Loader, ModelPool
+from .pool import Closer, Loader, ModelPool
 from .requests import (
     ChatBody,
     CompletionBody,
@@ -94,24 +94,27 @@ class LlamaCppBackend:
     ) -> dict[str, Any]:
         """LocalAI's `{"tokens": [...]}` for `{"content"}`, from the model's tokenizer."""
         request = parse_body(TokenizeBody, body)
-        entry = await self._acquire(model_id, config)
-        return await call_in_worker(
-            self._executor, entry, lambda _stop: tokenize(entry.llama, request)
-        )
+        return await self._in_worker(model_id, config, lambda llama: tokenize(llama, request))
 
     async def detokenize(
         self, model_id: str, config: LlamaCppModelConfig, body: dict[str, Any]
     ) -> dict[str, Any]:
         """LocalAI's `{"content"}` for `{"tokens": [...]}`."""
         request = parse_body(DetokenizeBody, body)
-        entry = await self._acquire(model_id, config)
-        return await call_in_worker(
-            self._executor, entry, lambda _stop: detokenize(entry.llama, model_id, request)
+        return await self._in_worker(
+            model_id, config, lambda llama: detokenize(llama, model_id, request)
         )
 
-    async def _acquire(self, model_id: str, config: LlamaCppModelConfig) -> LoadedModel:
+    async def _in_worker(
+        self,
+        model_id: str,
+        config: LlamaCppModelConfig,
+        work: Callable[[Any], dict[str, Any]],
+    ) -> dict[str, Any]:
+        """`work(llama)` for the loaded model, in its worker thread."""
         import_llama_cpp(model_id)
-        return await self.pool.acquire(model_id, config)
+        entry = await self.pool.acquire(model_id, config)
+        return await call_in_worker(self._executor, entry, lambda _stop: work(entry.llama))
 
     async def _whole(
         self, model_id: str, config: LlamaCppModelConfig, job: ChatJob
@@ -142,9 +145,9 @@ class LlamaCppBackend:
         if not config.embedding:
             raise LlamaCppBadRequest(f"model {model_id!r} is not an embedding model", param="model")
         request = parse_body(EmbeddingsBody, body)
-        entry = await self._acquire(model_id, config)
-        work = functools.partial(embed, entry.llama, model_id, request)
-        return await call_in_worker(self._executor, entry, lambda _stop: work())
+        return await self._in_worker(
+            model_id, config, lambda llama: embed(llama, model_id, request)
+        )
 
     @staticmethod
     def _chat_job(model_id: str, config: LlamaCppModelConfig, body: dict[str, Any]) -> ChatJob:
