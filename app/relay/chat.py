@@ -18,7 +18,7 @@ from ..upstream.open_stream import OpenStream
 from .bodies import upstream_json
 from .chat_request import ChatRequest
 from .replies import relay_json
-from .stream import relay_stream, sse_reply
+from .stream import relay_stream, stream_reply
 from .structured import check_answer, schema_checked
 from .usage import record_reply_usage
 
@@ -63,10 +63,7 @@ async def complete_chat(
 async def stream_chat(
     gateway: Gateway, target: ModelTarget, request: ChatRequest, record: RequestRecord | None
 ) -> Response:
-    """Open the upstream stream and relay it once its first event arrived (see `sse_reply`)."""
-    opening = gateway.dispatcher.start_stream(
-        target, endpoints.CHAT, request.payload(), record=record
-    )
+    """Relay the upstream stream once its first event arrived (see `stream_reply`)."""
 
     def relay(stream: OpenStream) -> AsyncGenerator[bytes]:
         chain = build_chain(stream.target.stream, request.options)
@@ -75,4 +72,5 @@ async def stream_chat(
         include_usage = request.options.include_usage
         return relay_stream(stream, chain, include_usage=include_usage, record=record)
 
-    return await sse_reply(opening, target, relay, gateway.settings.keepalive_interval or None)
+    payload = request.payload()
+    return await stream_reply(gateway, target, endpoints.CHAT, payload, relay, record=record)

@@ -25,7 +25,7 @@ from ..upstream.open_stream import OpenStream
 from ..upstream.payloads import JsonPayload, with_model_defaults
 from .bodies import require_field, rewrite_model
 from .replies import relay_json
-from .stream import ChunkShape, relay_stream, sse_reply
+from .stream import ChunkShape, relay_stream, stream_reply
 from .structured import check_client_grammar
 from .usage import record_reply_usage
 
@@ -89,10 +89,7 @@ async def complete_text(
 async def stream_text(
     gateway: Gateway, target: ModelTarget, request: CompletionRequest, record: RequestRecord | None
 ) -> Response:
-    """Open the upstream stream and relay it once its first event arrived (see `sse_reply`)."""
-    opening = gateway.dispatcher.start_stream(
-        target, endpoints.COMPLETIONS, request.payload(), record=record
-    )
+    """Relay the upstream stream once its first event arrived (see `stream_reply`)."""
 
     def relay(stream: OpenStream) -> AsyncGenerator[bytes]:
         include_usage = request.include_usage
@@ -100,4 +97,5 @@ async def stream_text(
             stream, None, include_usage=include_usage, record=record, shape=COMPLETION_CHUNKS
         )
 
-    return await sse_reply(opening, target, relay, gateway.settings.keepalive_interval or None)
+    payload = request.payload()
+    return await stream_reply(gateway, target, endpoints.COMPLETIONS, payload, relay, record=record)

@@ -23,7 +23,7 @@ from ..upstream.payloads import JsonPayload
 from .bodies import check_tools, require_field, rewrite_model
 from .events import MESSAGES_FORMAT, relay_events
 from .replies import relay_json
-from .stream import sse_reply
+from .stream import stream_reply
 from .usage import record_reply_usage
 
 
@@ -66,10 +66,7 @@ async def create_message(
 async def stream_message(
     gateway: Gateway, target: ModelTarget, request: MessagesRequest, record: RequestRecord | None
 ) -> Response:
-    """Open the upstream event stream and relay it once its first answer event arrived."""
-    opening = gateway.dispatcher.start_stream(
-        target, endpoints.MESSAGES, request.payload(), record=record
-    )
+    """Relay the upstream event stream once its first answer event arrived."""
 
     def relay(stream: OpenStream) -> AsyncGenerator[bytes]:
         member = stream.target.member
@@ -77,5 +74,7 @@ async def stream_message(
             stream, MESSAGES_FORMAT, lambda data: rewrite_model(data, member), record
         )
 
-    interval = gateway.settings.keepalive_interval or None
-    return await sse_reply(opening, target, relay, interval, MESSAGES_FORMAT.failure)
+    payload, failure = request.payload(), MESSAGES_FORMAT.failure
+    return await stream_reply(
+        gateway, target, endpoints.MESSAGES, payload, relay, record=record, failure=failure
+    )

@@ -20,7 +20,10 @@ from ..errors import GatewayError, UpstreamSchemaViolation
 from ..observability.record import RequestRecord
 from ..pipeline import Chain
 from ..registry import ModelTarget
+from ..state import Gateway
+from ..upstream.endpoints import Endpoint
 from ..upstream.open_stream import Opening, OpenStream
+from ..upstream.payloads import Payload
 from .bodies import rewrite_model, upstream_json
 from .replies import reply_headers
 from .sse import DONE_FRAME, KEEPALIVE_FRAME, SSEResponse, dump_like_localai, error_frame, frame
@@ -213,17 +216,23 @@ def failed_frame(
 Relay = Callable[[OpenStream], AsyncGenerator[bytes]]
 
 
-async def sse_reply(
-    opening: Opening,
+async def stream_reply(
+    gateway: Gateway,
     asked: ModelTarget,
+    endpoint: Endpoint,
+    payload: Payload,
     relay: Relay,
-    interval: float | None,
+    *,
+    record: RequestRecord | None,
+    pin: int | None = None,
     failure: Failure = openai_failure,
 ) -> SSEResponse:
-    """The streamed reply of an opening stream, once its first event arrived (a failure before
-    it still becomes a proper error status, after retries). When the first event is slow, the
-    response starts with `: keep-alive` comments every `interval` seconds instead, and a later
-    failure is told in-stream by `failure`."""
+    """Open `endpoint`'s stream for `asked` and reply with it, `relay`ed, once its first event
+    arrived (a failure before it still becomes a proper error status, after retries). When the
+    first event is slow, the response starts with `: keep-alive` comments every
+    `KEEPALIVE_INTERVAL` seconds instead, and a later failure is told in-stream by `failure`."""
+    opening = gateway.dispatcher.start_stream(asked, endpoint, payload, record=record, pin=pin)
+    interval = gateway.settings.keepalive_interval or None
     if not await opening.wait(interval):
         assert interval is not None
         return SSEResponse(keepalive_then(opening, interval, relay, failure))
