@@ -26,7 +26,7 @@ from .bodies import check_tools, require_field
 from .events import RESPONSES_FORMAT, relay_events
 from .replies import relay_json
 from .response_ids import ResponseRef, ResponseRewrite, parse_id
-from .stream import sse_reply
+from .stream import stream_reply
 from .usage import record_reply_usage
 
 PREVIOUS = "previous_response_id"
@@ -88,11 +88,15 @@ class ResponsesRequest:
         self, body: dict[str, Any], target: ModelTarget, in_process: bool
     ) -> dict[str, Any]:
         """The model's defaults (its output limit as `max_output_tokens`), its LocalAI name,
-        and LocalAI's id of the previous response."""
+        LocalAI's id of the previous response, and for LocalAI, `text.format` also as the
+        `text_format` it reads (OpenAI's SDKs send structured output only as the former)."""
         defaults = {_LIMITS.get(name, name): value for name, value in target.defaults.items()}
         body = {**defaults, **body, "model": target.localai_model}
         if self.previous is not None:
             body[PREVIOUS] = self.previous.upstream_id
+        fmt = body["text"].get("format") if isinstance(body.get("text"), dict) else None
+        if not in_process and isinstance(fmt, dict) and "text_format" not in body:
+            body["text_format"] = fmt
         return body
 
     def rewrite(self, target: ModelTarget, backend: str, replica: int) -> ResponseRewrite:
@@ -119,18 +123,22 @@ async def create_response(
 async def stream_response(
     gateway: Gateway, target: ModelTarget, request: ResponsesRequest, record: RequestRecord | None
 ) -> Response:
-    """Open the upstream event stream and relay it once its first answer event arrived."""
-    pin = request.pin(gateway.registry, target)
-    opening = gateway.dispatcher.start_stream(
-        target, endpoints.RESPONSES, request.payload(), record=record, pin=pin
-    )
+    """Relay the upstream event stream once its first answer event arrived."""
 
     def relay(stream: OpenStream) -> AsyncGenerator[bytes]:
         rewrite = request.rewrite(stream.target, stream.backend, stream.replica)
         return relay_events(stream, RESPONSES_FORMAT, rewrite, record)
 
-    interval = gateway.settings.keepalive_interval or None
-    return await sse_reply(opening, target, relay, interval, RESPONSES_FORMAT.failure)
+    return await stream_reply(
+        gateway,
+        target,
+        endpoints.RESPONSES,
+        request.payload(),
+        relay,
+        record=record,
+        pin=request.pin(gateway.registry, target),
+        failure=RESPONSES_FORMAT.failure,
+    )
 
 
 async def retrieve_response(

@@ -221,3 +221,15 @@ def test_tools_need_the_capability(client: TestClient) -> None:
     tools = [{"type": "function", "name": "f", "parameters": {}}]
     body = {"model": "chat", "input": "hi", "tools": tools}
     assert "'tools'" in assert_openai_error(client.post("/v1/responses", json=body), 400)["message"]
+
+
+def test_text_format_is_also_sent_as_localai_text_format(
+    client: TestClient, localai: respx.MockRouter
+) -> None:
+    route = answer_on(localai, 0, json=resource())
+    other_replica_fails(localai, 0)
+    fmt = {"type": "json_schema", "name": "a", "schema": {"type": "object"}, "strict": True}
+    body = {"model": "chat", "input": "hi", "text": {"format": fmt}}
+    assert client.post("/v1/responses", json=body).status_code == 200
+    sent = orjson.loads(route.calls.last.request.content)
+    assert sent["text_format"] == fmt and sent["text"] == {"format": fmt}
