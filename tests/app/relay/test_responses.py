@@ -233,3 +233,17 @@ def test_text_format_is_also_sent_as_localai_text_format(
     assert client.post("/v1/responses", json=body).status_code == 200
     sent = orjson.loads(route.calls.last.request.content)
     assert sent["text_format"] == fmt and sent["text"] == {"format": fmt}
+
+
+def test_an_overflow_before_the_answer_is_a_400_even_after_response_created(
+    client: TestClient, localai: respx.MockRouter
+) -> None:
+    overflow = "request (5000 tokens) exceeds the available context size (2048 tokens)"
+    error = {"type": "error", "sequence_number": 2, "error": {"type": "model_error"}}
+    error["error"]["message"] = f"model inference failed: {overflow}"
+    body = stream_events().split(b"event: response.output_text.delta")[0] + named_event(error)
+    route = answer_on(localai, 0, content=body + SSE_DONE, headers=SSE)
+    other_replica_fails(localai, 0)
+    reply = client.post("/v1/responses", json={"model": "chat", "input": "x", "stream": True})
+    assert assert_openai_error(reply, 400, "context_length_exceeded")
+    assert route.call_count == 1, "a request's own fault is not retried"
