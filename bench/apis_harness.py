@@ -9,6 +9,7 @@ bodies in LocalAI v4.9's shapes (the chat body's text, LocalAI's fields), run_be
 from __future__ import annotations
 
 import json
+import statistics
 from pathlib import Path
 from typing import Any
 
@@ -153,7 +154,28 @@ def add_apis(harness: Path) -> None:
     )
 
 
-def section(rows: list[dict[str, Any]], conc: int) -> tuple[list[str], list[dict[str, Any]]]:
+def _cpu_ms(record: dict[str, Any]) -> float | None:
+    cpu, requests = record.get("cpu_s"), record.get("requests")
+    return cpu / requests * 1000 if cpu is not None and requests else None
+
+
+def paired_ratios(records: list[dict[str, Any]], scenario: str) -> list[float]:
+    """The gateway's CPU per request for `scenario` over chat's, one per round (pairs run
+    within one round, minutes apart at most, so a shared machine's load shifts cancel)."""
+    cpu: dict[tuple[str, int], float | None] = {
+        (r["scenario"], r["round"]): _cpu_ms(r) for r in records if r["target"] == "gateway"
+    }
+    ratios = []
+    for (name, round_), value in cpu.items():
+        chat = cpu.get(("chat", round_))
+        if name == scenario and value is not None and chat:
+            ratios.append(value / chat)
+    return sorted(ratios)
+
+
+def section(
+    rows: list[dict[str, Any]], records: list[dict[str, Any]], conc: int
+) -> tuple[list[str], list[dict[str, Any]]]:
     """The summary's table (gateway CPU per request per API, vs chat) and its verdicts."""
 
     def get(scenario: str, target: str, key: str) -> Any:
@@ -162,25 +184,25 @@ def section(rows: list[dict[str, Any]], conc: int) -> tuple[list[str], list[dict
                 return row[key]
         return None
 
-    chat_cpu = get("chat", "gateway", "cpu_ms")
     lines = [
         f"## Chat vs Responses vs Messages, relayed to the stub (c={conc})",
         "",
         "| API | direct RPS | gateway RPS | gateway p50 added ms | gateway CPU ms/req "
-        "| CPU vs chat | errors |",
+        "| CPU vs chat, paired per round: median [min-max] | errors |",
         "|---|---|---|---|---|---|---|",
     ]
     verdicts = []
     for scenario in SCENARIOS:
-        cpu = get(scenario, "gateway", "cpu_ms")
-        ratio = cpu / chat_cpu if cpu is not None and chat_cpu else None
+        ratios = paired_ratios(records, scenario)
+        ratio = statistics.median(ratios) if ratios else None
+        spread = f" [{ratios[0]:.2f}-{ratios[-1]:.2f}]" if ratios else ""
         errors = int(get(scenario, "gateway", "errors") or 0)
         errors += int(get(scenario, "direct", "errors") or 0)
         lines.append(
             f"| {scenario} | {get(scenario, 'direct', 'rps') or 0:.0f} "
             f"| {get(scenario, 'gateway', 'rps') or 0:.0f} "
-            f"| {_num(get(scenario, 'gateway', 'added_p50_ms'))} | {_num(cpu, 3)} "
-            f"| {_num(ratio)} | {errors} |"
+            f"| {_num(get(scenario, 'gateway', 'added_p50_ms'))} "
+            f"| {_num(get(scenario, 'gateway', 'cpu_ms'), 3)} | {_num(ratio)}{spread} | {errors} |"
         )
         if scenario != "chat":
             verdicts.append(

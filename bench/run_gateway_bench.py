@@ -713,7 +713,8 @@ def markdown(report: Record, summary: Record) -> str:
     if "memory" in report:
         lines += memory_section(report["memory"])
     if "apis" in report:
-        lines += apis_harness.section(summary["apis"], report["apis"]["conc"])[0]
+        apis = report["apis"]
+        lines += apis_harness.section(summary["apis"], apis["records"], apis["conc"])[0]
     lines += [
         "## Targets (issues 8 and 16)",
         "",
@@ -747,9 +748,16 @@ def summarize(report: Record) -> Record:
         "memory": {k: v for k, v in report.get("memory", {}).items() if k != "soak"},
         "soak_rss": report.get("memory", {}).get("soak", {}).get("rss"),
         "apis": apis,
-        "targets": targets(report, main)
-        + (apis_harness.section(apis, report["apis"]["conc"])[1] if apis else []),
+        "targets": targets(report, main) + apis_verdicts(report, apis),
     }
+
+
+def apis_verdicts(report: Record, rows: list[Record]) -> list[Record]:
+    """Issue 16's targets, when the apis phase ran."""
+    if not rows:
+        return []
+    apis = report["apis"]
+    return apis_harness.section(rows, apis["records"], apis["conc"])[1]
 
 
 # ---------------------------------------------------------------- command line
