@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 import orjson
 
-from ._errors import UpstreamError, UpstreamProtocolError, UpstreamStreamError
+from ._errors import UpstreamProtocolError, UpstreamStreamError
 from ._normalize import normalize_stream_error
 from ._sse import DONE
 
@@ -56,28 +56,21 @@ class StreamDialect:
 
     def check(self, batch: list[bytes], model: str) -> tuple[list[bytes], Ending]:
         """Split a batch into the events to relay and how the stream ends after them."""
+        named = self.named
         for index, data in enumerate(batch):
             if data == DONE:
                 return batch[:index], True
             if data[:1] != b"{" or data[-1:] != b"}":
                 message = f"model {model!r}: the upstream sent a malformed event"
                 return batch[:index], UpstreamProtocolError(message, model=model)
-            kind = event_type(data) if self.named else None
-            failure = self._failure(data, kind, model)
-            if failure is not None:
+            kind = event_type(data) if named else None
+            if kind == b"error" if named else _ERROR_EVENT.match(data) is not None:
+                return batch[:index], UpstreamStreamError(normalize_stream_error(data), model=model)
+            if self.text_errors and (failure := _text_failure(data, model)) is not None:
                 return batch[:index], failure
             if kind is not None and kind == self.last:
                 return batch[: index + 1], True
         return batch, None
-
-    def _failure(self, data: bytes, kind: bytes | None, model: str) -> UpstreamError | None:
-        if kind == b"error" if self.named else _ERROR_EVENT.match(data) is not None:
-            return UpstreamStreamError(normalize_stream_error(data), model=model)
-        if self.text_errors and (found := _COMPLETION_ERROR.search(data)) is not None:
-            text = orjson.loads(b'"' + found.group(1) + b'"')
-            event = orjson.dumps({"error": {"message": text}})
-            return UpstreamStreamError(normalize_stream_error(event), model=model)
-        return None
 
     @property
     def end(self) -> str:
@@ -86,13 +79,32 @@ class StreamDialect:
 
     def in_preamble(self, batch: list[bytes]) -> bool:
         """True when every event of `batch` (none, too) comes before the answer."""
-        return all(event_type(data) in self.preamble for data in batch)
+        preamble = self.preamble
+        return not batch or (bool(preamble) and all(event_type(d) in preamble for d in batch))
+
+
+def _text_failure(data: bytes, model: str) -> UpstreamStreamError | None:
+    """The failure a completion text chunk `"Internal error: ..."` reports, if it is one."""
+    found = _COMPLETION_ERROR.search(data)
+    if found is None:
+        return None
+    event = orjson.dumps({"error": {"message": orjson.loads(b'"' + found.group(1) + b'"')}})
+    return UpstreamStreamError(normalize_stream_error(event), model=model)
 
 
 OPENAI_EVENTS = StreamDialect("openai")
 COMPLETION_EVENTS = StreamDialect("completions", text_errors=True)
 RESPONSES_EVENTS = StreamDialect(
-    "responses", named=True, preamble=frozenset({b"response.created", b"response.in_progress"})
+    "responses",
+    named=True,
+    preamble=frozenset(
+        {
+            b"response.created",
+            b"response.in_progress",
+            b"response.output_item.added",
+            b"response.content_part.added",
+        }
+    ),
 )
 MESSAGES_EVENTS = StreamDialect(
     "messages",

@@ -85,6 +85,14 @@ def test_the_preamble_is_every_event_before_the_answer() -> None:
     assert MESSAGES_EVENTS.in_preamble([START, BLOCK, PING])
     assert not MESSAGES_EVENTS.in_preamble([START, DELTA])
     assert not OPENAI_EVENTS.in_preamble([b'{"a":1}'])
+    responses = [  # LocalAI's, before the first token
+        b'{"type":"response.created","sequence_number":0}',
+        b'{"type":"response.in_progress","sequence_number":1}',
+        b'{"type":"response.output_item.added","sequence_number":2}',
+        b'{"type":"response.content_part.added","sequence_number":3}',
+    ]
+    assert RESPONSES_EVENTS.in_preamble(responses)
+    assert not RESPONSES_EVENTS.in_preamble([b'{"type":"response.output_text.delta"}'])
 
 
 class Paced(httpx.AsyncByteStream):

@@ -219,3 +219,9 @@ def test_a_streamed_answer_that_breaks_the_schema_ends_with_an_error_event(sdk: 
             received.append(chunk)
     assert info.value.code == "upstream_schema_violation"
     assert received[-1].choices[0].finish_reason == "stop", "the whole answer came first"
+
+
+def test_responses_failure_before_the_answer_is_an_error_status(sdk: OpenAI) -> None:
+    """LocalAI sends response.created, the item and its part before failing: still a 502."""
+    with pytest.raises(openai.InternalServerError, match="simulated failure"):
+        sdk.responses.create(model=MODEL, input="MOCK_ERROR_IMMEDIATE", stream=True)

@@ -171,11 +171,15 @@ def test_a_previous_response_the_model_cannot_reach_is_400(
 
 def stream_events(response_id: str = UPSTREAM_ID) -> bytes:
     created = {**resource(response_id), "status": "in_progress", "output": [], "usage": None}
+    item = {"type": "message", "id": "msg_1", "status": "in_progress", "content": []}
+    part = {"type": "output_text", "text": "", "annotations": [], "logprobs": []}
     sent: list[dict[str, Any]] = [
         {"type": "response.created", "sequence_number": 0, "response": created},
         {"type": "response.in_progress", "sequence_number": 1, "response": created},
-        {"type": "response.output_text.delta", "sequence_number": 2, "delta": "hi"},
-        {"type": "response.completed", "sequence_number": 3, "response": resource(response_id)},
+        {"type": "response.output_item.added", "sequence_number": 2, "item": item},
+        {"type": "response.content_part.added", "sequence_number": 3, "part": part},
+        {"type": "response.output_text.delta", "sequence_number": 4, "delta": "hi"},
+        {"type": "response.completed", "sequence_number": 5, "response": resource(response_id)},
     ]
     return b"".join(named_event(event) for event in sent) + SSE_DONE
 
@@ -192,6 +196,8 @@ def test_a_stream_keeps_event_names_and_rewrites_model_and_id_in_every_event(
     assert names == [
         "event: response.created",
         "event: response.in_progress",
+        "event: response.output_item.added",
+        "event: response.content_part.added",
         "event: response.output_text.delta",
         "event: response.completed",
     ]
