@@ -17,10 +17,9 @@ from ..upstream import endpoints
 from ..upstream.open_stream import OpenStream
 from .bodies import upstream_json
 from .chat_request import ChatRequest
-from .replies import relay_json
+from .replies import relay_json, send_counted
 from .stream import relay_stream, stream_reply
 from .structured import check_answer, schema_checked
-from .usage import record_reply_usage
 
 
 def _visible_text(response: dict[str, Any]) -> str:
@@ -52,9 +51,8 @@ async def complete_chat(
     gateway: Gateway, target: ModelTarget, request: ChatRequest, record: RequestRecord | None
 ) -> Response:
     """Relay a non-streaming chat completion, with the model renamed back to the internal id."""
-    served = await gateway.dispatcher.send(target, endpoints.CHAT, request.payload(), record=record)
+    served = await send_counted(gateway, target, endpoints.CHAT, request.payload(), record=record)
     model = served.target
-    record_reply_usage(record, served.reply.content)
     if model.stream is None and request.contract is None:
         return relay_json(served, target)
     return relay_json(served, target, _shape_completion(served.reply.content, model, request))

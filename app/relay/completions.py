@@ -24,10 +24,9 @@ from ..upstream import endpoints
 from ..upstream.open_stream import OpenStream
 from ..upstream.payloads import JsonPayload, with_model_defaults
 from .bodies import require_field, rewrite_model
-from .replies import relay_json
+from .replies import relay_json, send_counted
 from .stream import ChunkShape, relay_stream, stream_reply
 from .structured import check_client_grammar
-from .usage import record_reply_usage
 
 # A choice LocalAI wrote without `text` (omitempty): `index` and `finish_reason` only, in its
 # order (other backends write `text` first).
@@ -79,10 +78,8 @@ async def complete_text(
     gateway: Gateway, target: ModelTarget, request: CompletionRequest, record: RequestRecord | None
 ) -> Response:
     """Relay a whole completion, with the model renamed back to the internal id."""
-    served = await gateway.dispatcher.send(
-        target, endpoints.COMPLETIONS, request.payload(), record=record
-    )
-    record_reply_usage(record, served.reply.content)
+    payload = request.payload()
+    served = await send_counted(gateway, target, endpoints.COMPLETIONS, payload, record=record)
     return relay_json(served, target, tidy_completion(served.reply.content, served.target.member))
 
 

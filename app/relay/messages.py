@@ -22,9 +22,8 @@ from ..upstream.open_stream import OpenStream
 from ..upstream.payloads import JsonPayload
 from .bodies import check_tools, require_field, rewrite_model
 from .events import MESSAGES_FORMAT, relay_events
-from .replies import relay_json
+from .replies import relay_json, send_counted
 from .stream import stream_reply
-from .usage import record_reply_usage
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,10 +55,8 @@ async def create_message(
     gateway: Gateway, target: ModelTarget, request: MessagesRequest, record: RequestRecord | None
 ) -> Response:
     """Relay a whole message, with the model renamed back to the internal id."""
-    served = await gateway.dispatcher.send(
-        target, endpoints.MESSAGES, request.payload(), record=record
-    )
-    record_reply_usage(record, served.reply.content)
+    payload = request.payload()
+    served = await send_counted(gateway, target, endpoints.MESSAGES, payload, record=record)
     return relay_json(served, target)
 
 

@@ -24,10 +24,9 @@ from ..upstream.open_stream import LOCALAI, OpenStream
 from ..upstream.payloads import NO_PAYLOAD, JsonPayload
 from .bodies import check_tools, require_field
 from .events import RESPONSES_FORMAT, relay_events
-from .replies import relay_json
+from .replies import relay_json, send_counted
 from .response_ids import ResponseRef, ResponseRewrite, parse_id
 from .stream import stream_reply
-from .usage import record_reply_usage
 
 PREVIOUS = "previous_response_id"
 # A chat default's name for the output limit, and the one Open Responses uses.
@@ -112,10 +111,10 @@ async def create_response(
 ) -> Response:
     """Relay a whole response: model and ids renamed to the gateway's."""
     pin = request.pin(gateway.registry, target)
-    served = await gateway.dispatcher.send(
-        target, endpoints.RESPONSES, request.payload(), record=record, pin=pin
+    payload = request.payload()
+    served = await send_counted(
+        gateway, target, endpoints.RESPONSES, payload, record=record, pin=pin
     )
-    record_reply_usage(record, served.reply.content)
     rewrite = request.rewrite(served.target, served.backend, served.replica)
     return relay_json(served, target, rewrite(served.reply.content))
 
