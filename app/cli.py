@@ -146,6 +146,8 @@ def check_registry(args: argparse.Namespace) -> None:
         capabilities = ",".join(sorted(target.capabilities))
         upstreams = " ".join(target.upstreams)
         print(f"  {target.id} -> {target.localai_model} [{capabilities}] @ {upstreams}")
+    for kind, target in registry.defaults.items():
+        print(f"  default {kind}: {target.id}")
 
 
 def render_localai_configs(args: argparse.Namespace) -> None:

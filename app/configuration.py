@@ -13,7 +13,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from clients.llamacpp import embedded_models, llama_cpp_available
+from clients.llamacpp import embedded_defaults, embedded_models, llama_cpp_available
 
 from .access.auth import KeyRing, load_keys
 from .registry import Registry, RegistryError, RegistryFile, load_registry
@@ -127,7 +127,8 @@ def embedded_registry(settings: Settings) -> Registry:
     entries = {
         model_id: {**entry, "legacy_mode": "only"} for model_id, entry in embedded_models().items()
     }
-    return build_models(settings, RegistryFile.model_validate({"models": entries}), EMBEDDED)
+    document = RegistryFile.model_validate({"models": entries, "defaults": embedded_defaults()})
+    return build_models(settings, document, EMBEDDED)
 
 
 def build_models(settings: Settings, document: RegistryFile, source: Path | str) -> Registry:

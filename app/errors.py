@@ -19,6 +19,7 @@ from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect
 from starlette.responses import Response
+from starlette.types import Receive, Scope, Send
 
 from clients import (
     UpstreamError,
@@ -214,11 +215,50 @@ def error_body(fields: ErrorFields) -> bytes:
     return orjson.dumps({"error": fields._asdict()})
 
 
+ANTHROPIC_PATHS = "/v1/messages"  # the prefix of the routes whose clients speak Anthropic
+_ANTHROPIC_TYPES = {
+    400: "invalid_request_error",
+    401: "authentication_error",
+    403: "permission_error",
+    404: "not_found_error",
+    413: "request_too_large",
+    429: "rate_limit_error",
+    503: "overloaded_error",
+}
+
+
+def anthropic_error(status: int, fields: ErrorFields) -> dict[str, object]:
+    """Anthropic's error object for a failure answered with `status`:
+    `{"type": "error", "error": {"type", "message"}}`, its type chosen by the status."""
+    kind = _ANTHROPIC_TYPES.get(status, "invalid_request_error" if status < 500 else "api_error")
+    return {"type": "error", "error": {"type": kind, "message": fields.message}}
+
+
+class ErrorResponse(Response):
+    """An error response in the shape of the API its path belongs to: Anthropic's on
+    `/v1/messages*`, OpenAI's everywhere else. Handlers and middleware all answer with one, so
+    the shape is chosen here, once, whoever raised."""
+
+    media_type = "application/json"
+
+    def __init__(
+        self, status: int, fields: ErrorFields, headers: dict[str, str] | None = None
+    ) -> None:
+        super().__init__(error_body(fields), status, headers=headers)
+        self.fields = fields
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope.get("path", "").startswith(ANTHROPIC_PATHS):
+            self.body = orjson.dumps(anthropic_error(self.status_code, self.fields))
+            self.headers["content-length"] = str(len(self.body))
+        await super().__call__(scope, receive, send)
+
+
 def error_response(
     status: int, fields: ErrorFields, headers: dict[str, str] | None = None
 ) -> Response:
-    """Return an OpenAI-shaped error response."""
-    return Response(error_body(fields), status, headers=headers, media_type="application/json")
+    """Return an error response: OpenAI-shaped, or Anthropic's on its routes."""
+    return ErrorResponse(status, fields, headers)
 
 
 def scrub(message: str) -> str:
@@ -253,6 +293,11 @@ def upstream_status(exc: UpstreamError) -> int:
     if isinstance(exc, UpstreamTimeout):
         return 504
     return 502
+
+
+def error_status(exc: GatewayError | UpstreamError) -> int:
+    """The HTTP status that answers a gateway or upstream failure."""
+    return exc.status if isinstance(exc, GatewayError) else upstream_status(exc)
 
 
 def gateway_error_response(exc: GatewayError) -> Response:

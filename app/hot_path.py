@@ -1,9 +1,10 @@
 """The lean ASGI path of the hot routes, and the app class that puts it in front of FastAPI.
 
-POSTs to chat completions and embeddings skip FastAPI's layers (exception and body-limit
-middleware, exit stack, router matching, endpoint wrappers: ~30% of a relayed request's CPU
-under py-spy) and call their endpoint directly, with the same error handlers. Every other
-request goes through the full FastAPI app. The gateway's own middleware wraps both.
+POSTs to chat and text completions, Responses, Messages and embeddings skip FastAPI's layers
+(exception and body-limit middleware, exit stack, router matching, endpoint wrappers: ~30% of
+a relayed request's CPU under py-spy) and call their endpoint directly, with the same error
+handlers. Every other request goes through the full FastAPI app. The gateway's own middleware
+wraps both.
 """
 
 from __future__ import annotations
@@ -23,7 +24,9 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from .errors import ERROR_HANDLERS, handler_for
 from .state import Live
 
-HOT_PATHS = frozenset({"/v1/chat/completions", "/v1/embeddings"})
+HOT_PATHS = frozenset(
+    {"/v1/chat/completions", "/v1/embeddings", "/v1/completions", "/v1/responses", "/v1/messages"}
+)
 
 Endpoint = Callable[[Request], Awaitable[Response]]
 

@@ -118,10 +118,37 @@ class ModelEntry(_Strict):
         )
 
 
+class DefaultModels(_Strict):
+    """The model a request without `model` uses, per kind of endpoint (the top-level
+    `defaults:` block); a kind left out keeps `model` required."""
+
+    chat: ModelId | None = None
+    embeddings: ModelId | None = None
+    images: ModelId | None = None
+    transcription: ModelId | None = None
+    speech: ModelId | None = None
+    rerank: ModelId | None = None
+
+
+# The capability each `defaults:` key stands for (image edits use the images default).
+DEFAULT_KINDS = {
+    "chat": Capability.CHAT,
+    "embeddings": Capability.EMBEDDINGS,
+    "images": Capability.IMAGES,
+    "transcription": Capability.AUDIO_TRANSCRIPTION,
+    "speech": Capability.SPEECH,
+    "rerank": Capability.RERANK,
+}
+_DEFAULT_KIND_OF = {capability: kind for kind, capability in DEFAULT_KINDS.items()} | {
+    Capability.IMAGE_EDIT: "images"
+}
+
+
 class RegistryFile(_Strict):
     """The whole `localai_models.yaml` document."""
 
     models: Annotated[dict[ModelId, ModelEntry], Field(min_length=1)]
+    defaults: DefaultModels = DefaultModels()
 
 
 class RegistryError(ValueError):
@@ -251,12 +278,37 @@ def name_upstreams(
     return given
 
 
-class Registry:
-    """Lookup from a model id or alias to its `ModelTarget`."""
+def _defaults(
+    document: RegistryFile, names: dict[str, ModelTarget], source: Path | str
+) -> dict[str, ModelTarget]:
+    """The default model per `defaults:` key; one that is unknown or lacks the capability is a
+    `RegistryError`."""
+    chosen: dict[str, ModelTarget] = {}
+    for kind, name in document.defaults.model_dump(exclude_none=True).items():
+        target = names.get(name)
+        if target is None:
+            raise RegistryError(f"{source}: field 'defaults.{kind}': no model {name!r}")
+        if DEFAULT_KINDS[kind] not in target.capabilities:
+            raise RegistryError(
+                f"{source}: field 'defaults.{kind}': model {name!r} lacks the "
+                f"{DEFAULT_KINDS[kind].value!r} capability"
+            )
+        chosen[kind] = target
+    return chosen
 
-    def __init__(self, targets: dict[str, ModelTarget], names: dict[str, ModelTarget]) -> None:
+
+class Registry:
+    """Lookup from a model id or alias to its `ModelTarget`, and the default models."""
+
+    def __init__(
+        self,
+        targets: dict[str, ModelTarget],
+        names: dict[str, ModelTarget],
+        defaults: dict[str, ModelTarget] | None = None,
+    ) -> None:
         self._targets = targets
         self._names = names
+        self.defaults = defaults or {}
 
     @classmethod
     def build(
@@ -332,7 +384,7 @@ class Registry:
                     f"{source}: model {target.id!r}: field 'fallback': a model cannot fall "
                     "back to itself"
                 )
-        return cls(targets, names)
+        return cls(targets, names, _defaults(document, names, source))
 
     def resolve(self, name: object) -> ModelTarget:
         """Return the target for a model id or alias; raise `ModelNotFound` otherwise."""
@@ -343,6 +395,11 @@ class Registry:
                 param="model",
             )
         return target
+
+    def default_for(self, capability: Capability) -> ModelTarget | None:
+        """The model a request without `model` uses for `capability`, if one is set."""
+        target = self.defaults.get(_DEFAULT_KIND_OF.get(capability, ""))
+        return target if target is not None and capability in target.capabilities else None
 
     def ids(self) -> list[str]:
         """The internal model ids, in registry order."""

@@ -27,11 +27,11 @@ STUB_PORT = 18080
 STUB_URL = f"http://127.0.0.1:{STUB_PORT}/v1"
 GATEWAY, REF, DIRECT = "gateway", "ref", "direct"
 
-REGISTRY = f"""models:
+REGISTRY = """models:
   bench-model:
     localai_model: bench-model
     capabilities: [chat, embeddings]
-    upstreams: [http://127.0.0.1:{STUB_PORT}]
+    upstreams: [http://127.0.0.1:{stub_port}]
 """
 
 # The key wrk and the probes send (run_bench.sh's default BENCH_API_KEY).
@@ -56,9 +56,9 @@ def run_bench_sh(shared: Path, workdir: Path, *args: str) -> None:
     subprocess.run([str(shared / "run_bench.sh"), *args], env=env, check=True)
 
 
-def stub_pid(workdir: Path) -> int:
+def stub_pid(workdir: Path, stub_port: int = STUB_PORT) -> int:
     """The nginx master of the stub started by `run_bench_sh(shared, workdir, "stub-start")`."""
-    return int((workdir / "stub" / f"stub-{STUB_PORT}" / "nginx.pid").read_text())
+    return int((workdir / "stub" / f"stub-{stub_port}" / "nginx.pid").read_text())
 
 
 def wait_ready(url: str, proc: subprocess.Popen[bytes], seconds: float = 30.0) -> None:
@@ -86,11 +86,16 @@ def stop(proc: subprocess.Popen[bytes]) -> None:
 
 
 def start_gateway(
-    workdir: Path, port: int, log: Path, auth: bool = True, source: Path | None = None
+    workdir: Path,
+    port: int,
+    log: Path,
+    auth: bool = True,
+    source: Path | None = None,
+    stub_port: int = STUB_PORT,
 ) -> subprocess.Popen[bytes]:
     """`localai-gateway serve` in front of the stub; with `auth`, the bench key is checked."""
     registry = workdir / "registry.yaml"
-    registry.write_text(REGISTRY)
+    registry.write_text(REGISTRY.format(stub_port=stub_port))
     env = {**os.environ, "LOCALAI_GATEWAY_REGISTRY": str(registry)}
     if auth:
         keys = workdir / "keys.yaml"
@@ -105,9 +110,11 @@ def start_gateway(
         )
 
 
-def start_ref(shared: Path, workdir: Path, port: int, log: Path) -> subprocess.Popen[bytes]:
+def start_ref(
+    shared: Path, workdir: Path, port: int, log: Path, stub_port: int = STUB_PORT
+) -> subprocess.Popen[bytes]:
     """The harness's ref_proxy.py under uvicorn, 1 worker, as in perf-baseline.md."""
-    env = {**os.environ, "UPSTREAM_BASE_URL": STUB_URL}
+    env = {**os.environ, "UPSTREAM_BASE_URL": f"http://127.0.0.1:{stub_port}/v1"}
     cmd = [
         *(str(VENV_BIN / "uvicorn"), "ref_proxy:app", "--app-dir", str(shared)),
         *("--host", "127.0.0.1", "--port", str(port), "--workers", "1"),

@@ -1,9 +1,10 @@
 """Gateway overhead benchmark: `localai-gateway serve` and ref_proxy.py in front of the nginx stub.
 
-Each phase starts its own stack (stub on :18080, gateway, reference proxy) and stops it:
+Each phase starts its own stack (stub on --stub-port, gateway, reference proxy) and stops it:
   main    shared run_bench.sh: chat, burst stream and embeddings at --conc (gateway, ref, direct)
   paced   the stub paces stream events (--stream-delay-ms): TTFB probe, then run_bench.sh stream
   memory  RSS idle and with 64 open streams (gateway and ref), then a soak (--soak-seconds)
+  apis    chat vs Open Responses vs Anthropic Messages at --apis-conc (gateway, direct)
 Raw results go to --out; `--publish DIR` also writes DIR/summary.md and DIR/summary.json
 (read by bench/plot.py).
 
@@ -25,13 +26,13 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import apis_harness
 from benchkit import (
     API_KEY,
     DIRECT,
     GATEWAY,
     PROJECT,
     REF,
-    STUB_PORT,
     Record,
     cells,
     errors_of,
@@ -71,11 +72,12 @@ class Stack:
     stub_pid: int
     gateway_port: int
     ref_port: int
+    stub_port: int
 
     def urls(self) -> dict[str, str]:
         """OpenAI base URL of every target, the stub first."""
         return {
-            DIRECT: f"http://127.0.0.1:{STUB_PORT}/v1",
+            DIRECT: f"http://127.0.0.1:{self.stub_port}/v1",
             GATEWAY: f"http://127.0.0.1:{self.gateway_port}/v1",
             REF: f"http://127.0.0.1:{self.ref_port}/v1",
         }
@@ -89,12 +91,17 @@ class Stack:
 def started_stack(args: argparse.Namespace, workdir: Path, delay_ms: int) -> Iterator[Stack]:
     """Start the stub (pacing events every `delay_ms`), the gateway and ref; stop all on exit."""
     workdir.mkdir(parents=True, exist_ok=True)
-    run_bench_sh(args.shared, workdir, "stub-start", "--stream-delay-ms", str(delay_ms))
+    port = ("--port", str(args.stub_port))
+    run_bench_sh(args.shared, workdir, "stub-start", *port, "--stream-delay-ms", str(delay_ms))
     procs: list[subprocess.Popen[bytes]] = []
     try:
         gateway_log = workdir / "gateway.log"
-        procs.append(start_gateway(workdir, args.gateway_port, gateway_log, args.auth, args.source))
-        procs.append(start_ref(args.shared, workdir, args.ref_port, workdir / "ref.log"))
+        gateway = start_gateway(
+            workdir, args.gateway_port, gateway_log, args.auth, args.source, args.stub_port
+        )
+        procs.append(gateway)
+        ref_log = workdir / "ref.log"
+        procs.append(start_ref(args.shared, workdir, args.ref_port, ref_log, args.stub_port))
         wait_ready(f"http://127.0.0.1:{args.gateway_port}/readyz", procs[0])
         wait_ready(f"http://127.0.0.1:{args.ref_port}/docs", procs[1])
         yield Stack(
@@ -102,21 +109,29 @@ def started_stack(args: argparse.Namespace, workdir: Path, delay_ms: int) -> Ite
             workdir,
             procs[0].pid,
             procs[1].pid,
-            stub_pid(workdir),
+            stub_pid(workdir, args.stub_port),
             args.gateway_port,
             args.ref_port,
+            args.stub_port,
         )
     finally:
         for proc in procs:
             stop(proc)
-        run_bench_sh(args.shared, workdir, "stub-stop")
+        run_bench_sh(args.shared, workdir, "stub-stop", *port)
 
 
 # ---------------------------------------------------------------- load and probes
 
 
-def run_load(stack: Stack, out: Path, args: argparse.Namespace, scenarios: str) -> Path:
-    """Interleaved wrk runs (run_bench.sh run) over every target; return results.jsonl."""
+def run_load(
+    stack: Stack,
+    out: Path,
+    args: argparse.Namespace,
+    scenarios: str,
+    conc: str | None = None,
+    proxies: tuple[str, ...] = (GATEWAY, REF),
+) -> Path:
+    """Interleaved wrk runs (run_bench.sh run) of the stub and `proxies`; return results.jsonl."""
     urls, pids = stack.urls(), stack.pids()
     cmd = [
         "run",
@@ -127,7 +142,7 @@ def run_load(stack: Stack, out: Path, args: argparse.Namespace, scenarios: str) 
         "--scenarios",
         scenarios,
         "--conc",
-        args.conc,
+        conc or args.conc,
         "--rounds",
         str(args.rounds),
         "--duration",
@@ -137,10 +152,10 @@ def run_load(stack: Stack, out: Path, args: argparse.Namespace, scenarios: str) 
         "--timeout",
         "30",
     ]
-    for name in (GATEWAY, REF):
+    for name in proxies:
         cmd += ["--target", f"{name}={urls[name]}"]
-    for name, pid in pids.items():
-        cmd += ["--pid", f"{name}={pid}"]
+    for name in (DIRECT, *proxies):
+        cmd += ["--pid", f"{name}={pids[name]}"]
     run_bench_sh(stack.shared, stack.workdir, *cmd)
     return out / "results.jsonl"
 
@@ -290,7 +305,16 @@ def phase_memory(args: argparse.Namespace) -> Record:
     }
 
 
-PHASES = {"main": phase_main, "paced": phase_paced, "memory": phase_memory}
+def phase_apis(args: argparse.Namespace) -> Record:
+    """Chat, Open Responses and Anthropic Messages, non-streaming, relayed by the gateway."""
+    with started_stack(args, args.out / "stack-apis", 0) as stack:
+        scenarios = ",".join(apis_harness.SCENARIOS)
+        conc = str(args.apis_conc)
+        results = run_load(stack, args.out / "apis", args, scenarios, conc, (GATEWAY,))
+    return {"records": read_jsonl(results), "conc": args.apis_conc}
+
+
+PHASES = {"main": phase_main, "paced": phase_paced, "memory": phase_memory, "apis": phase_apis}
 
 
 # ---------------------------------------------------------------- summary
@@ -298,7 +322,7 @@ PHASES = {"main": phase_main, "paced": phase_paced, "memory": phase_memory}
 
 def rows_of(records: list[Record]) -> list[Record]:
     """One row per scenario, concurrency and target."""
-    order = ["chat", "stream", "embed"]
+    order = ["chat", "stream", "embed", "responses", "messages"]
     rows = []
     for (scenario, conc), cell in sorted(
         cells(records).items(), key=lambda kv: (order.index(kv[0][0]), kv[0][1])
@@ -478,8 +502,11 @@ def markdown(report: Record, summary: Record) -> str:
         lines += paced_section(report["paced"], summary["paced"])
     if "memory" in report:
         lines += memory_section(report["memory"])
+    if "apis" in report:
+        apis = report["apis"]
+        lines += apis_harness.section(summary["apis"], apis["records"], apis["conc"])[0]
     lines += [
-        "## Targets (issue 8)",
+        "## Targets (issues 8 and 16)",
         "",
         "| target | measured | limit | met |",
         "|---|---|---|---|",
@@ -496,7 +523,9 @@ def summarize(report: Record) -> Record:
     """Rows per phase and the target verdicts."""
     main = rows_of(report.get("main", {}).get("records", []))
     paced = rows_of(report.get("paced", {}).get("records", []))
-    loads = [r["loadavg1"] for p in ("main", "paced") for r in report.get(p, {}).get("records", [])]
+    apis = rows_of(report.get("apis", {}).get("records", []))
+    phases = ("main", "paced", "apis")
+    loads = [r["loadavg1"] for p in phases for r in report.get(p, {}).get("records", [])]
     if loads:
         report["meta"].update(
             load_median=statistics.median(loads), load_min=min(loads), load_max=max(loads)
@@ -508,8 +537,17 @@ def summarize(report: Record) -> Record:
         "ttfb": report.get("paced", {}).get("ttfb"),
         "memory": {k: v for k, v in report.get("memory", {}).items() if k != "soak"},
         "soak_rss": report.get("memory", {}).get("soak", {}).get("rss"),
-        "targets": targets(report, main),
+        "apis": apis,
+        "targets": targets(report, main) + apis_verdicts(report, apis),
     }
+
+
+def apis_verdicts(report: Record, rows: list[Record]) -> list[Record]:
+    """Issue 16's targets, when the apis phase ran."""
+    if not rows:
+        return []
+    apis = report["apis"]
+    return apis_harness.section(rows, apis["records"], apis["conc"])[1]
 
 
 # ---------------------------------------------------------------- command line
@@ -530,6 +568,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--ttfb-samples", type=int, default=100, help="streams per target for TTFB")
     p.add_argument("--soak-seconds", type=int, default=300)
     p.add_argument("--soak-delay-ms", type=int, default=50, help="memory phase: ms between events")
+    p.add_argument("--apis-conc", type=int, default=64, help="apis phase: wrk connections")
+    p.add_argument("--stub-port", type=int, default=18080)
     p.add_argument("--gateway-port", type=int, default=18100)
     p.add_argument("--ref-port", type=int, default=18101)
     p.add_argument(
@@ -572,6 +612,7 @@ def main(argv: list[str] | None = None) -> None:
         args.source = export_source(args.gateway_rev, args.out / "src")
     if not args.no_run:
         args.shared = stub_with_readyz(args.shared, args.out / "shared-bench")
+        apis_harness.add_apis(args.shared)
         report["meta"] = {
             "gateway": source_label(args.gateway_rev) + (", API key checked" if args.auth else ""),
             "command": "python bench/run_gateway_bench.py "

@@ -4,6 +4,14 @@ one error tree and one set of deadlines for all of them."""
 
 from ._client import EventStream, UpstreamClient, UpstreamReply
 from ._config import DEFAULT_LIMITS, DEFAULT_TIMEOUTS, UNSET, PoolLimits, Timeouts
+from ._dialects import (
+    COMPLETION_EVENTS,
+    MESSAGES_EVENTS,
+    OPENAI_EVENTS,
+    RESPONSES_EVENTS,
+    StreamDialect,
+    event_type,
+)
 from ._errors import (
     RETRYABLE_STATUSES,
     UpstreamConnectTimeout,
@@ -37,9 +45,13 @@ from ._types import (
 )
 
 __all__ = [
+    "COMPLETION_EVENTS",
     "DEFAULT_LIMITS",
     "DEFAULT_MAX_READ_BYTES",
     "DEFAULT_TIMEOUTS",
+    "MESSAGES_EVENTS",
+    "OPENAI_EVENTS",
+    "RESPONSES_EVENTS",
     "RETRYABLE_STATUSES",
     "UNSET",
     "AsyncStream",
@@ -52,6 +64,7 @@ __all__ = [
     "LocalAIClient",
     "PoolLimits",
     "RerankResult",
+    "StreamDialect",
     "StreamOpener",
     "SyncLocalAIClient",
     "SyncStream",
@@ -74,6 +87,7 @@ __all__ = [
     "UpstreamUnavailable",
     "Usage",
     "error_type_for",
+    "event_type",
     "iter_sse_batches",
     "normalize_error",
     "sniff_image",

@@ -7,29 +7,27 @@ import contextlib
 import enum
 import functools
 import math
-import re
 from collections.abc import AsyncGenerator, AsyncIterator, Mapping
 from dataclasses import dataclass
 
 import httpx
 
 from ._config import DEFAULT_LIMITS, DEFAULT_TIMEOUTS, PoolLimits, Timeouts
+from ._dialects import OPENAI_EVENTS, StreamDialect
 from ._errors import (
     UpstreamFirstTokenTimeout,
     UpstreamIdleTimeout,
     UpstreamProtocolError,
     UpstreamStatusError,
-    UpstreamStreamError,
     UpstreamTimeout,
     UpstreamTotalTimeout,
 )
-from ._normalize import normalize_error, normalize_stream_error
-from ._sse import DONE, EventTooLarge, iter_sse_batches
+from ._normalize import normalize_error
+from ._sse import EventTooLarge, iter_sse_batches
 from ._transports.errors import upstream_error
 from ._transports.httpx import HttpxWire, Wire, WireResponse
 from ._transports.native import ConnectionPool
 
-_ERROR_EVENT = re.compile(rb"\s*\{\s*\"error\"\s*:")
 JSON = "application/json"
 
 
@@ -87,44 +85,41 @@ class _Clock:
         )
 
 
-def _checked(batch: list[bytes], model: str) -> tuple[list[bytes], Exception | bool | None]:
-    """Split a batch into the events to relay and how the stream ends after them, if it does:
-    True at `[DONE]`, an error at an error event or a malformed one, None if it goes on."""
-    for index, data in enumerate(batch):
-        if data == DONE:
-            return batch[:index], True
-        if _ERROR_EVENT.match(data):
-            return batch[:index], UpstreamStreamError(normalize_stream_error(data), model=model)
-        if data[:1] != b"{" or data[-1:] != b"}":
-            message = f"model {model!r}: the upstream sent a malformed event"
-            return batch[:index], UpstreamProtocolError(message, model=model)
-    return batch, None
-
-
 class EventStream:
     """The `data` payloads of one upstream SSE response, bounded by first-token and idle limits.
 
     Iterating yields, per network read, the batch of event payloads (bytes) it completed, until
-    `[DONE]`; an error event raises `UpstreamStreamError` and a cut-off stream or an event that
-    is not a JSON object (checked by its first and last byte only) `UpstreamProtocolError`,
-    each after the events before it were yielded. Limits are checked per read, not per event.
+    the stream's end in its `StreamDialect` (`[DONE]` for OpenAI's); an error event raises
+    `UpstreamStreamError` and a cut-off stream or an event that is not a JSON object (checked
+    by its first and last byte only) `UpstreamProtocolError`, each after the events before it
+    were yielded. The dialect's preamble events are held back and yielded with the first event
+    after them (the first-token limit runs until then). Limits are checked per read, not per
+    event.
     """
 
     def __init__(
-        self, response: WireResponse, clock: _Clock, model: str, max_event: int | None = None
+        self,
+        response: WireResponse,
+        clock: _Clock,
+        model: str,
+        dialect: StreamDialect = OPENAI_EVENTS,
+        max_event: int | None = None,
     ) -> None:
         self.response = response
         self.correlation_id = response.header("x-correlation-id")
         self._clock = clock
         self._model = model
+        self._dialect = dialect
         self._max_event = max_event
 
     async def __aiter__(self) -> AsyncGenerator[list[bytes]]:
         clock, model, timeouts = self._clock, self._model, self._clock.timeouts
+        dialect = self._dialect
         batches = iter_sse_batches(self.response.chunks(), self._max_event)
         phase: type[UpstreamTimeout] = UpstreamFirstTokenTimeout
         limit = timeouts.first_token
         deadline = clock.deadline(limit, clock.start)
+        held: list[bytes] = []  # preamble events, until the first answer event
         try:
             while True:
                 try:
@@ -134,13 +129,23 @@ class EventStream:
                     raise clock.expired(model, phase, limit) from exc
                 except StopAsyncIteration:
                     raise UpstreamProtocolError(
-                        f"model {model!r}: the upstream stream ended before [DONE]", model=model
+                        f"model {model!r}: the upstream stream ended before {dialect.end}",
+                        model=model,
                     ) from None
                 except httpx.TransportError as exc:
                     raise upstream_error(exc, model, timeouts.connect, reading=True) from exc
                 except EventTooLarge as exc:
                     raise UpstreamProtocolError(f"model {model!r}: {exc}", model=model) from exc
-                events, end = _checked(batch, model)
+                events, end = dialect.check(batch, model)
+                if phase is UpstreamFirstTokenTimeout:
+                    before_answer = dialect.in_preamble(events)
+                    if end is None and before_answer:
+                        held += events
+                        continue
+                    if isinstance(end, Exception) and before_answer:
+                        events = []  # failed before any answer: raised with no event sent
+                    else:
+                        events, held = held + events, []
                 if events:
                     yield events
                 if end is not None:
@@ -322,14 +327,16 @@ class UpstreamClient:
         timeouts: Timeouts | None = None,
         headers: Mapping[str, str] | None = None,
         deadline: float | None = None,
+        dialect: StreamDialect = OPENAI_EVENTS,
     ) -> AsyncIterator[EventStream]:
-        """POST a streaming request; yields its `EventStream` and closes the upstream on exit."""
+        """POST a streaming request; yields its `EventStream` (read in `dialect`) and closes
+        the upstream on exit."""
         timeouts = timeouts or self.timeouts
         clock = _Clock(timeouts, deadline)
         headers = self._headers_for(body, content_type, headers)
         response = await self._open(clock, model, upstream, "POST", path, headers, body)
         try:
-            yield EventStream(response, clock, model, self.max_read_bytes)
+            yield EventStream(response, clock, model, dialect, self.max_read_bytes)
         finally:
             await response.aclose()
 

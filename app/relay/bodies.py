@@ -15,7 +15,8 @@ from starlette.requests import Request
 
 from clients import UpstreamProtocolError
 
-from ..errors import InvalidRequest, PayloadTooLarge
+from ..errors import CapabilityNotSupported, InvalidRequest, PayloadTooLarge
+from ..registry import Capability, ModelTarget
 
 # A JSON member `"model": "<string>"`. Inside a JSON string every quote is escaped, so an
 # unescaped `"model"` followed by a colon can only be a key. The pattern starts with the
@@ -72,6 +73,23 @@ def require_field(body: dict[str, Any], name: str, kinds: type | tuple[type, ...
     if not isinstance(value, kinds) or (isinstance(value, list | str) and not value):
         raise InvalidRequest(f"Invalid value for {name!r}.", param=name)
     return value
+
+
+TOOL_FIELDS = ("tools", "tool_choice", "functions", "function_call")
+
+
+def check_tools(body: dict[str, Any], target: ModelTarget) -> None:
+    """Refuse tool fields (400 naming the capability) for a model without `tools`: LocalAI
+    would otherwise fail on them in unclear ways. Empty or null fields are not sent."""
+    if Capability.TOOLS in target.capabilities:
+        return
+    sent = next((name for name in TOOL_FIELDS if body.get(name)), None)
+    if sent is not None:
+        raise CapabilityNotSupported(
+            f"Model {target.id!r} does not support 'tools', which {sent!r} needs; it supports: "
+            + ", ".join(sorted(target.capabilities)),
+            param=sent,
+        )
 
 
 def upstream_json(content: bytes, model: str, what: str) -> Any:

@@ -19,11 +19,9 @@ from ..upstream.dispatch import Prepare
 from ..upstream.open_stream import OpenStream
 from .bodies import upstream_json
 from .chat_request import ChatRequest
-from .replies import relay_json, reply_headers
-from .sse import SSEResponse
-from .stream import keepalive_then, relay_stream
-from .structured import check_answer
-from .usage import record_reply_usage
+from .replies import relay_json, send_counted
+from .stream import relay_stream, stream_reply
+from .structured import check_answer, schema_checked
 
 
 def _visible_text(response: dict[str, Any]) -> str:
@@ -59,11 +57,11 @@ async def complete_chat(
     prepare: Prepare | None = None,
 ) -> Response:
     """Relay a non-streaming chat completion, with the model renamed back to the internal id."""
-    served = await gateway.dispatcher.send(
-        target, endpoints.CHAT, request.payload(), record=record, prepare=prepare
+    payload = request.payload()
+    served = await send_counted(
+        gateway, target, endpoints.CHAT, payload, record=record, prepare=prepare
     )
     model = served.target
-    record_reply_usage(record, served.reply.content)
     if model.stream is None and request.contract is None:
         return relay_json(served, target)
     # Off the event loop: checking a large answer against a schema can take a while.
@@ -78,25 +76,16 @@ async def stream_chat(
     record: RequestRecord | None,
     prepare: Prepare | None = None,
 ) -> Response:
-    """Open the upstream stream and read its first event before committing to a 200.
-
-    A failure before the first event still becomes a proper error status (after retries).
-    When the first event is slow, the response starts with `: keep-alive` comments instead,
-    and a later failure is reported in-stream.
-    """
-    opening = gateway.dispatcher.start_stream(
-        target, endpoints.CHAT, request.payload(), record=record, prepare=prepare
-    )
+    """Relay the upstream stream once its first event arrived (see `stream_reply`)."""
 
     def relay(stream: OpenStream) -> AsyncGenerator[bytes]:
         chain = build_chain(stream.target.stream, request.options)
+        if request.contract is not None:
+            chain = schema_checked(chain, request.contract, stream.target.id)
         include_usage = request.options.include_usage
         return relay_stream(stream, chain, include_usage=include_usage, record=record)
 
-    interval = gateway.settings.keepalive_interval or None
-    if not await opening.wait(interval):
-        assert interval is not None
-        return SSEResponse(keepalive_then(opening, interval, relay))
-    stream = opening.task.result()
-    headers = reply_headers(stream.target, target, stream.backend, stream.correlation_id)
-    return SSEResponse(relay(stream), headers)
+    payload = request.payload()
+    return await stream_reply(
+        gateway, target, endpoints.CHAT, payload, relay, record=record, prepare=prepare
+    )

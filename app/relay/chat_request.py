@@ -14,7 +14,7 @@ from ..errors import InvalidRequest
 from ..pipeline import RequestOptions, apply_system_template
 from ..registry import ModelTarget
 from ..upstream.payloads import JsonPayload, with_model_defaults
-from .bodies import require_field
+from .bodies import check_tools, require_field
 from .structured import (
     AnswerContract,
     answer_contract,
@@ -38,6 +38,7 @@ class ChatRequest:
         """Read a chat body for `target`; raise `InvalidRequest` (400) naming the first bad
         field, or a schema the grammar compiler cannot enforce when `target` would need it."""
         require_field(body, "messages", list)
+        check_tools(body, target)
         check_client_grammar(body)
         contract = answer_contract(body)
         if contract is not None:

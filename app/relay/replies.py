@@ -4,9 +4,14 @@ from __future__ import annotations
 
 from starlette.responses import Response
 
+from ..observability.record import RequestRecord
 from ..registry import ModelTarget
-from ..upstream.dispatch import Served
+from ..state import Gateway
+from ..upstream.dispatch import Prepare, Served
+from ..upstream.endpoints import Endpoint
+from ..upstream.payloads import Payload
 from .bodies import rewrite_model
+from .usage import record_reply_usage
 
 JSON = "application/json"
 
@@ -32,3 +37,22 @@ def relay_json(served: Served, asked: ModelTarget, content: bytes | None = None)
             content = rewrite_model(content, served.target.member)
     headers = reply_headers(served.target, asked, served.backend, reply.correlation_id)
     return Response(content, reply.status, headers=headers, media_type=reply.content_type)
+
+
+async def send_counted(
+    gateway: Gateway,
+    target: ModelTarget,
+    endpoint: Endpoint,
+    payload: Payload,
+    *,
+    record: RequestRecord | None,
+    pin: int | None = None,
+    prepare: Prepare | None = None,
+) -> Served:
+    """A whole reply of `endpoint` for `target`, its token counts noted in the record
+    (`prepare`: see `Dispatcher.send`)."""
+    served = await gateway.dispatcher.send(
+        target, endpoint, payload, record=record, pin=pin, prepare=prepare
+    )
+    record_reply_usage(record, served.reply.content)
+    return served

@@ -8,12 +8,16 @@ unconstrained with HTTP 200 when it fails (research/localai.md §2.2), so for mo
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import AsyncGenerator, AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
 import orjson
 
 from ..errors import InvalidRequest, UpstreamSchemaViolation
+from ..pipeline import Chain
+from ..pipeline.stage import Chunk
 from .schema_check import SCHEMA_PARAM, validator_for_schema
 
 # jsonschema, RE2 and grammar are imported where a request first needs them: together they are
@@ -106,27 +110,68 @@ def constrain(
 
 
 def check_answer(response: dict[str, Any], contract: AnswerContract, model: str) -> None:
-    """Raise `UpstreamSchemaViolation` unless every choice's content satisfies the contract."""
+    """Raise `UpstreamSchemaViolation` unless every choice's content satisfies the contract.
+
+    A choice cut by `max_tokens` (`finish_reason: "length"`) is returned as it is, as OpenAI
+    does (its SDK's `parse()` reports the cut).
+    """
+    for choice in response.get("choices") or ():
+        if not isinstance(choice, dict) or choice.get("finish_reason") == "length":
+            continue
+        message = choice.get("message")
+        content = message.get("content") if isinstance(message, dict) else None
+        if isinstance(content, str):  # a tool call or refusal carries no content to check
+            check_text(content, contract, model)
+
+
+def check_text(content: str, contract: AnswerContract, model: str) -> None:
+    """Raise `UpstreamSchemaViolation` unless `content` is JSON that satisfies the contract."""
     from jsonschema.exceptions import best_match
 
-    for choice in response.get("choices") or ():
-        message = choice.get("message") if isinstance(choice, dict) else None
-        content = message.get("content") if isinstance(message, dict) else None
-        if not isinstance(content, str):
-            continue  # a tool call or refusal carries no content to check
-        try:
-            value = orjson.loads(content)
-        except orjson.JSONDecodeError as exc:
-            raise UpstreamSchemaViolation(
-                f"Model {model!r} answered with text that is not JSON: {exc}"
-            ) from exc
-        if contract.schema_json is None:
-            if not isinstance(value, dict):
-                raise UpstreamSchemaViolation(f"Model {model!r} did not answer a JSON object.")
-            continue
-        error = best_match(validator_for_schema(contract.schema_json).iter_errors(value))
-        if error is not None:
-            where = "/" + "/".join(map(str, error.absolute_path))
-            raise UpstreamSchemaViolation(
-                f"Model {model!r} broke the response schema at {where}: {error.message}"
-            )
+    try:
+        value = orjson.loads(content)
+    except orjson.JSONDecodeError as exc:
+        raise UpstreamSchemaViolation(
+            f"Model {model!r} answered with text that is not JSON: {exc}"
+        ) from exc
+    if contract.schema_json is None:
+        if not isinstance(value, dict):
+            raise UpstreamSchemaViolation(f"Model {model!r} did not answer a JSON object.")
+        return
+    error = best_match(validator_for_schema(contract.schema_json).iter_errors(value))
+    if error is not None:
+        where = "/" + "/".join(map(str, error.absolute_path))
+        raise UpstreamSchemaViolation(
+            f"Model {model!r} broke the response schema at {where}: {error.message}"
+        )
+
+
+def schema_checked(chain: Chain | None, contract: AnswerContract, model: str) -> Chain:
+    """`chain` (or none) followed by the schema check of the whole streamed answer."""
+    return Chain([*(chain.stages if chain is not None else ()), SchemaStage(contract, model)])
+
+
+class SchemaStage:
+    """A stream stage that checks the whole answer against the contract when the stream ends
+    (`check_answer` for streams): it passes every chunk on, then raises
+    `UpstreamSchemaViolation` if a choice that was not cut by `max_tokens` breaks the schema."""
+
+    def __init__(self, contract: AnswerContract, model: str) -> None:
+        self.contract = contract
+        self.model = model
+
+    async def run(self, chunks: AsyncIterator[Chunk]) -> AsyncGenerator[Chunk]:
+        texts: dict[int, list[str]] = {}
+        finish: dict[int, str] = {}
+        async for chunk in chunks:
+            for choice in chunk.get("choices") or ():
+                index = choice.get("index", 0)
+                delta = choice.get("delta") or {}
+                if isinstance(delta.get("content"), str):
+                    texts.setdefault(index, []).append(delta["content"])
+                if choice.get("finish_reason"):
+                    finish[index] = choice["finish_reason"]
+            yield chunk
+        for index, pieces in texts.items():
+            if finish.get(index) != "length":  # off the loop, as for a whole answer
+                await asyncio.to_thread(check_text, "".join(pieces), self.contract, self.model)

@@ -16,7 +16,14 @@ from ..observability.record import RequestRecord
 
 # A delta member with text: `"content":"x..."` (not `""` and not null), or reasoning.
 _TEXT_MEMBER = re.compile(rb'"(?:content|reasoning_content|reasoning)"\s*:\s*"(?!")')
-_USAGE_MEMBER = re.compile(rb'"(prompt|completion)_tokens"\s*:\s*(\d+)')
+# Token counts in OpenAI's names, or in Anthropic's and Open Responses' (input/output).
+_USAGE_MEMBER = re.compile(rb'"(prompt|completion|input|output)_tokens"\s*:\s*(\d+)')
+_OPENAI_NAME = {
+    b"prompt": "prompt",
+    b"input": "prompt",
+    b"completion": "completion",
+    b"output": "completion",
+}
 
 
 class CompletionCount:
@@ -60,8 +67,16 @@ def record_usage(record: RequestRecord | None, usage: Mapping[str, Any] | None) 
 
 
 def record_reply_usage(record: RequestRecord | None, content: bytes) -> None:
-    """Copy a whole reply's token counts into the request record (a scan, not a parse)."""
+    """Copy a whole reply's token counts into the request record (a scan, not a parse); the
+    last count of each kind wins."""
     if record is None:
         return
-    found = {name.decode(): int(value) for name, value in _USAGE_MEMBER.findall(content)}
+    found = {_OPENAI_NAME[name]: int(value) for name, value in _USAGE_MEMBER.findall(content)}
     record_usage(record, {f"{name}_tokens": value for name, value in found.items()})
+
+
+def record_event_usage(record: RequestRecord | None, events: bytes) -> None:
+    """Copy the token counts some streamed events carry (Anthropic's `message_start` and
+    `message_delta`, Open Responses' `response.completed`) into the request record."""
+    if record is not None and b'_tokens"' in events:
+        record_reply_usage(record, events)

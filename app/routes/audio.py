@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Request
 from starlette.responses import Response
 
 from ..media import audio
-from ..media.uploads import read_form, required_text
+from ..media.uploads import read_form, text_field
 from ..observability import current_record
 from ..registry import Capability
 from ..relay.bodies import require_field
@@ -24,7 +24,7 @@ async def transcriptions(request: Request, gateway: GatewayDep) -> Response:
     """Transcribe an uploaded audio file; `text` replies come back as plain text."""
     limit = gateway.settings.max_audio_bytes
     async with read_form(request, max_bytes=limit, slots=gateway.dispatcher.uploads) as form:
-        name = required_text(form, "model")
+        name = text_field(form, "model") or None
         target = target_for(request, gateway, name, Capability.AUDIO_TRANSCRIPTION)
         return await audio.transcribe(gateway, target, form, current_record(request))
 

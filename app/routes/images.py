@@ -9,7 +9,7 @@ from starlette.responses import Response
 
 from ..media import images
 from ..media.edits import edit_image
-from ..media.uploads import read_form, required_text
+from ..media.uploads import read_form, text_field
 from ..observability import current_record
 from ..registry import Capability
 from ..relay.bodies import require_field
@@ -39,7 +39,8 @@ async def edits(request: Request, gateway: GatewayDep) -> Response:
     """Edit one image (inpainting when a mask is sent)."""
     limit = 2 * gateway.settings.max_image_bytes
     async with read_form(request, max_bytes=limit, slots=gateway.dispatcher.uploads) as form:
-        target = target_for(request, gateway, required_text(form, "model"), Capability.IMAGE_EDIT)
+        name = text_field(form, "model") or None
+        target = target_for(request, gateway, name, Capability.IMAGE_EDIT)
         base_url = public_base_url(request, gateway)
         return await edit_image(gateway, target, form, base_url, current_record(request))
 

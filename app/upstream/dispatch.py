@@ -311,11 +311,12 @@ class Dispatcher:
         payload: Payload,
         *,
         record: RequestRecord | None = None,
+        pin: int | None = None,
         prepare: Prepare | None = None,
     ) -> Opening:
-        """Open a stream of `endpoint` on a replica of `target` (or its fallbacks) in the
-        background; it opens once its first events arrived, holding its slots until closed.
-        `prepare` as for `send`."""
+        """Open a stream of `endpoint` on a replica of `target` (or its fallbacks; on replica
+        `pin` alone when given) in the background; it opens once its first events arrived,
+        holding its slots until closed. `prepare` as for `send`."""
         headers = upstream_headers(record) if record else None
 
         async def attempt(
@@ -333,6 +334,7 @@ class Dispatcher:
                         timeouts=model.timeouts,
                         headers=headers,
                         deadline=deadline,
+                        dialect=endpoint.events,
                     )
                 )
                 batches = aiter(events)
@@ -351,6 +353,7 @@ class Dispatcher:
                 upstream=upstream,
                 lease=lease,
                 correlation_id=events.correlation_id,
+                replica=replica.index,
             )
 
         async def locally(model: ModelTarget, lease: Lease) -> OpenStream:
@@ -366,7 +369,7 @@ class Dispatcher:
             )
 
         async def open_stream(opening: Opening) -> OpenStream:
-            call = _Call(endpoint, attempt, locally, record, opening=opening)
+            call = _Call(endpoint, attempt, locally, record, pin, opening)
             await self.admission.acquire()
             try:
                 if prepare is not None:

@@ -36,6 +36,7 @@ class OpenStream:
         "correlation_id",
         "events",
         "first",
+        "replica",
         "target",
     )
 
@@ -49,12 +50,14 @@ class OpenStream:
         lease: Lease,
         correlation_id: str | None = None,
         backend: str = LOCALAI,
+        replica: int = 0,
     ) -> None:
         self.target = target
         self.events = events
         self.first = first  # None: the stream ended before any event
         self.correlation_id = correlation_id
         self.backend = backend
+        self.replica = replica  # the index of the replica that answers (LocalAI streams)
         self._upstream = upstream
         self._lease = lease
         self._outcome = Outcome.NEUTRAL

@@ -1,8 +1,9 @@
-"""`LlamaCppBackend`: chat, streamed chat and embeddings from llama.cpp models loaded in-process."""
+"""`LlamaCppBackend`: chat and text completions (whole or streamed), embeddings and the
+tokenizer of llama.cpp models loaded in-process."""
 
 import contextlib
 import functools
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Callable
 from concurrent.futures import ThreadPoolExecutor
 from types import TracebackType
 from typing import Any, Self
@@ -13,8 +14,16 @@ from .constraints import grammar_for
 from .embeddings import embed
 from .errors import LlamaCppBadRequest
 from .pool import Closer, Loader, ModelPool
-from .requests import ChatBody, EmbeddingsBody, parse_body
+from .requests import (
+    ChatBody,
+    CompletionBody,
+    DetokenizeBody,
+    EmbeddingsBody,
+    TokenizeBody,
+    parse_body,
+)
 from .runtime import close_llama, import_llama_cpp, load_llama
+from .tokens import detokenize, tokenize
 from .worker import call_in_worker, stream_from_worker
 
 
@@ -57,20 +66,68 @@ class LlamaCppBackend:
         self, model_id: str, config: LlamaCppModelConfig, body: dict[str, Any]
     ) -> dict[str, Any]:
         """A whole `chat.completion` for `body`; cancelling the call stops the generation."""
-        job = self._chat_job(model_id, config, body)
-        llama_cpp = import_llama_cpp(model_id)
-        entry = await self.pool.acquire(model_id, config)
-        work = functools.partial(complete, llama_cpp, entry.llama, job)
-        return await call_in_worker(self._executor, entry, work)
+        return await self._whole(model_id, config, self._chat_job(model_id, config, body))
 
-    async def chat_stream(
+    def chat_stream(
         self, model_id: str, config: LlamaCppModelConfig, body: dict[str, Any]
     ) -> AsyncGenerator[dict[str, Any]]:
         """`chat.completion.chunk`s, one per token; closing the generator stops the generation.
 
         Errors in the request or the model surface on the first `__anext__`, before any chunk.
         """
-        job = self._chat_job(model_id, config, body)
+        return self._stream(model_id, config, lambda: self._chat_job(model_id, config, body))
+
+    async def completion(
+        self, model_id: str, config: LlamaCppModelConfig, body: dict[str, Any]
+    ) -> dict[str, Any]:
+        """A whole `text_completion` of `body`'s prompt (no chat template)."""
+        return await self._whole(model_id, config, self._text_job(model_id, config, body))
+
+    def completion_stream(
+        self, model_id: str, config: LlamaCppModelConfig, body: dict[str, Any]
+    ) -> AsyncGenerator[dict[str, Any]]:
+        """`text_completion` chunks, one per token, as `chat_stream` streams chat."""
+        return self._stream(model_id, config, lambda: self._text_job(model_id, config, body))
+
+    async def tokenize(
+        self, model_id: str, config: LlamaCppModelConfig, body: dict[str, Any]
+    ) -> dict[str, Any]:
+        """LocalAI's `{"tokens": [...]}` for `{"content"}`, from the model's tokenizer."""
+        request = parse_body(TokenizeBody, body)
+        return await self._in_worker(model_id, config, lambda llama: tokenize(llama, request))
+
+    async def detokenize(
+        self, model_id: str, config: LlamaCppModelConfig, body: dict[str, Any]
+    ) -> dict[str, Any]:
+        """LocalAI's `{"content"}` for `{"tokens": [...]}`."""
+        request = parse_body(DetokenizeBody, body)
+        return await self._in_worker(
+            model_id, config, lambda llama: detokenize(llama, model_id, request)
+        )
+
+    async def _in_worker(
+        self,
+        model_id: str,
+        config: LlamaCppModelConfig,
+        work: Callable[[Any], dict[str, Any]],
+    ) -> dict[str, Any]:
+        """`work(llama)` for the loaded model, in its worker thread."""
+        import_llama_cpp(model_id)
+        entry = await self.pool.acquire(model_id, config)
+        return await call_in_worker(self._executor, entry, lambda _stop: work(entry.llama))
+
+    async def _whole(
+        self, model_id: str, config: LlamaCppModelConfig, job: ChatJob
+    ) -> dict[str, Any]:
+        llama_cpp = import_llama_cpp(model_id)
+        entry = await self.pool.acquire(model_id, config)
+        work = functools.partial(complete, llama_cpp, entry.llama, job)
+        return await call_in_worker(self._executor, entry, work)
+
+    async def _stream(
+        self, model_id: str, config: LlamaCppModelConfig, make_job: Callable[[], ChatJob]
+    ) -> AsyncGenerator[dict[str, Any]]:
+        job = make_job()
         llama_cpp = import_llama_cpp(model_id)
         entry = await self.pool.acquire(model_id, config)
         produce = functools.partial(stream, llama_cpp, entry.llama, job)
@@ -88,15 +145,13 @@ class LlamaCppBackend:
         if not config.embedding:
             raise LlamaCppBadRequest(f"model {model_id!r} is not an embedding model", param="model")
         request = parse_body(EmbeddingsBody, body)
-        import_llama_cpp(model_id)
-        entry = await self.pool.acquire(model_id, config)
-        work = functools.partial(embed, entry.llama, model_id, request)
-        return await call_in_worker(self._executor, entry, lambda _stop: work())
+        return await self._in_worker(
+            model_id, config, lambda llama: embed(llama, model_id, request)
+        )
 
     @staticmethod
     def _chat_job(model_id: str, config: LlamaCppModelConfig, body: dict[str, Any]) -> ChatJob:
-        if config.embedding:
-            raise LlamaCppBadRequest(f"model {model_id!r} is an embedding model", param="model")
+        _refuse_embedding_model(model_id, config)
         request = parse_body(ChatBody, body)
         return ChatJob(
             model_id=model_id,
@@ -105,3 +160,21 @@ class LlamaCppBackend:
             grammar=grammar_for(request),
             include_usage=request.include_usage,
         )
+
+    @staticmethod
+    def _text_job(model_id: str, config: LlamaCppModelConfig, body: dict[str, Any]) -> ChatJob:
+        _refuse_embedding_model(model_id, config)
+        request = parse_body(CompletionBody, body)
+        return ChatJob(
+            model_id=model_id,
+            messages=[],
+            sampling=request.sampling(),
+            grammar=grammar_for(request),
+            include_usage=request.include_usage,
+            prompt=request.text,
+        )
+
+
+def _refuse_embedding_model(model_id: str, config: LlamaCppModelConfig) -> None:
+    if config.embedding:
+        raise LlamaCppBadRequest(f"model {model_id!r} is an embedding model", param="model")

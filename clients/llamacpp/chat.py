@@ -1,4 +1,5 @@
-"""Chat generation in a worker thread: one loop serves streamed and whole answers alike.
+"""Generation in a worker thread: one loop serves chat and text completions, streamed and whole
+answers alike.
 
 The loop checks a `threading.Event` between tokens, so a closed stream or a cancelled request
 stops llama.cpp within one token.
@@ -9,6 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from .._normalize import request_fault
 from .constraints import check_native
 from .errors import LlamaCppBadRequest
 
@@ -17,13 +19,15 @@ Chunk = dict[str, Any]
 
 @dataclass(frozen=True, slots=True)
 class ChatJob:
-    """Everything one generation needs, checked on the event loop before the thread starts."""
+    """Everything one generation needs, checked on the event loop before the thread starts:
+    chat `messages`, or (when `prompt` is set) a text completion of `prompt` as it is."""
 
     model_id: str
     messages: list[dict[str, str]]
     sampling: dict[str, Any]
     grammar: str | None
     include_usage: bool = False
+    prompt: str | None = None
 
 
 class Stopped(Exception):
@@ -74,14 +78,17 @@ def generate(
         check_native(llama_cpp, llama, job.grammar)
         grammar = llama_cpp.LlamaGrammar.from_string(job.grammar, verbose=False)
     counter = _StepCounter()
-    chunks = llama.create_chat_completion(
-        job.messages,
-        stream=True,
-        model=job.model_id,
-        grammar=grammar,
-        logits_processor=llama_cpp.LogitsProcessorList([counter]),
+    options = {
+        "stream": True,
+        "model": job.model_id,
+        "grammar": grammar,
+        "logits_processor": llama_cpp.LogitsProcessorList([counter]),
         **job.sampling,
-    )
+    }
+    if job.prompt is None:
+        chunks = llama.create_chat_completion(job.messages, **options)
+    else:
+        chunks = llama.create_completion(job.prompt, **options)
     finish_reason = None
     try:
         for chunk in chunks:
@@ -90,7 +97,10 @@ def generate(
             on_chunk(chunk)
             finish_reason = chunk["choices"][0]["finish_reason"] or finish_reason
     except ValueError as exc:  # llama-cpp-python's way to say "input too long" and the like
-        raise LlamaCppBadRequest(f"model {job.model_id!r}: {exc}", param="messages") from exc
+        # It counts the prompt with the model's tokenizer against n_ctx before generating.
+        message = f"model {job.model_id!r}: {exc}"
+        param = "messages" if job.prompt is None else "prompt"
+        raise LlamaCppBadRequest(message, param=param, code=request_fault(message)) from exc
     finally:
         chunks.close()
     return Outcome(finish_reason, counter.usage(finish_reason))
@@ -100,7 +110,7 @@ def usage_chunk(first: Chunk, usage: dict[str, int]) -> Chunk:
     """The trailer chunk of `stream_options.include_usage`: no choices, only usage."""
     return {
         "id": first["id"],
-        "object": "chat.completion.chunk",
+        "object": first["object"],
         "created": first["created"],
         "model": first["model"],
         "choices": [],
@@ -129,13 +139,22 @@ def stream(
 
 
 def complete(llama_cpp: Any, llama: Any, job: ChatJob, stop: threading.Event) -> dict[str, Any]:
-    """Run one chat completion and return it whole, as a `chat.completion` object."""
+    """Run one completion and return it whole: a `chat.completion`, or a `text_completion`."""
     chunks: list[Chunk] = []
     outcome = generate(llama_cpp, llama, job, chunks.append, stop)
     if outcome.finish_reason is None:
         raise Stopped
-    text = "".join(chunk["choices"][0]["delta"].get("content") or "" for chunk in chunks)
     first = chunks[0]
+    if job.prompt is not None:
+        text = "".join(chunk["choices"][0]["text"] for chunk in chunks)
+        choice = {"text": text, "index": 0, "logprobs": None}
+        return {
+            **{key: first[key] for key in ("id", "object", "created")},
+            "model": job.model_id,
+            "choices": [{**choice, "finish_reason": outcome.finish_reason}],
+            "usage": outcome.usage,
+        }
+    text = "".join(chunk["choices"][0]["delta"].get("content") or "" for chunk in chunks)
     return {
         "id": first["id"],
         "object": "chat.completion",

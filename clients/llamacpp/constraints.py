@@ -8,19 +8,19 @@ import json
 from typing import Any
 
 from .errors import LlamaCppBadRequest
-from .requests import ChatBody
+from .requests import ChatBody, CompletionBody
 
 
-def grammar_for(body: ChatBody) -> str | None:
-    """The validated GBNF text for a chat body, or None when the answer is unconstrained."""
+def grammar_for(body: ChatBody | CompletionBody) -> str | None:
+    """The validated GBNF text for a body, or None when the answer is unconstrained."""
     text = _requested_grammar(body)
     if text is not None:
         _validate(text)
     return text
 
 
-def _requested_grammar(body: ChatBody) -> str | None:
-    fmt = body.response_format
+def _requested_grammar(body: ChatBody | CompletionBody) -> str | None:
+    fmt = body.response_format if isinstance(body, ChatBody) else None
     constrained_format = fmt is not None and fmt.type != "text"
     if body.grammar is not None and constrained_format:
         raise LlamaCppBadRequest(

@@ -7,6 +7,11 @@ CHAT_MODEL_ID = "smollm2-135m-instruct"
 EMBED_MODEL_ID = "smollm2-135m-embed"
 
 
+def embedded_defaults() -> dict[str, str]:
+    """The registry's `defaults:` block for the embedded models: chat and embeddings."""
+    return {"chat": CHAT_MODEL_ID, "embeddings": EMBED_MODEL_ID}
+
+
 def embedded_models() -> dict[str, dict[str, Any]]:
     """Raw registry entries (model id -> entry) for the packaged SmolLM2 chat and embeddings.
 

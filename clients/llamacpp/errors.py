@@ -17,9 +17,11 @@ class LlamaCppModelUnavailable(LlamaCppError):
 
 
 class LlamaCppBadRequest(LlamaCppError, ValueError):
-    """Raised when a request is invalid for the in-process backend; the message says why."""
+    """Raised when a request is invalid for the in-process backend; the message says why and
+    `code` is the OpenAI error code when one fits (e.g. `context_length_exceeded`)."""
 
-    def __init__(self, message: str, *, param: str | None = None) -> None:
+    def __init__(self, message: str, *, param: str | None = None, code: str | None = None) -> None:
         super().__init__(message)
         self.message = message
         self.param = param
+        self.code = code

@@ -62,15 +62,14 @@ Probability = Annotated[float, Field(ge=0, le=1)]
 Penalty = Annotated[float, Field(ge=-2, le=2)]
 
 
-class ChatBody(_Strict):
-    """A `/v1/chat/completions` body; sampling fields left out keep llama-cpp-python's defaults."""
+class _Sampling(_Strict):
+    """The generation fields chat and text completions share; those left out keep
+    llama-cpp-python's defaults."""
 
     model: str | None = None
-    messages: Annotated[list[Message], Field(min_length=1)]
     stream: bool = False
     stream_options: StreamOptions | None = None
     max_tokens: Annotated[int, Field(ge=1)] | None = None
-    max_completion_tokens: Annotated[int, Field(ge=1)] | None = None
     temperature: Annotated[float, Field(ge=0, le=2)] | None = None
     top_p: Probability | None = None
     top_k: Annotated[int, Field(ge=0)] | None = None
@@ -83,10 +82,9 @@ class ChatBody(_Strict):
     n: Literal[1] | None = None
     user: str | None = None
     grammar: str | None = None
-    response_format: ResponseFormat | None = None
 
     def sampling(self) -> dict[str, Any]:
-        """Keyword arguments for `Llama.create_chat_completion`, only those the client set."""
+        """Keyword arguments for llama-cpp-python's completion calls, only those the client set."""
         names = (
             "temperature",
             "top_p",
@@ -99,14 +97,52 @@ class ChatBody(_Strict):
             "stop",
         )
         options = {name: getattr(self, name) for name in names if getattr(self, name) is not None}
-        limit = self.max_completion_tokens or self.max_tokens
-        if limit is not None:
-            options["max_tokens"] = limit
+        if self.max_tokens is not None:
+            options["max_tokens"] = self.max_tokens
         return options
 
     @property
     def include_usage(self) -> bool:
         return self.stream_options is not None and self.stream_options.include_usage
+
+
+class ChatBody(_Sampling):
+    """A `/v1/chat/completions` body."""
+
+    messages: Annotated[list[Message], Field(min_length=1)]
+    max_completion_tokens: Annotated[int, Field(ge=1)] | None = None
+    response_format: ResponseFormat | None = None
+
+    def sampling(self) -> dict[str, Any]:
+        """As for completions; `max_completion_tokens` wins over `max_tokens`."""
+        options = super().sampling()
+        if self.max_completion_tokens is not None:
+            options["max_tokens"] = self.max_completion_tokens
+        return options
+
+
+class CompletionBody(_Sampling):
+    """A `/v1/completions` body: one prompt, continued as it is (no chat template)."""
+
+    prompt: str | Annotated[list[str], Field(min_length=1, max_length=1)]
+
+    @property
+    def text(self) -> str:
+        return self.prompt if isinstance(self.prompt, str) else self.prompt[0]
+
+
+class TokenizeBody(_Strict):
+    """LocalAI's `/v1/tokenize` body."""
+
+    model: str | None = None
+    content: str
+
+
+class DetokenizeBody(_Strict):
+    """LocalAI's `/v1/detokenize` body."""
+
+    model: str | None = None
+    tokens: list[Annotated[int, Field(ge=0)]]
 
 
 class EmbeddingsBody(_Strict):

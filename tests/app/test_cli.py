@@ -82,3 +82,20 @@ def test_a_weak_image_url_key_stops_serve_naming_the_variable(
     message = str(info.value)
     assert "LOCALAI_GATEWAY_IMAGE_URL_KEY" in message and "32 bytes" in message
     assert "short" not in message
+
+
+def test_check_registry_prints_the_defaults(capsys: pytest.CaptureFixture) -> None:
+    main(["check-registry", str(REPO_ROOT / "localai_models.yaml")])
+    out = capsys.readouterr().out
+    assert "default chat: qwen3-30b-a3b-q4-k-m" in out
+    assert "default rerank: jina-reranker" in out
+
+
+def test_check_registry_refuses_a_default_without_the_capability(tmp_path: Path) -> None:
+    path = tmp_path / "models.yaml"
+    path.write_text(
+        "defaults: {embeddings: c}\n"
+        "models:\n  c: {localai_model: c, capabilities: [chat], upstreams: ['http://l:1']}\n"
+    )
+    with pytest.raises(SystemExit, match=r"'defaults\.embeddings': model 'c' lacks"):
+        main(["check-registry", str(path)])

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from app import configuration
-from app.registry import Registry, RegistryError, load_registry
+from app.registry import Capability, Registry, RegistryError, load_registry
 from app.settings import Settings
 from clients import Timeouts
 
@@ -135,3 +135,46 @@ def test_conflicting_upstream_names_are_refused(tmp_path: Path, upstreams: str) 
     text = f"{entry}    upstreams: {upstreams}\n"
     with pytest.raises(RegistryError, match="upstreams"):
         build(tmp_path, text)
+
+
+DEFAULTS_REGISTRY = """
+defaults: {chat: c-alias, embeddings: e}
+models:
+  c: {localai_model: c, capabilities: [chat], aliases: [c-alias]}
+  e: {localai_model: e, capabilities: [embeddings]}
+"""
+
+
+def test_defaults_name_a_model_per_capability(tmp_path: Path) -> None:
+    registry = build(tmp_path, DEFAULTS_REGISTRY, default_upstream="http://l:8080")
+    chat = registry.default_for(Capability.CHAT)
+    embeddings = registry.default_for(Capability.EMBEDDINGS)
+    assert chat is not None and chat.id == "c", "an alias names the model too"
+    assert embeddings is not None and embeddings.id == "e"
+    assert registry.default_for(Capability.IMAGES) is None
+    assert registry.default_for(Capability.RERANK) is None
+
+
+@pytest.mark.parametrize(
+    ("defaults", "message"),
+    [
+        ("{chat: nope}", r"'defaults.chat': no model 'nope'"),
+        ("{embeddings: c}", r"'defaults.embeddings': model 'c' lacks the 'embeddings' capab"),
+        ("{transcription: c}", r"lacks the 'audio_transcription' capability"),
+        ("{vision: c}", r"defaults.vision"),
+    ],
+)
+def test_a_default_must_exist_and_have_the_capability(
+    tmp_path: Path, defaults: str, message: str
+) -> None:
+    text = f"defaults: {defaults}\nmodels:\n  c: {{localai_model: c, capabilities: [chat]}}\n"
+    with pytest.raises(RegistryError, match=message):
+        build(tmp_path, text, default_upstream="http://l:8080")
+
+
+def test_embedded_registry_defaults_chat_and_embeddings() -> None:
+    registry = configuration.load_models(Settings(_env_file=None))
+    assert {kind: target.id for kind, target in registry.defaults.items()} == {
+        "chat": "smollm2-135m-instruct",
+        "embeddings": "smollm2-135m-embed",
+    }

@@ -13,6 +13,7 @@ API_MODULES = [
     for name in (
         "_client",
         "_config",
+        "_dialects",
         "_errors",
         "_legacy",
         "_localai",

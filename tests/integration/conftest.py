@@ -32,9 +32,10 @@ def gateway_url(_fake_localai_process: FakeLocalAI) -> Iterator[str]:
         yield f"http://127.0.0.1:{port}"
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def embedded_gateway() -> Iterator[str]:
-    """`localai-gateway serve` with no LocalAI and no registry: the embedded SmolLM2 models."""
+    """`localai-gateway serve` with no LocalAI and no registry: the embedded SmolLM2 models
+    (one process for every module that uses it)."""
     assert not any(name.startswith("LOCALAI_GATEWAY_") for name in os.environ)
     port = free_port()
     cmd = [GATEWAY, "serve", "--port", str(port), "--log-level", "warning"]

@@ -8,6 +8,7 @@ import httpx
 import openai
 import pytest
 from openai import OpenAI
+from pydantic import BaseModel
 
 from tests.clients.llamacpp.conftest import requires_smollm2
 from tests.support.servers import FakeLocalAI
@@ -89,6 +90,23 @@ def test_embedded_json_schema_answer_is_valid(sdk: OpenAI) -> None:
     import json
 
     assert isinstance(json.loads(reply.choices[0].message.content or "")["answer"], bool)
+
+
+class Verdict(BaseModel):
+    answer: bool
+
+
+def test_embedded_parse_returns_the_pydantic_model(sdk: OpenAI) -> None:
+    reply = sdk.chat.completions.parse(
+        model="smollm2-135m-instruct",
+        messages=[{"role": "user", "content": "Is water wet? Answer in JSON."}],
+        response_format=Verdict,
+        max_tokens=200,
+        temperature=0,
+    )
+    choice = reply.choices[0]
+    assert choice.finish_reason == "stop"
+    assert isinstance(choice.message.parsed, Verdict)
 
 
 def test_embedded_bad_grammar_is_400(sdk: OpenAI) -> None:

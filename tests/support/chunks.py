@@ -48,6 +48,12 @@ def sse_event(value: Any) -> bytes:
 SSE_DONE = b"data: [DONE]\n\n"
 
 
+def named_event(value: dict[str, Any]) -> bytes:
+    """One named SSE event as LocalAI writes Responses and Messages events: `event: <type>`,
+    then the data (Go JSON), then a blank line."""
+    return b"event: " + value["type"].encode() + b"\ndata: " + go_json(value) + b"\n\n"
+
+
 Chunk = dict[str, Any]
 CHAT_MODEL = "qwen3-30b-instruct:q4_k_m"
 _ID = "3b1f0d6a-0000-4000-8000-000000000000"
@@ -88,6 +94,27 @@ def usage_trailer(
         "model": model,
         "choices": [],
         "usage": usage,
+    }
+
+
+def completion_chunk(
+    text: str | None = None,
+    finish: str | None = None,
+    *,
+    model: str = "qwen3",
+    id: str = _ID,
+    created: int = 1700000000,
+) -> dict[str, Any]:
+    """One streamed `text_completion` chunk as LocalAI sends it (`text` left out when empty)."""
+    choice: dict[str, Any] = {"index": 0, "finish_reason": finish}
+    if text:
+        choice["text"] = text
+    return {
+        "created": created,
+        "object": "text_completion",
+        "id": id,
+        "model": model,
+        "choices": [choice],
     }
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import httpx
 import orjson
+import pytest
 import respx
 from fastapi.testclient import TestClient
 
@@ -142,6 +143,40 @@ def test_embeddings_model_asked_for_chat_is_400_naming_capability(client: TestCl
     )
     error = assert_openai_error(response, 400)
     assert "'chat'" in error["message"]
+
+
+TOOL = {"type": "function", "function": {"name": "f", "parameters": {"type": "object"}}}
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {"tools": [TOOL]},
+        {"tool_choice": "auto"},
+        {"functions": [TOOL["function"]]},
+        {"function_call": "auto"},
+    ],
+)
+def test_tools_for_a_model_without_the_capability_are_400_naming_it(
+    client: TestClient, localai: respx.MockRouter, fields: dict[str, object]
+) -> None:
+    route = localai.post("/v1/chat/completions").respond(json=localai_chat())
+    body = {"model": "plain-model", "messages": MESSAGES, **fields}
+    error = assert_openai_error(client.post("/v1/chat/completions", json=body), 400)
+    assert error["code"] == "model_capability_not_supported"
+    assert "'tools'" in error["message"] and error["param"] == next(iter(fields))
+    assert not route.called
+
+
+def test_tools_reach_a_model_with_the_capability_and_empty_ones_any_model(
+    client: TestClient, localai: respx.MockRouter
+) -> None:
+    route = localai.post("/v1/chat/completions").respond(json=localai_chat())
+    body = {"model": "chat-model", "messages": MESSAGES, "tools": [TOOL], "tool_choice": "auto"}
+    assert client.post("/v1/chat/completions", json=body).status_code == 200
+    assert orjson.loads(route.calls.last.request.content)["tools"] == [TOOL]
+    empty = {"model": "plain-model", "messages": MESSAGES, "tools": [], "tool_choice": None}
+    assert client.post("/v1/chat/completions", json=empty).status_code == 200
 
 
 def test_malformed_json_is_400_not_422(client: TestClient) -> None:

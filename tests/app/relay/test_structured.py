@@ -12,7 +12,7 @@ from fastapi.testclient import TestClient
 
 from grammar import JSON_OBJECT_GBNF, schema_to_gbnf
 
-from ...support.chunks import localai_chat
+from ...support.chunks import localai_chat, sse, sse_payloads, stream, usage_trailer
 from .test_chat import MESSAGES, assert_openai_error
 
 PERSON = {
@@ -192,3 +192,61 @@ def test_the_validator_cache_is_bounded_by_bytes() -> None:
     assert cache.size <= 100 and cache.get('{"title": "' + "0" * 40 + '"}') is None
     cache.put("x" * 101, object())  # type: ignore[arg-type]
     assert cache.get("x" * 101) is None, "a schema larger than the whole budget is not kept"
+
+
+def length_cut(content: str) -> dict[str, Any]:
+    reply = localai_chat(content=content)
+    reply["choices"][0]["finish_reason"] = "length"
+    return reply
+
+
+def test_an_answer_cut_by_max_tokens_is_returned_as_openai_does(
+    client: TestClient, localai: respx.MockRouter
+) -> None:
+    localai.post("/v1/chat/completions").respond(json=length_cut('{"name": "Ad'))
+    reply = ask(client, "chat-model", response_format=json_schema(PERSON), max_tokens=5)
+    assert reply.status_code == 200, reply.text
+    choice = reply.json()["choices"][0]
+    assert (choice["finish_reason"], choice["message"]["content"]) == ("length", '{"name": "Ad')
+
+
+def stream_of(*pieces: str, finish: str = "stop") -> bytes:
+    chunks = stream(pieces, finish, model="qwen3-30b-instruct:q4_k_m")
+    trailer = {"prompt_tokens": 3, "completion_tokens": len(pieces), "total_tokens": 3}
+    return sse([*chunks, usage_trailer(trailer, model="qwen3-30b-instruct:q4_k_m")])
+
+
+@pytest.mark.parametrize("model", ["chat-model", "think-model"])  # byte and chunk relays alike
+def test_a_streamed_answer_that_breaks_the_schema_ends_with_an_error_event(
+    client: TestClient, localai: respx.MockRouter, model: str
+) -> None:
+    localai.post("/v1/chat/completions").respond(
+        content=stream_of('{"name": "Ada",', ' "age": -1}'),
+        headers={"content-type": "text/event-stream"},
+    )
+    fields = {"stream_options": {"include_usage": True}}
+    reply = ask(client, model, response_format=json_schema(PERSON), stream=True, **fields)
+    events = sse_payloads(reply.text)
+    text = "".join(
+        e["choices"][0]["delta"].get("content") or "" for e in events[:-3] if e["choices"]
+    )
+    assert text == '{"name": "Ada", "age": -1}', "every piece reached the client"
+    assert events[-3]["usage"]["completion_tokens"] == 2
+    assert events[-2]["error"]["code"] == "upstream_schema_violation"
+    assert "/age" in events[-2]["error"]["message"]
+    assert events[-1] == "[DONE]"
+
+
+@pytest.mark.parametrize(
+    ("pieces", "finish"), [(('{"name": "Ada",', ' "age": 36}'), "stop"), (('{"na',), "length")]
+)
+def test_a_valid_or_cut_streamed_answer_ends_normally(
+    client: TestClient, localai: respx.MockRouter, pieces: tuple[str, ...], finish: str
+) -> None:
+    localai.post("/v1/chat/completions").respond(
+        content=stream_of(*pieces, finish=finish), headers={"content-type": "text/event-stream"}
+    )
+    reply = ask(client, "chat-model", response_format=json_schema(PERSON), stream=True)
+    events = sse_payloads(reply.text)
+    assert events[-2]["choices"][0]["finish_reason"] == finish
+    assert events[-1] == "[DONE]" and not any("error" in e for e in events[:-1])

@@ -223,8 +223,9 @@ async def test_too_long_prompt_is_a_bad_request(
     backend: LlamaCppBackend, chat_config: LlamaCppModelConfig
 ) -> None:
     body = {"messages": [{"role": "user", "content": "word " * 1000}], "max_tokens": 4}
-    with pytest.raises(LlamaCppBadRequest, match="exceed context window"):
+    with pytest.raises(LlamaCppBadRequest, match="exceed context window") as info:
         await backend.chat("smol", chat_config, body)
+    assert info.value.code == "context_length_exceeded"
     assert not backend.pool._models["smol"].lock.locked()
 
 

@@ -20,6 +20,7 @@ def test_all_is_sorted_and_complete() -> None:
         "pool",
         "requests",
         "runtime",
+        "tokens",
         "worker",
     }
     assert public - modules == set(clients.llamacpp.__all__)

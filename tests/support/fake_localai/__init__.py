@@ -3,7 +3,10 @@
 Run it in-process (`httpx.ASGITransport(app=FakeLocalAIApp())`; bodies are buffered, so use
 a process for timing faults) or under uvicorn: `python -m tests.support.fake_localai --port N`.
 
-Chat answers "mocked response to: <last user text>", streamed one word per chunk.
+Chat answers "mocked response to: <last user text>", streamed one word per chunk; so do
+/v1/messages (Anthropic events) and /v1/responses (Open Responses events; stored per process,
+GET /v1/responses/{id} and POST .../cancel). /v1/completions answers "mocked completion of:
+<prompt>"; /v1/tokenize gives one token per character (its code point), /v1/detokenize back.
 Magic words in the last user message (like LocalAI's mock backend):
   MOCK_ERROR            500 LocalAI error JSON (any of the three when not streaming)
   MOCK_ERROR_MIDSTREAM  200 stream: role, 3 content chunks, error event, [DONE]

@@ -5,12 +5,14 @@ from __future__ import annotations
 import re
 from collections.abc import Awaitable, Callable
 
-from . import _audio, _images, _retrieval
+from . import _audio, _images, _responses, _retrieval, _tokens
 from ._chat import chat_completions
+from ._completions import completions
 from ._control import control
 from ._delivery import deliver
 from ._faults import Fault
 from ._http import Refusal, Reply, Request, bytes_reply, json_reply, parse_query
+from ._messages import messages
 from ._state import Config, State
 from ._types import Receive, Scope, Send
 from ._wire import error_body, new_id
@@ -43,6 +45,11 @@ ROUTES: dict[tuple[str, str], Handler] = {
     ("GET", "/readyz"): _readyz,
     ("GET", "/v1/models"): _models,
     ("POST", "/v1/chat/completions"): chat_completions,
+    ("POST", "/v1/completions"): completions,
+    ("POST", "/v1/responses"): _responses.create,
+    ("POST", "/v1/messages"): messages,
+    ("POST", "/v1/tokenize"): _tokens.tokenize,
+    ("POST", "/v1/detokenize"): _tokens.detokenize,
     ("POST", "/v1/embeddings"): _retrieval.embeddings,
     ("POST", "/v1/rerank"): _retrieval.rerank,
     ("POST", "/v1/images/generations"): _images.generations,
@@ -107,6 +114,11 @@ class FakeLocalAIApp:
             )
         if request.route.startswith("/generated-images/") and request.method == "GET":
             return _images.generated_image
+        if request.route.startswith("/v1/responses/"):
+            if request.method == "GET":
+                return _responses.stored
+            if request.method == "POST" and request.route.endswith("/cancel"):
+                return _responses.cancel
         handler = ROUTES.get((request.method, request.route))
         if handler is not None:
             return handler

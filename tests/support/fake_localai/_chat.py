@@ -13,8 +13,8 @@ from ._wire import new_id, now, stream_error
 
 THINK_TAGS_ANSWER = "<think>thinking</think>answer"
 _THINK_TAGS_PIECE = 5  # small enough that both tags straddle chunk boundaries
-_MIDSTREAM_CHUNKS = 3
-_FAILURE = "simulated failure"
+MIDSTREAM_CHUNKS = 3
+FAILURE = "simulated failure"
 
 
 @dataclass(frozen=True)
@@ -45,7 +45,7 @@ async def chat_completions(request: Request, state: State) -> Reply:
     prompt = last_user_text(messages)
     stream = body.get("stream") is True
     if "MOCK_ERROR" in prompt and not stream:
-        raise Refusal(500, f"rpc error: code = Unknown desc = {_FAILURE}")
+        raise Refusal(500, f"rpc error: code = Unknown desc = {FAILURE}")
     answer = make_answer(model, prompt, messages, body)
     if not stream:
         return json_reply(200, _completion(model, answer))
@@ -118,7 +118,7 @@ def _completion(model: str, answer: Answer) -> dict[str, Any]:
 def _stream_events(model: str, prompt: str, answer: Answer, include_usage: bool) -> list[bytes]:
     """The SSE events in LocalAI's order: role, reasoning, content, finish, usage?, [DONE]."""
     if "MOCK_ERROR_IMMEDIATE" in prompt:
-        return [sse_event(stream_error(_FAILURE)), SSE_DONE]
+        return [sse_event(stream_error(FAILURE)), SSE_DONE]
     made = {"model": model, "id": new_id(), "created": now()}
 
     def delta(content: str | None, finish: str | None = None, **fields: Any) -> bytes:
@@ -127,8 +127,8 @@ def _stream_events(model: str, prompt: str, answer: Answer, include_usage: bool)
     events = [delta(None, role="assistant")]
     events += [delta(None, reasoning=piece) for piece in answer.reasoning]
     if "MOCK_ERROR_MIDSTREAM" in prompt:
-        events += [delta(piece) for piece in answer.content[:_MIDSTREAM_CHUNKS]]
-        return [*events, sse_event(stream_error(_FAILURE)), SSE_DONE]
+        events += [delta(piece) for piece in answer.content[:MIDSTREAM_CHUNKS]]
+        return [*events, sse_event(stream_error(FAILURE)), SSE_DONE]
     events += [delta(piece) for piece in answer.content]
     events.append(delta(None, answer.finish_reason))
     if include_usage:

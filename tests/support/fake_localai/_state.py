@@ -56,6 +56,7 @@ class State:
         self.faults = FaultBook()
         self.stats = Stats()
         self.images: dict[str, bytes] = {}
+        self.responses: dict[str, dict[str, Any]] = {}  # stored Open Responses, by id
 
     def resolve_model(self, name: Any) -> str:
         """The model a request names, LocalAI-style: first model when absent, 404 when unknown."""

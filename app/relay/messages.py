@@ -1,0 +1,77 @@
+"""Anthropic Messages (`/v1/messages`): the body read once, a whole message or its events
+relayed (native for LocalAI, translated from chat in-process: `app.translate.messages`).
+
+Errors on these routes are Anthropic-shaped (`app.errors.ErrorResponse`); a stream that fails
+after its first byte ends with an Anthropic `error` event.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator
+from dataclasses import dataclass
+from typing import Any
+
+from starlette.responses import Response
+
+from ..errors import InvalidRequest
+from ..observability.record import RequestRecord
+from ..registry import ModelTarget
+from ..state import Gateway
+from ..upstream import endpoints
+from ..upstream.open_stream import OpenStream
+from ..upstream.payloads import JsonPayload
+from .bodies import check_tools, require_field, rewrite_model
+from .events import MESSAGES_FORMAT, relay_events
+from .replies import relay_json, send_counted
+from .stream import stream_reply
+
+
+@dataclass(frozen=True, slots=True)
+class MessagesRequest:
+    """A client's Messages body and what the gateway read from it."""
+
+    body: dict[str, Any]
+    stream: bool
+
+    @classmethod
+    def parse(cls, body: dict[str, Any], target: ModelTarget) -> MessagesRequest:
+        """Read a Messages body for `target`; raise `InvalidRequest` (400) naming the first bad
+        field. `max_tokens` is required, as by Anthropic, unless the model has a default."""
+        require_field(body, "messages", list)
+        limit = body.get("max_tokens", target.defaults.get("max_tokens"))
+        if type(limit) is not int or limit < 1:
+            raise InvalidRequest(
+                "'max_tokens' is required and must be a positive integer.", param="max_tokens"
+            )
+        check_tools(body, target)
+        return cls(body, body.get("stream") is True)
+
+    def payload(self) -> JsonPayload:
+        """The upstream bodies: the model's defaults applied and its LocalAI name set."""
+        return JsonPayload(self.body)
+
+
+async def create_message(
+    gateway: Gateway, target: ModelTarget, request: MessagesRequest, record: RequestRecord | None
+) -> Response:
+    """Relay a whole message, with the model renamed back to the internal id."""
+    payload = request.payload()
+    served = await send_counted(gateway, target, endpoints.MESSAGES, payload, record=record)
+    return relay_json(served, target)
+
+
+async def stream_message(
+    gateway: Gateway, target: ModelTarget, request: MessagesRequest, record: RequestRecord | None
+) -> Response:
+    """Relay the upstream event stream once its first answer event arrived."""
+
+    def relay(stream: OpenStream) -> AsyncGenerator[bytes]:
+        member = stream.target.member
+        return relay_events(
+            stream, MESSAGES_FORMAT, lambda data: rewrite_model(data, member), record
+        )
+
+    payload, failure = request.payload(), MESSAGES_FORMAT.failure
+    return await stream_reply(
+        gateway, target, endpoints.MESSAGES, payload, relay, record=record, failure=failure
+    )
