@@ -1,8 +1,9 @@
-"""Images in chat messages: fetched by the gateway and sent upstream as checked `data:` URIs.
+"""Images in chat, Responses and Messages bodies: fetched by the gateway, sent upstream inline.
 
 LocalAI refuses private addresses and silently drops an image it cannot fetch or decode (the
 request still answers 200); the gateway instead fetches http(s) images itself (see
 `safe_fetch`), checks every image (type, signature, size) and answers a 400 naming the part.
+Where the images of each API's body are is `image_parts`' job.
 """
 
 from __future__ import annotations
@@ -12,45 +13,29 @@ import base64
 import binascii
 import re
 from collections.abc import Awaitable, Callable
-from typing import Any
 
 from ..errors import InvalidRequest
 from ..registry import Capability, ModelTarget
 from ..settings import Settings
+from .image_parts import ImagePart, ImageParts
 from .safe_fetch import FetchClient, FetchPolicy, FetchRefused, safe_fetch
 from .sniff import GIF, JPEG, PNG, WEBP, sniff_image
 
 FETCHES_AT_ONCE = 4  # per request: a message full of image URLs fetches them a few at a time
-IMAGE_PART_TYPES = frozenset({"image_url", "image"})  # LocalAI reads `image_url.url` for both
 VISION_TYPES = frozenset({PNG, JPEG, WEBP, GIF})
 _DATA_URI = re.compile(r"^data:(?P<type>[\w.+-]+/[\w.+-]+)(?:;[^,;]+)*;base64,", re.ASCII)
 
 
-def image_parts(body: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
-    """Return (param, part) for every image part of the messages; a quick scan, no copies."""
-    messages = body.get("messages")
-    if not isinstance(messages, list):
-        return []
-    found = []
-    for i, message in enumerate(messages):
-        content = message.get("content") if isinstance(message, dict) else None
-        if isinstance(content, list):
-            for j, part in enumerate(content):
-                if isinstance(part, dict) and part.get("type") in IMAGE_PART_TYPES:
-                    found.append((f"messages[{i}].content[{j}].image_url", part))
-    return found
-
-
 def plan_images(
-    body: dict[str, Any], target: ModelTarget, settings: Settings, fetcher: FetchClient
+    images: ImageParts, target: ModelTarget, settings: Settings, fetcher: FetchClient
 ) -> Callable[[], Awaitable[None]] | None:
-    """Check the chat `body`'s images now; return the fetches of its image URLs, to run once
-    the request is admitted (they replace each URL by a checked `data:` URI), or None.
+    """Check a body's `images` now; return the fetches of their URLs, to run once the request
+    is admitted (each puts its checked image back inline), or None.
 
     Raises `CapabilityNotSupported` when the model lacks `vision`, and `InvalidRequest` (400)
     for more than `MAX_IMAGES_PER_REQUEST` images or, naming the part, an unusable one.
     """
-    parts = image_parts(body)
+    parts = images.parts
     if not parts:
         return None
     target.require(Capability.VISION)
@@ -59,10 +44,10 @@ def plan_images(
         raise InvalidRequest(
             f"Too many images: {len(parts)} (the limit is {limit}, "
             "LOCALAI_GATEWAY_MAX_IMAGES_PER_REQUEST).",
-            param="messages",
+            param=images.field,
             code="too_many_images",
         )
-    fetches = [fetch for param, part in parts if (fetch := _plan(part, param, settings))]
+    fetches = [part for part in parts if _needs_fetch(part, settings)]
     if not fetches:
         return None
     policy = FetchPolicy(
@@ -74,13 +59,11 @@ def plan_images(
     async def fetch_all() -> None:
         turns = asyncio.Semaphore(FETCHES_AT_ONCE)
 
-        async def fetch(holder: dict[str, Any], param: str) -> None:
+        async def fetch(part: ImagePart) -> None:
             async with turns:
-                holder["url"] = await _fetch_as_data_uri(holder["url"], param, policy, fetcher)
+                part.put(*await _fetch_inline(part, policy, fetcher))
 
-        results = await asyncio.gather(
-            *(fetch(holder, param) for holder, param in fetches), return_exceptions=True
-        )
+        results = await asyncio.gather(*map(fetch, fetches), return_exceptions=True)
         for result in results:  # the first failing part, in message order
             if isinstance(result, BaseException):
                 raise result
@@ -88,27 +71,25 @@ def plan_images(
     return fetch_all
 
 
-def _plan(
-    part: dict[str, Any], param: str, settings: Settings
-) -> tuple[dict[str, Any], str] | None:
-    """Check one image part; return (its holder, param) when its URL must be fetched."""
-    holder = part.get("image_url")
-    url = holder.get("url") if isinstance(holder, dict) else None
-    if not isinstance(holder, dict) or not isinstance(url, str):
-        raise InvalidRequest(f"{param} must be an object with a string 'url'.", param=param)
-    if url.startswith("data:"):
-        check_data_uri(url, param, settings.max_image_bytes)
-        return None
-    if url.startswith(("http://", "https://")):
-        return holder, param
-    raise InvalidRequest(f"{param}: the url must be http(s) or a base64 data: URI.", param=param)
+def _needs_fetch(part: ImagePart, settings: Settings) -> bool:
+    """Check one image now (a `data:` URI whole); True when its http(s) URL must be fetched."""
+    if part.url.startswith("data:"):
+        check_data_uri(part.url, part.param, settings.max_image_bytes)
+        return False
+    if part.url.startswith(("http://", "https://")):
+        return True
+    raise InvalidRequest(
+        f"{part.param}: the url must be http(s) or a base64 data: URI.", param=part.param
+    )
 
 
-async def _fetch_as_data_uri(
-    url: str, param: str, policy: FetchPolicy, fetcher: FetchClient
-) -> str:
+async def _fetch_inline(
+    part: ImagePart, policy: FetchPolicy, fetcher: FetchClient
+) -> tuple[str, str]:
+    """Fetch and check `part`'s image; return its MIME type and base64 content."""
+    param = part.param
     try:
-        fetched = await safe_fetch(fetcher, url, policy)
+        fetched = await safe_fetch(fetcher, part.url, policy)
     except FetchRefused as exc:
         raise InvalidRequest(
             f"{param}: the image could not be fetched: {exc}.",
@@ -117,7 +98,7 @@ async def _fetch_as_data_uri(
         ) from exc
     declared = fetched.content_type.split(";", 1)[0].strip().lower()
     kind = _check_image(fetched.content, declared, param)
-    return f"data:{kind};base64,{base64.b64encode(fetched.content).decode()}"
+    return kind, base64.b64encode(fetched.content).decode()
 
 
 def check_data_uri(uri: str, param: str, max_bytes: int) -> None:

@@ -18,6 +18,7 @@ from ..observability.record import RequestRecord
 from ..registry import ModelTarget
 from ..state import Gateway
 from ..upstream import endpoints
+from ..upstream.dispatch import Prepare
 from ..upstream.open_stream import OpenStream
 from ..upstream.payloads import JsonPayload
 from .bodies import check_tools, require_field, rewrite_model
@@ -52,16 +53,26 @@ class MessagesRequest:
 
 
 async def create_message(
-    gateway: Gateway, target: ModelTarget, request: MessagesRequest, record: RequestRecord | None
+    gateway: Gateway,
+    target: ModelTarget,
+    request: MessagesRequest,
+    record: RequestRecord | None,
+    prepare: Prepare | None = None,
 ) -> Response:
     """Relay a whole message, with the model renamed back to the internal id."""
     payload = request.payload()
-    served = await send_counted(gateway, target, endpoints.MESSAGES, payload, record=record)
+    served = await send_counted(
+        gateway, target, endpoints.MESSAGES, payload, record=record, prepare=prepare
+    )
     return relay_json(served, target)
 
 
 async def stream_message(
-    gateway: Gateway, target: ModelTarget, request: MessagesRequest, record: RequestRecord | None
+    gateway: Gateway,
+    target: ModelTarget,
+    request: MessagesRequest,
+    record: RequestRecord | None,
+    prepare: Prepare | None = None,
 ) -> Response:
     """Relay the upstream event stream once its first answer event arrived."""
 
@@ -73,5 +84,12 @@ async def stream_message(
 
     payload, failure = request.payload(), MESSAGES_FORMAT.failure
     return await stream_reply(
-        gateway, target, endpoints.MESSAGES, payload, relay, record=record, failure=failure
+        gateway,
+        target,
+        endpoints.MESSAGES,
+        payload,
+        relay,
+        record=record,
+        prepare=prepare,
+        failure=failure,
     )

@@ -18,7 +18,7 @@ from ..observability.record import RequestRecord
 from ..registry import ModelTarget, Registry
 from ..state import Gateway
 from ..upstream import endpoints
-from ..upstream.dispatch import Served
+from ..upstream.dispatch import Prepare, Served
 from ..upstream.endpoints import Endpoint
 from ..upstream.open_stream import LOCALAI, OpenStream
 from ..upstream.payloads import NO_PAYLOAD, JsonPayload
@@ -107,20 +107,28 @@ class ResponsesRequest:
 
 
 async def create_response(
-    gateway: Gateway, target: ModelTarget, request: ResponsesRequest, record: RequestRecord | None
+    gateway: Gateway,
+    target: ModelTarget,
+    request: ResponsesRequest,
+    record: RequestRecord | None,
+    prepare: Prepare | None = None,
 ) -> Response:
     """Relay a whole response: model and ids renamed to the gateway's."""
     pin = request.pin(gateway.registry, target)
     payload = request.payload()
     served = await send_counted(
-        gateway, target, endpoints.RESPONSES, payload, record=record, pin=pin
+        gateway, target, endpoints.RESPONSES, payload, record=record, pin=pin, prepare=prepare
     )
     rewrite = request.rewrite(served.target, served.backend, served.replica)
     return relay_json(served, target, rewrite(served.reply.content))
 
 
 async def stream_response(
-    gateway: Gateway, target: ModelTarget, request: ResponsesRequest, record: RequestRecord | None
+    gateway: Gateway,
+    target: ModelTarget,
+    request: ResponsesRequest,
+    record: RequestRecord | None,
+    prepare: Prepare | None = None,
 ) -> Response:
     """Relay the upstream event stream once its first answer event arrived."""
 
@@ -136,6 +144,7 @@ async def stream_response(
         relay,
         record=record,
         pin=request.pin(gateway.registry, target),
+        prepare=prepare,
         failure=RESPONSES_FORMAT.failure,
     )
 

@@ -11,6 +11,8 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Request
 from starlette.responses import Response
 
+from ..media.image_parts import messages_images
+from ..media.vision import plan_images
 from ..observability import current_record
 from ..registry import Capability
 from ..relay import messages as relay_messages
@@ -29,10 +31,12 @@ async def messages(request: Request) -> Response:
     gateway: Gateway = request.state.gateway  # not Depends: a hot route
     body, target = await model_request(request, gateway, Capability.CHAT)
     message = MessagesRequest.parse(body, target)
+    images = messages_images(body)
+    fetch_images = plan_images(images, target, gateway.settings, gateway.image_fetcher)
     record = current_record(request)
     if message.stream:
-        return await relay_messages.stream_message(gateway, target, message, record)
-    return await relay_messages.create_message(gateway, target, message, record)
+        return await relay_messages.stream_message(gateway, target, message, record, fetch_images)
+    return await relay_messages.create_message(gateway, target, message, record, fetch_images)
 
 
 @router.post("/v1/messages/count_tokens", summary="Count the tokens of a message (Anthropic)")

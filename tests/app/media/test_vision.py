@@ -17,7 +17,6 @@ from fastapi.testclient import TestClient
 
 from app.main import create_app
 from app.media.safe_fetch import FetchPolicy, FetchRefused, fetch_client, safe_fetch
-from app.media.vision import image_parts
 from app.settings import Settings
 
 from ...support.chunks import localai_chat
@@ -189,15 +188,118 @@ def test_text_only_chat_is_untouched(client: TestClient, localai: respx.MockRout
     assert orjson.loads(upstream.calls.last.request.content)["messages"] == body["messages"]
 
 
-def test_image_parts_scan_names_each_part() -> None:
-    body = chat("http://a/b.png")
-    body["messages"].append({"role": "user", "content": "plain"})
-    body["messages"].append({"role": "user", "content": [{"type": "image", "image_url": {}}]})
-    assert [param for param, _ in image_parts(body)] == [
-        "messages[1].content[1].image_url",
-        "messages[3].content[0].image_url",
-    ]
-    assert image_parts({"messages": "nope"}) == []
+def responses_body(url: str, model: str = "vision-model") -> dict[str, Any]:
+    content = [{"type": "input_text", "text": "what is this?"}]
+    content.append({"type": "input_image", "image_url": url})
+    return {"model": model, "input": [{"role": "user", "content": content}]}
+
+
+def messages_body(source: dict[str, Any], model: str = "vision-model") -> dict[str, Any]:
+    content = [{"type": "image", "source": source}, {"type": "text", "text": "what is this?"}]
+    return {"model": model, "max_tokens": 8, "messages": [{"role": "user", "content": content}]}
+
+
+LOCALAI_RESPONSE = {"id": "resp_1", "object": "response", "model": "minicpm-v-4_5", "output": []}
+LOCALAI_MESSAGE = {
+    "id": "msg_1",
+    "type": "message",
+    "role": "assistant",
+    "content": [{"type": "text", "text": "a cat"}],
+    "model": "minicpm-v-4_5",
+    "stop_reason": "end_turn",
+    "usage": {"input_tokens": 3, "output_tokens": 2},
+}
+
+
+def test_responses_image_urls_are_fetched_and_inlined(
+    client: TestClient, localai: respx.MockRouter
+) -> None:
+    upstream = localai.post("/v1/responses").respond(json=LOCALAI_RESPONSE)
+    localai.get(IMAGE_URL).respond(content=PNG, headers={"content-type": "image/png"})
+    response = client.post("/v1/responses", json=responses_body(IMAGE_URL))
+    assert response.status_code == 200, response.text
+    sent = orjson.loads(upstream.calls.last.request.content)
+    assert sent["input"][0]["content"][1]["image_url"] == data_uri("image/png", PNG)
+
+
+@pytest.mark.parametrize(
+    ("body", "param"),
+    [
+        (responses_body("http://10.0.0.7/cat.png"), "input[0].content[1].image_url"),
+        (responses_body(data_uri("image/jpeg", PNG)), "input[0].content[1].image_url"),
+        (responses_body("cat.png"), "input[0].content[1].image_url"),
+        (
+            {
+                "model": "vision-model",
+                "input": [
+                    {"role": "user", "content": [{"type": "input_image", "file_id": "file-1"}]}
+                ],
+            },
+            "input[0].content[0].file_id",
+        ),
+        (
+            {
+                "model": "vision-model",
+                "input": [
+                    {
+                        "role": "user",
+                        "content": [
+                            {"type": "input_file", "file_url": "http://169.254.169.254/secrets"}
+                        ],
+                    }
+                ],
+            },
+            "input[0].content[0].file_url",
+        ),
+    ],
+)
+def test_responses_images_and_media_urls_the_gateway_cannot_check_are_400s(
+    client: TestClient, localai: respx.MockRouter, body: dict[str, Any], param: str
+) -> None:
+    response = client.post("/v1/responses", json=body)
+    assert openai_error(response, 400)["param"] == param
+    assert not localai.calls, "nothing is fetched and nothing goes upstream"
+
+
+def test_responses_images_need_the_vision_capability(
+    client: TestClient, localai: respx.MockRouter
+) -> None:
+    body = responses_body(data_uri("image/png", PNG), model="chat-model")
+    openai_error(client.post("/v1/responses", json=body), 400, "model_capability_not_supported")
+    assert not localai.calls
+
+
+def test_messages_url_images_become_base64_sources(
+    client: TestClient, localai: respx.MockRouter
+) -> None:
+    """LocalAI reads only base64 sources (it drops a url source without a word)."""
+    upstream = localai.post("/v1/messages").respond(json=LOCALAI_MESSAGE)
+    localai.get(IMAGE_URL).respond(content=PNG, headers={"content-type": "image/png"})
+    response = client.post("/v1/messages", json=messages_body({"type": "url", "url": IMAGE_URL}))
+    assert response.status_code == 200, response.text
+    sent = orjson.loads(upstream.calls.last.request.content)
+    source = {"type": "base64", "media_type": "image/png", "data": base64.b64encode(PNG).decode()}
+    assert sent["messages"][0]["content"][0]["source"] == source
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        {"type": "base64", "media_type": "image/jpeg", "data": base64.b64encode(PNG).decode()},
+        {"type": "base64", "media_type": "image/png", "data": "!!"},
+        {"type": "url", "url": "http://192.168.1.1/cat.png"},
+        {"type": "file", "file_id": "file-1"},
+    ],
+)
+def test_unusable_messages_images_are_anthropic_400s_naming_the_block(
+    client: TestClient, localai: respx.MockRouter, source: dict[str, Any]
+) -> None:
+    response = client.post("/v1/messages", json=messages_body(source))
+    assert response.status_code == 400, response.text
+    error = response.json()
+    assert error["type"] == "error" and error["error"]["type"] == "invalid_request_error"
+    assert "messages[0].content[0].source" in error["error"]["message"]
+    assert not localai.calls
 
 
 # safe_fetch on its own: name resolution is checked, then the checked address is connected to.
