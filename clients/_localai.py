@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import weakref
 from collections.abc import AsyncGenerator, AsyncIterator, Mapping, Sequence
 from typing import Any, Literal, TypeVar, overload
 
@@ -21,7 +22,7 @@ from ._config import Timeouts
 from ._errors import UpstreamSchemaViolation
 from ._media import Media, image_url, multipart, read_media
 from ._options import DEFAULT_MAX_READ_BYTES, server_root, timeouts_for
-from ._replies import chat_chunks, loads, shaped
+from ._replies import chat_chunks, shaped, upstream_json
 from ._retry import Backoff, retrying
 from ._streams import AsyncStream, StreamOpener, mapped, open_stream
 from ._structured import InvalidAnswer, Schema, structure_for
@@ -93,6 +94,7 @@ class LocalAIClient:
             transport=transport or httpx.AsyncHTTPTransport(),
             max_read_bytes=max_read_bytes,
         )
+        self._streams: weakref.WeakSet[AsyncStream[Any]] = weakref.WeakSet()
         self._closed = False
 
     async def __aenter__(self) -> LocalAIClient:
@@ -103,8 +105,14 @@ class LocalAIClient:
         await self.aclose()
 
     async def aclose(self) -> None:
-        """Close the connection pool; further calls raise RuntimeError. Idempotent."""
+        """Close the open streams, then the connection pool; further calls raise RuntimeError.
+        Idempotent."""
         self._closed = True
+        # Each stream closes its generators outermost first; left to the loop's shutdown they
+        # would be closed in any order, and Python 3.11's contextlib fails on an inner
+        # generator closed before the `async with` around it exits.
+        for stream in list(self._streams):
+            await stream.aclose()
         await self._upstream.aclose()
 
     def _check_open(self) -> None:
@@ -142,7 +150,7 @@ class LocalAIClient:
 
     async def _post(self, path: str, payload: dict[str, Any], model: str) -> Any:
         reply = await self._send("POST", path, orjson.dumps(payload), model)
-        return loads(reply.content, model)
+        return upstream_json(reply.content, model)
 
     # ------------------------------------------------------------------ chat
 
@@ -205,7 +213,9 @@ class LocalAIClient:
             ) as events:
                 yield chat_chunks(events, model)
 
-        return await retrying(lambda: open_stream(source()), self._backoff, deadline)
+        stream = await retrying(lambda: open_stream(source()), self._backoff, deadline)
+        self._streams.add(stream)
+        return stream
 
     @overload
     async def grammar_constrained_generation(
@@ -315,7 +325,7 @@ class LocalAIClient:
     async def list_models(self) -> list[dict[str, Any]]:
         """The models the server offers, each a dict with at least `id`."""
         reply = await self._send("GET", MODELS, None, "", content_type=None)
-        return shaped(model_list, loads(reply.content, ""), "")
+        return shaped(model_list, upstream_json(reply.content, ""), "")
 
     async def create_transcription(
         self, /, audio: Media, model: str, **fields: str | int | float | bool | None
@@ -327,7 +337,7 @@ class LocalAIClient:
         reply = await self._send("POST", TRANSCRIPTIONS, body, model, content_type)
         if not reply.content_type.startswith(JSON):
             return Transcription(text=reply.content.decode("utf-8", errors="replace"))
-        return shaped(Transcription.from_dict, loads(reply.content, model), model)
+        return shaped(Transcription.from_dict, upstream_json(reply.content, model), model)
 
     async def create_speech(
         self, /, input_text: str, model: str, voice: str | None = None, **kwargs: Any

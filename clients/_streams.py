@@ -28,7 +28,7 @@ T = TypeVar("T")
 class AsyncStream(AsyncIterator[T], Generic[T]):
     """Items of one streamed answer: `async for` them; `aclose()` or `async with` ends it."""
 
-    __slots__ = ("_items",)
+    __slots__ = ("__weakref__", "_items")
 
     def __init__(self, items: AsyncGenerator[T]) -> None:
         self._items = items

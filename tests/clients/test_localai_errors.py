@@ -310,6 +310,21 @@ async def test_a_stream_opened_but_never_read_is_closed_when_dropped() -> None:
         await asyncio.wait_for(body.closed.wait(), 2)
 
 
+async def test_closing_the_client_closes_its_open_streams_outermost_first() -> None:
+    """Left to the loop's shutdown, nested stream generators close in any order, and Python
+    3.11's contextlib then raises "generator didn't stop after athrow()"."""
+    body = Tracked([sse_event(chunk("a")), sse_event(chunk("b"))], pause=30)
+    client = client_over(body)
+    pieces = await client.chat_completion(MESSAGES, MODEL, stream=True)
+    chunks = await client.stream_chat(MESSAGES, MODEL)
+    assert await anext(pieces) == "a"
+    await client.aclose()
+    assert body.closed.is_set()
+    for stream in (pieces, chunks):
+        with pytest.raises(StopAsyncIteration):
+            await anext(stream)
+
+
 async def test_lifecycle(localai: respx.MockRouter) -> None:
     localai.post(CHAT).respond(json=localai_chat(MODEL))
     client = LocalAIClient(BASE)
