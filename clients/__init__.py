@@ -31,6 +31,7 @@ from ._localai import LocalAIClient
 from ._media import sniff_image
 from ._normalize import error_type_for, normalize_error
 from ._options import DEFAULT_MAX_READ_BYTES, ClientOptions
+from ._replies import upstream_json
 from ._sse import EventTooLarge, iter_sse_batches
 from ._streams import AsyncStream, StreamOpener, SyncStream
 from ._sync import SyncLocalAIClient
@@ -91,6 +92,7 @@ __all__ = [
     "iter_sse_batches",
     "normalize_error",
     "sniff_image",
+    "upstream_json",
 ]
 
 for _name in __all__:

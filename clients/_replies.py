@@ -28,13 +28,14 @@ def shaped(parse: Callable[[Any], T], raw: Any, model: str) -> T:
         ) from exc
 
 
-def loads(content: bytes, model: str) -> Any:
-    """The parsed JSON of a reply or event."""
+def upstream_json(content: bytes, model: str, what: str = "an answer") -> Any:
+    """The parsed JSON of an upstream reply or event (`what`, for the error); malformed JSON
+    is an `UpstreamProtocolError`."""
     try:
         return orjson.loads(content)
     except orjson.JSONDecodeError as exc:
         raise UpstreamProtocolError(
-            f"model {model!r}: the upstream answer is not JSON", model=model
+            f"model {model!r}: the upstream sent {what} that is not valid JSON", model=model
         ) from exc
 
 
@@ -43,4 +44,4 @@ async def chat_chunks(events: EventStream, model: str) -> AsyncGenerator[ChatChu
     async with contextlib.aclosing(aiter(events)) as batches:
         async for batch in batches:
             for data in batch:
-                yield shaped(ChatChunk.from_dict, loads(data, model), model)
+                yield shaped(ChatChunk.from_dict, upstream_json(data, model, "an event"), model)

@@ -13,8 +13,6 @@ from typing import Any
 import orjson
 from starlette.requests import Request
 
-from clients import UpstreamProtocolError
-
 from ..errors import CapabilityNotSupported, InvalidRequest, PayloadTooLarge
 from ..registry import Capability, ModelTarget
 
@@ -90,16 +88,6 @@ def check_tools(body: dict[str, Any], target: ModelTarget) -> None:
             + ", ".join(sorted(target.capabilities)),
             param=sent,
         )
-
-
-def upstream_json(content: bytes, model: str, what: str) -> Any:
-    """Parse an upstream body or event; malformed JSON is an `UpstreamProtocolError`."""
-    try:
-        return orjson.loads(content)
-    except orjson.JSONDecodeError as exc:
-        raise UpstreamProtocolError(
-            f"model {model!r}: the upstream sent {what} that is not valid JSON", model=model
-        ) from exc
 
 
 def rewrite_model(content: bytes, member: bytes) -> bytes:

@@ -9,6 +9,8 @@ from typing import Any
 import orjson
 from starlette.responses import Response
 
+from clients import upstream_json
+
 from ..errors import OutputValidationFailed
 from ..observability.record import RequestRecord
 from ..pipeline import build_chain, check_output, split_reasoning_message
@@ -17,7 +19,6 @@ from ..state import Gateway
 from ..upstream import endpoints
 from ..upstream.dispatch import Prepare
 from ..upstream.open_stream import OpenStream
-from .bodies import upstream_json
 from .chat_request import ChatRequest
 from .replies import relay_json, send_counted
 from .stream import relay_stream, stream_reply

@@ -14,7 +14,7 @@ from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any
 
-from clients import UpstreamError
+from clients import UpstreamError, upstream_json
 
 from ..errors import GatewayError, GatewayFailure, UpstreamSchemaViolation, scrub
 from ..observability.record import RequestRecord
@@ -25,7 +25,7 @@ from ..upstream.dispatch import Prepare
 from ..upstream.endpoints import Endpoint
 from ..upstream.open_stream import Opening, OpenStream
 from ..upstream.payloads import Payload
-from .bodies import rewrite_model, upstream_json
+from .bodies import rewrite_model
 from .replies import reply_headers
 from .sse import DONE_FRAME, KEEPALIVE_FRAME, SSEResponse, dump_like_localai, error_frame, frame
 from .usage import CompletionCount, record_usage

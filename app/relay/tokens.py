@@ -12,7 +12,7 @@ from typing import Any
 import orjson
 from starlette.responses import Response
 
-from clients import UpstreamProtocolError
+from clients import UpstreamProtocolError, upstream_json
 
 from ..observability.record import RequestRecord
 from ..registry import ModelTarget
@@ -21,7 +21,6 @@ from ..translate.messages import text_of
 from ..upstream import endpoints
 from ..upstream.endpoints import Endpoint
 from ..upstream.payloads import JsonPayload
-from .bodies import upstream_json
 from .replies import JSON, relay_json, reply_headers
 from .usage import record_usage
 
