@@ -1,11 +1,9 @@
-"""Audio: transcriptions (multipart, OpenAI's `text` format mapped to LocalAI's `txt`) and speech.
+"""Audio: transcriptions (multipart, OpenAI's `text` format mapped to LocalAI's `txt`).
 
 Replies are relayed with LocalAI's content type; JSON ones get `model` rewritten to the id.
 """
 
 from __future__ import annotations
-
-from typing import Any
 
 from starlette.datastructures import FormData
 from starlette.responses import Response
@@ -16,7 +14,7 @@ from ..registry import ModelTarget
 from ..relay.replies import relay_json
 from ..state import Gateway
 from ..upstream import endpoints
-from ..upstream.payloads import FormPayload, JsonPayload
+from ..upstream.payloads import FormPayload
 from .uploads import file_field
 
 # OpenAI's formats and LocalAI's own; LocalAI answers a 500 for `text`, which it calls `txt`.
@@ -74,13 +72,3 @@ def _transcription_fields(form: FormData) -> dict[str, str | list[str]]:
 
 def _as_list(value: str | list[str]) -> list[str]:
     return value if isinstance(value, list) else [value]
-
-
-async def speak(
-    gateway: Gateway, target: ModelTarget, body: dict[str, Any], record: RequestRecord | None = None
-) -> Response:
-    """Relay a speech request; the audio comes back in LocalAI's format and content type."""
-    served = await gateway.dispatcher.send(
-        target, endpoints.SPEECH, JsonPayload(body), record=record
-    )
-    return relay_json(served, target)

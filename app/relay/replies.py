@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from starlette.responses import Response
 
 from ..observability.record import RequestRecord
@@ -9,7 +11,7 @@ from ..registry import ModelTarget
 from ..state import Gateway
 from ..upstream.dispatch import Prepare, Served
 from ..upstream.endpoints import Endpoint
-from ..upstream.payloads import Payload
+from ..upstream.payloads import JsonPayload, Payload
 from .bodies import rewrite_model
 from .usage import record_reply_usage
 
@@ -56,3 +58,16 @@ async def send_counted(
     )
     record_reply_usage(record, served.reply.content)
     return served
+
+
+async def relay_body(
+    gateway: Gateway,
+    target: ModelTarget,
+    endpoint: Endpoint,
+    body: dict[str, Any],
+    record: RequestRecord | None,
+) -> Response:
+    """Send the client's JSON `body` to `endpoint` (the model's defaults applied) and relay the
+    whole reply as it is, its model renamed (speech, rerank: nothing to add or check)."""
+    served = await gateway.dispatcher.send(target, endpoint, JsonPayload(body), record=record)
+    return relay_json(served, target)

@@ -12,7 +12,9 @@ from ..media.uploads import read_form, text_field
 from ..observability import current_record
 from ..registry import Capability
 from ..relay.bodies import require_field
+from ..relay.replies import relay_body
 from ..state import Gateway, get_gateway
+from ..upstream import endpoints
 from . import model_request, target_for
 
 router = APIRouter()
@@ -34,4 +36,4 @@ async def speech(request: Request, gateway: GatewayDep) -> Response:
     """Speak `input`; the audio is relayed with LocalAI's content type (WAV by default)."""
     body, target = await model_request(request, gateway, Capability.SPEECH)
     require_field(body, "input", str)
-    return await audio.speak(gateway, target, body, current_record(request))
+    return await relay_body(gateway, target, endpoints.SPEECH, body, current_record(request))
