@@ -11,7 +11,7 @@ from ..registry import ModelTarget
 from ..state import Gateway
 from ..upstream.dispatch import Prepare, Served
 from ..upstream.endpoints import Endpoint
-from ..upstream.payloads import JsonPayload, Payload
+from ..upstream.payloads import Build, JsonPayload, Payload, with_model_defaults
 from .bodies import rewrite_model
 from .usage import record_reply_usage
 
@@ -66,8 +66,11 @@ async def relay_body(
     endpoint: Endpoint,
     body: dict[str, Any],
     record: RequestRecord | None,
+    build: Build = with_model_defaults,
 ) -> Response:
-    """Send the client's JSON `body` to `endpoint` (the model's defaults applied) and relay the
-    whole reply as it is, its model renamed (speech, rerank: nothing to add or check)."""
-    served = await gateway.dispatcher.send(target, endpoint, JsonPayload(body), record=record)
+    """Send the client's JSON `body` to `endpoint` (made for each model by `build`) and relay
+    the whole reply as it is, its model renamed (speech, rerank, tokenize: nothing to add or
+    check)."""
+    payload = JsonPayload(body, build)
+    served = await gateway.dispatcher.send(target, endpoint, payload, record=record)
     return relay_json(served, target)

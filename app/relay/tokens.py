@@ -1,5 +1,4 @@
-"""Tokens: LocalAI's `/v1/tokenize` and `/v1/detokenize` relayed, and Anthropic's
-`count_tokens` answered with the model's tokenizer (LocalAI has no such route).
+"""Anthropic's `count_tokens`, answered with the model's tokenizer (LocalAI has no such route).
 
 `count_tokens` counts the text of the system prompt, the turns and the tools (as JSON) with
 the model's own tokenizer; the tokens the chat template adds around them are not counted.
@@ -19,36 +18,16 @@ from ..registry import ModelTarget
 from ..state import Gateway
 from ..translate.messages import text_of
 from ..upstream import endpoints
-from ..upstream.endpoints import Endpoint
-from ..upstream.payloads import JsonPayload
-from .replies import JSON, relay_json, reply_headers
+from ..upstream.payloads import JsonPayload, with_model_name
+from .replies import JSON, reply_headers
 from .usage import record_usage
-
-
-def _named(body: dict[str, Any], target: ModelTarget, in_process: bool) -> dict[str, Any]:
-    """The body with the model's LocalAI name (no generation defaults: nothing generates)."""
-    return {**body, "model": target.localai_model}
-
-
-async def relay_tokens(
-    gateway: Gateway,
-    target: ModelTarget,
-    endpoint: Endpoint,
-    body: dict[str, Any],
-    record: RequestRecord | None,
-) -> Response:
-    """Relay a tokenize or detokenize request (LocalAI's shapes both ways)."""
-    served = await gateway.dispatcher.send(
-        target, endpoint, JsonPayload(body, _named), record=record
-    )
-    return relay_json(served, target)
 
 
 async def count_tokens(
     gateway: Gateway, target: ModelTarget, body: dict[str, Any], record: RequestRecord | None
 ) -> Response:
     """Anthropic's `{"input_tokens": N}` for a Messages body, from the model's tokenizer."""
-    payload = JsonPayload({"content": text_of(body)}, _named)
+    payload = JsonPayload({"content": text_of(body)}, with_model_name)
     served = await gateway.dispatcher.send(target, endpoints.TOKENIZE, payload, record=record)
     reply = upstream_json(served.reply.content, target.id, "a tokenize answer")
     tokens = reply.get("tokens") if isinstance(reply, dict) else None

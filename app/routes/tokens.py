@@ -10,9 +10,10 @@ from starlette.responses import Response
 from ..observability import current_record
 from ..registry import Capability
 from ..relay.bodies import require_field
-from ..relay.tokens import relay_tokens
+from ..relay.replies import relay_body
 from ..state import Gateway, get_gateway
 from ..upstream import endpoints
+from ..upstream.payloads import with_model_name
 from . import model_request
 
 router = APIRouter()
@@ -24,7 +25,8 @@ async def tokenize(request: Request, gateway: GatewayDep) -> Response:
     """`{"model", "content"}` -> `{"tokens": [...]}`."""
     body, target = await model_request(request, gateway, Capability.CHAT)
     require_field(body, "content", str)
-    return await relay_tokens(gateway, target, endpoints.TOKENIZE, body, current_record(request))
+    record = current_record(request)
+    return await relay_body(gateway, target, endpoints.TOKENIZE, body, record, with_model_name)
 
 
 @router.post("/v1/detokenize", summary="Turn tokens back into text (LocalAI)")
@@ -32,4 +34,5 @@ async def detokenize(request: Request, gateway: GatewayDep) -> Response:
     """`{"model", "tokens"}` -> `{"content"}`."""
     body, target = await model_request(request, gateway, Capability.CHAT)
     require_field(body, "tokens", list)
-    return await relay_tokens(gateway, target, endpoints.DETOKENIZE, body, current_record(request))
+    record = current_record(request)
+    return await relay_body(gateway, target, endpoints.DETOKENIZE, body, record, with_model_name)

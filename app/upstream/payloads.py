@@ -43,6 +43,14 @@ def with_model_defaults(
     return body
 
 
+def with_model_name(
+    body: dict[str, Any], target: ModelTarget, in_process: bool = False
+) -> dict[str, Any]:
+    """A copy of `body` naming the LocalAI model, without its defaults (for calls that do not
+    generate, e.g. tokenize)."""
+    return {**body, "model": target.localai_model}
+
+
 Build = Callable[[dict[str, Any], ModelTarget, bool], dict[str, Any]]
 """Makes one model's upstream body from a copy of the client's: (body, target, in_process)."""
 
