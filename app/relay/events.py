@@ -20,7 +20,7 @@ from ..observability.record import RequestRecord
 from ..upstream.open_stream import OpenStream
 from .sse import DONE_FRAME, frame
 from .stream import Failure, ended
-from .usage import record_event_usage
+from .usage import EVENT_TEXT, CompletionCount, record_event_usage
 
 Rewrite = Callable[[bytes], bytes]
 
@@ -62,14 +62,16 @@ def relay_events(
 ) -> AsyncGenerator[bytes]:
     """Frame each batch of events as it arrives, `rewrite` it, and note the token counts it
     carries; the relay owns the stream and closes it however it ends (see `ended`)."""
-    frames = _named_frames(stream, rewrite, record)
-    return ended(stream, frames, record, done=form.done, failure=form.failure)
+    counted = CompletionCount(EVENT_TEXT)
+    frames = _named_frames(stream, rewrite, record, counted)
+    return ended(stream, frames, record, counted, done=form.done, failure=form.failure)
 
 
 async def _named_frames(
-    stream: OpenStream, rewrite: Rewrite, record: RequestRecord | None
+    stream: OpenStream, rewrite: Rewrite, record: RequestRecord | None, counted: CompletionCount
 ) -> AsyncGenerator[bytes]:
     async for batch in stream.batches():
+        counted.add(batch)
         frames = rewrite(b"".join(map(named_frame, batch)))
         record_event_usage(record, frames)
         yield frames

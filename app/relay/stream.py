@@ -122,10 +122,12 @@ async def ended(
     """`frames`, then `done`; a failure of any kind mid-way ends the stream with `failure`'s
     frames and a failure on the replica's breaker. However it ends (the client gone included),
     the stream is closed and the completion tokens `counted` are recorded."""
+    finished = False
     async with stream:
         try:
             async for data in frames:
                 yield data
+            finished = True
             if done:
                 yield done
         except UpstreamError as exc:
@@ -141,7 +143,7 @@ async def ended(
         finally:
             await frames.aclose()
             if counted is not None:
-                counted.settle(record)
+                counted.settle(record, finished)
 
 
 def _trailer(

@@ -15,7 +15,12 @@ from typing import Any
 from ..observability.record import RequestRecord
 
 # A delta member with text: `"content":"x..."` (not `""` and not null), or reasoning.
-_TEXT_MEMBER = re.compile(rb'"(?:content|reasoning_content|reasoning)"\s*:\s*"(?!")')
+CHUNK_TEXT = re.compile(rb'"(?:content|reasoning_content|reasoning)"\s*:\s*"(?!")')
+# An Anthropic Messages or Open Responses event that carries generated text (or tool input).
+EVENT_TEXT = re.compile(
+    rb'"type"\s*:\s*"(?:content_block_delta|response\.output_text\.delta'
+    rb'|response\.reasoning_text\.delta|response\.function_call_arguments\.delta)"'
+)
 # Token counts in OpenAI's names, or in Anthropic's and Open Responses' (input/output).
 _USAGE_MEMBER = re.compile(rb'"(prompt|completion|input|output)_tokens"\s*:\s*(\d+)')
 _OPENAI_NAME = {
@@ -27,16 +32,17 @@ _OPENAI_NAME = {
 
 
 class CompletionCount:
-    """The number of upstream stream events that carried text."""
+    """The number of upstream stream events that carried text (those `text` matches)."""
 
-    __slots__ = ("events",)
+    __slots__ = ("_search", "events")
 
-    def __init__(self) -> None:
+    def __init__(self, text: re.Pattern[bytes] = CHUNK_TEXT) -> None:
         self.events = 0
+        self._search = text.search
 
     def add(self, batch: list[bytes]) -> None:
         """Count the text-carrying events of one batch."""
-        search = _TEXT_MEMBER.search
+        search = self._search
         self.events += sum(1 for data in batch if search(data) is not None)
 
     def fill(self, trailer: dict[str, Any]) -> dict[str, Any]:
@@ -50,10 +56,15 @@ class CompletionCount:
             return {**trailer, "usage": usage}
         return trailer
 
-    def settle(self, record: RequestRecord | None) -> None:
-        """At the end of a stream, however it ended: the completion tokens relayed, counted here
-        when no trailer reported them (a client that leaves is still charged for them)."""
-        if record is not None and record.tokens_out is None and self.events:
+    def settle(self, record: RequestRecord | None, finished: bool) -> None:
+        """At the end of a stream, however it ended: the completion tokens relayed. A finished
+        stream keeps what the upstream reported (this count when it reported none); one cut
+        short (the client left, the upstream failed) is charged at least this count, since
+        a count reported at its start (Anthropic's `message_start`) is not the last word."""
+        if record is None or not self.events:
+            return
+        reported = record.tokens_out
+        if reported is None or (not finished and reported < self.events):
             record.tokens_out = self.events
 
 

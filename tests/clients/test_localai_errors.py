@@ -320,9 +320,9 @@ async def test_closing_the_client_closes_its_open_streams_outermost_first() -> N
     assert await anext(pieces) == "a"
     await client.aclose()
     assert body.closed.is_set()
-    for stream in (pieces, chunks):
+    for opened in (pieces, chunks):
         with pytest.raises(StopAsyncIteration):
-            await anext(stream)
+            await anext(opened)
 
 
 async def test_lifecycle(localai: respx.MockRouter) -> None:
