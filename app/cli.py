@@ -18,7 +18,7 @@ import uvicorn
 from pydantic import ValidationError
 
 from .access.auth import AuthNotConfigured, KeysFileError, check_bind, keys_path
-from .registry import Registry, RegistryError, load_registry
+from .registry import DEFAULT_ROUTING, Registry, RegistryError, load_registry
 from .settings import Settings
 from .state import Lifecycle
 
@@ -145,7 +145,8 @@ def check_registry(args: argparse.Namespace) -> None:
     for target in registry:
         capabilities = ",".join(sorted(target.capabilities))
         upstreams = " ".join(target.upstreams)
-        print(f"  {target.id} -> {target.localai_model} [{capabilities}] @ {upstreams}")
+        routing = "" if target.routing == DEFAULT_ROUTING else f", routing {target.routing}"
+        print(f"  {target.id} -> {target.localai_model} [{capabilities}] @ {upstreams}{routing}")
 
 
 def render_localai_configs(args: argparse.Namespace) -> None:

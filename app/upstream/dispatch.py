@@ -7,7 +7,9 @@ left, within the model's total deadline; nothing is retried once the client's re
 started. When a model's replicas are down, its `fallback` model, or with `legacy_mode:
 fallback` the in-process backend, answers instead; `legacy_mode: only` models never call
 LocalAI. A `pin` keeps a call on one replica (a generated file lives where it was made): it
-still gets admission, the breaker and deadlines, but no other replica, model or backend.
+still gets admission, the breaker and deadlines, but no other replica, model or backend. A
+`routing_key` (a chat's conversation, `routing.prefix_key`) picks the replica on the ring of a
+model routed by prefix; other models, and calls without a key, go to the least loaded replica.
 
 A `Dispatcher` is the view of one registry. `reconfigured` builds the view of a reloaded one
 that keeps what belongs to the process or to a URL that stays: the client (its connection
@@ -77,6 +79,7 @@ class _Call(Generic[T]):
     record: RequestRecord | None = None
     pin: int | None = None
     opening: Opening | None = None  # a stream's: once committed, no retry or fallback
+    routing_key: int | None = None
 
     @property
     def committed(self) -> bool:
@@ -158,7 +161,11 @@ class Dispatcher:
         if previous is None or target.id not in previous.replica_sets:
             return None
         before = previous.registry.get(target.id)
-        if (before.replicas, before.localai_model) != (target.replicas, target.localai_model):
+        if (before.replicas, before.localai_model, before.routing) != (
+            target.replicas,
+            target.localai_model,
+            target.routing,
+        ):
             return None
         kept = previous.replica_sets[target.id]
         for replica in kept.replicas:
@@ -206,7 +213,8 @@ class Dispatcher:
                     max_concurrency=config.max_concurrency,
                 )
             )
-        return ReplicaSet(replicas)
+        routing = target.routing
+        return ReplicaSet(replicas, routing.load_factor if routing.policy == "prefix" else None)
 
     def replica_states(self) -> dict[str, dict[str, Any]]:
         """Per upstream name: its probed health and each model's breaker state (no URLs)."""
@@ -245,11 +253,13 @@ class Dispatcher:
         record: RequestRecord | None = None,
         pin: int | None = None,
         prepare: Prepare | None = None,
+        routing_key: int | None = None,
     ) -> Served:
         """Call `endpoint` on a replica of `target` (or its fallbacks) for a whole reply.
 
         `prepare` runs once the request holds its admission slot, before the first attempt
-        (work a request may only do while admitted, e.g. fetching its images)."""
+        (work a request may only do while admitted, e.g. fetching its images); `routing_key`
+        picks the replica of a model routed by prefix."""
         headers = upstream_headers(record) if record else None
 
         async def attempt(
@@ -283,7 +293,7 @@ class Dispatcher:
                 lease.release(Outcome.NEUTRAL)
             return Served(model, reply, in_process.BACKEND)
 
-        call = _Call(endpoint, attempt, locally, record, pin)
+        call = _Call(endpoint, attempt, locally, record, pin, routing_key=routing_key)
         await self.admission.acquire()
         try:
             if prepare is not None:
@@ -300,10 +310,11 @@ class Dispatcher:
         *,
         record: RequestRecord | None = None,
         prepare: Prepare | None = None,
+        routing_key: int | None = None,
     ) -> Opening:
         """Open a stream of `endpoint` on a replica of `target` (or its fallbacks) in the
         background; it opens once its first events arrived, holding its slots until closed.
-        `prepare` as for `send`."""
+        `prepare` and `routing_key` as for `send`."""
         headers = upstream_headers(record) if record else None
 
         async def attempt(
@@ -354,7 +365,9 @@ class Dispatcher:
             )
 
         async def open_stream(opening: Opening) -> OpenStream:
-            call = _Call(endpoint, attempt, locally, record, opening=opening)
+            call = _Call(
+                endpoint, attempt, locally, record, opening=opening, routing_key=routing_key
+            )
             await self.admission.acquire()
             try:
                 if prepare is not None:
@@ -452,7 +465,7 @@ class Dispatcher:
             lease.admit(model_admission)
         try:
             replica = await replicas.acquire(
-                target.id, tried, self.settings.queue_timeout, call.pin
+                target.id, tried, self.settings.queue_timeout, call.pin, call.routing_key
             )
         except BaseException:
             lease.release(Outcome.NEUTRAL)
