@@ -6,7 +6,6 @@ moves its conversations to the other."""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 
 import httpx
@@ -15,7 +14,7 @@ import pytest
 from openai import OpenAI
 
 from tests.integration.conftest import gateway_process
-from tests.support.llama_servers import LlamaServer, require_llama_servers
+from tests.support.llama_servers import LlamaServer, answered_by, require_llama_servers
 
 pytestmark = pytest.mark.integration
 
@@ -133,20 +132,6 @@ def test_embeddings_come_from_the_real_embedding_server(sdk: OpenAI) -> None:
     assert [len(item.embedding) for item in vectors.data] == [576, 576]
 
 
-def served_by(servers: tuple[LlamaServer, ...], before: list[int]) -> tuple[int, int]:
-    """The server that answered the one request since `before` (its request counts) and the
-    prompt tokens it evaluated; waits for the timing line, written after the answer."""
-    deadline = time.monotonic() + 5
-    while time.monotonic() < deadline:
-        evals = [server.prompt_evals() for server in servers]
-        grown = [i for i, done in enumerate(evals) if len(done) > before[i]]
-        if grown:
-            (index,) = grown
-            return index, evals[index][-1]
-        time.sleep(0.05)
-    raise AssertionError("no server logged the request")
-
-
 def conversation_turns(
     sdk: OpenAI, servers: tuple[LlamaServer, ...], model: str
 ) -> dict[int, list[tuple[int, int, int]]]:
@@ -171,7 +156,7 @@ def conversation_turns(
                 {"role": "assistant", "content": reply.choices[0].message.content or ""}
             )
             assert reply.usage is not None
-            server, evaluated = served_by(servers, before)
+            server, evaluated = answered_by(servers, before)
             seen[i].append((server, evaluated, reply.usage.prompt_tokens))
     return seen
 
@@ -191,13 +176,13 @@ def test_a_killed_server_hands_its_conversations_to_the_other(
     messages = [{"role": "system", "content": "You are terse."}, {"role": "user", "content": "Hi"}]
     before = [len(server.prompt_evals()) for server in servers]
     ask(sdk, messages)
-    home, _ = served_by(servers, before)
+    home, _ = answered_by(servers, before)
     servers[home].kill()
     try:
         for model in (CHAT, BALANCED, CHAT):
             before = [len(server.prompt_evals()) for server in servers]
             assert ask(sdk, messages, model)
-            assert served_by(servers, before)[0] != home
+            assert answered_by(servers, before)[0] != home
         ready = httpx.get(f"{gateway}/readyz", timeout=5)
         assert ready.status_code == 200, "one replica left: still ready"
     finally:

@@ -14,6 +14,8 @@ import importlib.util
 import os
 import re
 import sys
+import time
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
@@ -69,8 +71,9 @@ class LlamaServer(ServerProcess):
         n_ctx: int = 2048,
         verbose: bool = False,
         log_dir: Path,
+        port: int | None = None,
     ) -> None:
-        super().__init__()
+        super().__init__(port)
         self.alias, self.cache_mb, self.embedding = alias, cache_mb, embedding
         self.n_ctx, self.verbose = n_ctx, verbose
         self._log_dir = log_dir
@@ -114,3 +117,19 @@ class LlamaServer(ServerProcess):
         """Per request answered so far, the prompt tokens it evaluated: fewer than the prompt's
         when its prefix was in the KV cache (needs `verbose`)."""
         return [int(tokens) for tokens in _PROMPT_EVAL.findall(self.log())]
+
+
+def answered_by(servers: Sequence[LlamaServer], before: Sequence[int]) -> tuple[int, int]:
+    """Which of `servers` answered the one request sent since their `prompt_evals()` counts
+    were `before`, and the prompt tokens it evaluated (waits up to 5 s for the timing line,
+    which llama.cpp writes as the answer ends)."""
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        evals = [server.prompt_evals() for server in servers]
+        grown = [i for i, done in enumerate(evals) if len(done) > before[i]]
+        if len(grown) > 1:
+            raise RuntimeError(f"servers {grown} each answered a request; expected one")
+        if grown:
+            return grown[0], evals[grown[0]][-1]
+        time.sleep(0.05)
+    raise RuntimeError("no server logged the request")

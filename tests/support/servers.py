@@ -98,13 +98,14 @@ def _tail(log: IO[bytes]) -> str:
 
 
 class ServerProcess:
-    """A server process on a fixed free port; restartable there after `kill()`."""
+    """A server process on a fixed port (a free one unless given); restartable there after
+    `kill()`."""
 
     ready_path = "/healthz"
     ready_timeout = 30.0
 
-    def __init__(self) -> None:
-        self.port = free_port()
+    def __init__(self, port: int | None = None) -> None:
+        self.port = port or free_port()
         self._process: subprocess.Popen[bytes] | None = None
         self._stack = ExitStack()
 
