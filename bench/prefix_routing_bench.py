@@ -31,7 +31,7 @@ from importlib.metadata import version
 from pathlib import Path
 
 import httpx
-from benchkit import PROJECT, VENV_BIN, Record, loadavg, num
+from benchkit import PROJECT, VENV_BIN, Record, export_source, loadavg, num, source_label
 
 sys.path.insert(0, str(PROJECT))  # tests.support: the real servers and process helpers
 from tests.support.llama_servers import LlamaServer, answered_by, unavailable
@@ -77,6 +77,8 @@ def stack(args: argparse.Namespace, logs: Path) -> Iterator[tuple[str, list[Llam
         path.write_text(registry(servers))
         port = args.ports[2]
         env = {"LOCALAI_GATEWAY_REGISTRY": str(path), "LOCALAI_GATEWAY_FIRST_TOKEN_TIMEOUT": "300"}
+        if args.source is not None:
+            env["PYTHONPATH"] = str(args.source)
         cmd = [str(VENV_BIN / "localai-gateway"), "serve", "--port", str(port)]
         running.enter_context(
             run_process([*cmd, "--log-level", "warning"], env, port=port, ready_path="/readyz")
@@ -195,7 +197,8 @@ def markdown(summary: Record) -> str:
         "# Prefix routing vs least-outstanding, two real llama.cpp servers",
         "",
         f"Command: `{meta['command']}`  ",
-        f"Date: {meta['date']}; host: {meta['host']}; {meta['rounds']} round(s), each policy "
+        f"Date: {meta['date']}; host: {meta['host']}; gateway: {meta['gateway']}; "
+        f"{meta['rounds']} round(s), each policy "
         f"on fresh servers; 1-min loadavg median {num(meta['load_median'], 1)} "
         f"[{num(meta['load_min'], 1)}-{num(meta['load_max'], 1)}]  ",
         f"Servers: llama-cpp-python {meta['llama_cpp']} on SmolLM2-135M Q4_1, 1 thread, RAM "
@@ -231,6 +234,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--conversations", type=int, default=len(TOPICS), choices=range(1, 9))
     p.add_argument("--cache-mb", type=int, default=112, help="each server's RAM prompt cache")
     p.add_argument("--ports", default="18110,18111,18112", help="server 1, server 2, gateway")
+    p.add_argument("--gateway-rev", help="run this git revision (e.g. HEAD), not the working tree")
     p.add_argument(
         "--out",
         type=Path,
@@ -249,6 +253,7 @@ def main(argv: list[str] | None = None) -> None:
     if missing is not None:
         raise SystemExit(f"bench: needs {missing}")
     args.out.mkdir(parents=True, exist_ok=True)
+    args.source = export_source(args.gateway_rev, args.out / "src") if args.gateway_rev else None
     records: list[Record] = []
     for round_number in range(1, args.rounds + 1):
         order = list(POLICIES) if round_number % 2 else list(POLICIES)[::-1]
@@ -263,6 +268,7 @@ def main(argv: list[str] | None = None) -> None:
         "command": "python bench/prefix_routing_bench.py " + " ".join(args.argv),
         "date": time.strftime("%Y-%m-%d %H:%M"),
         "host": f"{os.uname().sysname} {os.uname().release}, {os.cpu_count()} cpus",
+        "gateway": source_label(args.gateway_rev),
         "llama_cpp": version("llama-cpp-python"),
         "cache_mb": args.cache_mb,
         "turns": args.turns,
