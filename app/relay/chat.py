@@ -59,12 +59,7 @@ async def complete_chat(
 ) -> Response:
     """Relay a non-streaming chat completion, with the model renamed back to the internal id."""
     served = await gateway.dispatcher.send(
-        target,
-        endpoints.CHAT,
-        request.payload(),
-        record=record,
-        prepare=prepare,
-        routing_key=request.routing_key,
+        target, endpoints.CHAT, request.payload(), record=record, prepare=prepare
     )
     model = served.target
     record_reply_usage(record, served.reply.content)
@@ -87,12 +82,7 @@ async def stream_chat(
     and a later failure is reported in-stream.
     """
     opening = gateway.dispatcher.start_stream(
-        target,
-        endpoints.CHAT,
-        request.payload(),
-        record=record,
-        prepare=prepare,
-        routing_key=request.routing_key,
+        target, endpoints.CHAT, request.payload(), record=record, prepare=prepare
     )
 
     def relay(stream: OpenStream) -> AsyncGenerator[bytes]:

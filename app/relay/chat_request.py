@@ -57,7 +57,7 @@ class ChatRequest:
 
     def payload(self) -> JsonPayload:
         """The upstream bodies of this request, one per model that may serve it."""
-        return JsonPayload(self.body, self._upstream_body)
+        return JsonPayload(self.body, self._upstream_body, self.routing_key)
 
     def _upstream_body(
         self, body: dict[str, Any], target: ModelTarget, in_process: bool

@@ -8,8 +8,8 @@ started. When a model's replicas are down, its `fallback` model, or with `legacy
 fallback` the in-process backend, answers instead; `legacy_mode: only` models never call
 LocalAI. A `pin` keeps a call on one replica (a generated file lives where it was made): it
 still gets admission, the breaker and deadlines, but no other replica, model or backend. A
-`routing_key` (a chat's conversation, `routing.prefix_key`) picks the replica on the ring of a
-model routed by prefix; other models, and calls without a key, go to the least loaded replica.
+payload's `routing_key` (a chat's conversation) picks the replica on the ring of a model routed
+by prefix; other models, and calls without a key, go to the least loaded replica.
 
 A `Dispatcher` is the view of one registry. `reconfigured` builds the view of a reloaded one
 that keeps what belongs to the process or to a URL that stays: the client (its connection
@@ -253,13 +253,11 @@ class Dispatcher:
         record: RequestRecord | None = None,
         pin: int | None = None,
         prepare: Prepare | None = None,
-        routing_key: int | None = None,
     ) -> Served:
         """Call `endpoint` on a replica of `target` (or its fallbacks) for a whole reply.
 
         `prepare` runs once the request holds its admission slot, before the first attempt
-        (work a request may only do while admitted, e.g. fetching its images); `routing_key`
-        picks the replica of a model routed by prefix."""
+        (work a request may only do while admitted, e.g. fetching its images)."""
         headers = upstream_headers(record) if record else None
 
         async def attempt(
@@ -293,7 +291,7 @@ class Dispatcher:
                 lease.release(Outcome.NEUTRAL)
             return Served(model, reply, in_process.BACKEND)
 
-        call = _Call(endpoint, attempt, locally, record, pin, routing_key=routing_key)
+        call = _Call(endpoint, attempt, locally, record, pin, routing_key=payload.routing_key)
         await self.admission.acquire()
         try:
             if prepare is not None:
@@ -310,11 +308,10 @@ class Dispatcher:
         *,
         record: RequestRecord | None = None,
         prepare: Prepare | None = None,
-        routing_key: int | None = None,
     ) -> Opening:
         """Open a stream of `endpoint` on a replica of `target` (or its fallbacks) in the
         background; it opens once its first events arrived, holding its slots until closed.
-        `prepare` and `routing_key` as for `send`."""
+        `prepare` as for `send`."""
         headers = upstream_headers(record) if record else None
 
         async def attempt(
@@ -365,9 +362,8 @@ class Dispatcher:
             )
 
         async def open_stream(opening: Opening) -> OpenStream:
-            call = _Call(
-                endpoint, attempt, locally, record, opening=opening, routing_key=routing_key
-            )
+            key = payload.routing_key
+            call = _Call(endpoint, attempt, locally, record, opening=opening, routing_key=key)
             await self.admission.acquire()
             try:
                 if prepare is not None:

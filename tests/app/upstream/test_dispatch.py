@@ -216,9 +216,8 @@ def slots(dispatcher: Dispatcher, model: str) -> Iterator[int]:
 async def open_stream(
     dispatcher: Dispatcher, model: str = "single", routing_key: int | None = None
 ) -> OpenStream:
-    opening = dispatcher.start_stream(
-        dispatcher.registry.get(model), endpoints.CHAT, JsonPayload({}), routing_key=routing_key
-    )
+    payload = JsonPayload({}, routing_key=routing_key)
+    opening = dispatcher.start_stream(dispatcher.registry.get(model), endpoints.CHAT, payload)
     assert await opening.wait(5)
     return opening.task.result()
 
@@ -315,7 +314,7 @@ async def test_a_routing_key_keeps_whole_replies_and_streams_on_its_replica(
     key = key_led_by(dispatcher, host)
     target = dispatcher.registry.get("routed")
     for _ in range(5):
-        await dispatcher.send(target, endpoints.CHAT, JsonPayload({}), routing_key=key)
+        await dispatcher.send(target, endpoints.CHAT, JsonPayload({}, routing_key=key))
         async with await open_stream(dispatcher, "routed", routing_key=key):
             pass
     assert hosts(calls) == [host] * 10
@@ -327,5 +326,5 @@ async def test_a_keyed_call_retries_on_the_next_replica_of_the_ring(
     dispatcher = dispatcher_for(refuse_a, calls)
     key = key_led_by(dispatcher, "a.test")
     target = dispatcher.registry.get("routed")
-    served = await dispatcher.send(target, endpoints.CHAT, JsonPayload({}), routing_key=key)
+    served = await dispatcher.send(target, endpoints.CHAT, JsonPayload({}, routing_key=key))
     assert served.replica == 1 and hosts(calls) == ["a.test", "b.test"]
