@@ -86,9 +86,15 @@ def stop(proc: subprocess.Popen[bytes]) -> None:
 
 
 def start_gateway(
-    workdir: Path, port: int, log: Path, auth: bool = True, source: Path | None = None
+    workdir: Path,
+    port: int,
+    log: Path,
+    auth: bool = True,
+    source: Path | None = None,
+    workers: int = 1,
 ) -> subprocess.Popen[bytes]:
-    """`localai-gateway serve` in front of the stub; with `auth`, the bench key is checked."""
+    """`localai-gateway serve` in front of the stub (`--workers`); with `auth`, the bench key
+    is checked."""
     registry = workdir / "registry.yaml"
     registry.write_text(REGISTRY)
     env = {**os.environ, "LOCALAI_GATEWAY_REGISTRY": str(registry)}
@@ -99,10 +105,9 @@ def start_gateway(
     if source is not None:
         env["PYTHONPATH"] = str(source)
     cmd = [str(VENV_BIN / "localai-gateway"), "serve", "--port", str(port)]
+    cmd += ["--workers", str(workers), "--log-level", "warning"]
     with log.open("wb") as out:
-        return subprocess.Popen(
-            [*cmd, "--log-level", "warning"], env=env, stdout=out, stderr=out, cwd=workdir
-        )
+        return subprocess.Popen(cmd, env=env, stdout=out, stderr=out, cwd=workdir)
 
 
 def start_ref(shared: Path, workdir: Path, port: int, log: Path) -> subprocess.Popen[bytes]:

@@ -254,6 +254,7 @@ def main(argv: list[str] | None = None) -> None:
         raise SystemExit(f"bench: needs {missing}")
     args.out.mkdir(parents=True, exist_ok=True)
     args.source = export_source(args.gateway_rev, args.out / "src") if args.gateway_rev else None
+    gateway = source_label(args.gateway_rev)  # now: a commit made during the run is not it
     records: list[Record] = []
     for round_number in range(1, args.rounds + 1):
         order = list(POLICIES) if round_number % 2 else list(POLICIES)[::-1]
@@ -268,7 +269,7 @@ def main(argv: list[str] | None = None) -> None:
         "command": "python bench/prefix_routing_bench.py " + " ".join(args.argv),
         "date": time.strftime("%Y-%m-%d %H:%M"),
         "host": f"{os.uname().sysname} {os.uname().release}, {os.cpu_count()} cpus",
-        "gateway": source_label(args.gateway_rev),
+        "gateway": gateway,
         "llama_cpp": version("llama-cpp-python"),
         "cache_mb": args.cache_mb,
         "turns": args.turns,
