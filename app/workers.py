@@ -61,10 +61,11 @@ def available_cpus(cpu_max: Path = CPU_MAX) -> int:
 
 def worker_count(value: str) -> int:
     """`auto` (the CPUs available) or a whole number >= 1; raise ValueError otherwise."""
-    count = available_cpus() if value == "auto" else int(value)
-    if count < 1:
-        raise ValueError(f"{value!r}: give a number of workers >= 1, or auto")
-    return count
+    if value == "auto":
+        return available_cpus()
+    if not value.isdigit() or int(value) < 1:
+        raise ValueError(f"--workers {value!r}: give a whole number of workers >= 1, or auto")
+    return int(value)
 
 
 def _family(host: str) -> socket.AddressFamily:

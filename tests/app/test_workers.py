@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from app.cli import main
 from app.workers import Supervisor, available_cpus, worker_count
 from tests.support.servers import REPO_ROOT
 
@@ -102,9 +103,14 @@ def test_a_worker_that_dies_while_serving_is_replaced(tmp_path: Path) -> None:
 def test_worker_count() -> None:
     assert worker_count("3") == 3
     assert worker_count("auto") == available_cpus() >= 1
-    for bad in ("0", "-1", "many"):
-        with pytest.raises(ValueError):
+    for bad in ("0", "-1", "many", "1.5"):
+        with pytest.raises(ValueError, match="whole number of workers"):
             worker_count(bad)
+
+
+def test_a_bad_worker_count_stops_serve_with_one_line() -> None:
+    with pytest.raises(SystemExit, match="--workers 'many': give a whole number"):
+        main(["serve", "--workers", "many"])
 
 
 @pytest.mark.parametrize(("cpu_max", "cap"), [("150000 100000", 2), ("50000 100000", 1)])
