@@ -73,8 +73,10 @@ def _family(host: str) -> socket.AddressFamily:
 
 
 def check_port_free(host: str, port: int) -> None:
-    """Raise OSError (EADDRINUSE) when anything else holds `host:port`."""
+    """Raise OSError (EADDRINUSE) when another socket listens on `host:port` (connections
+    of an earlier server left in TIME_WAIT do not count, as for any server's bind)."""
     with socket.socket(_family(host), socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         probe.bind((host, port))
 
 

@@ -4,6 +4,7 @@ passed on, failed starts and replaced workers, with stand-in workers (tests/supp
 from __future__ import annotations
 
 import signal
+import socket
 import sys
 import threading
 import time
@@ -13,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from app.cli import main
-from app.workers import Supervisor, available_cpus, worker_count
+from app.workers import Supervisor, available_cpus, check_port_free, worker_count
 from tests.support.servers import REPO_ROOT
 
 FAKE_WORKER = [sys.executable, "-m", "tests.support.fake_worker"]
@@ -120,3 +121,15 @@ def test_auto_respects_a_cgroup_cpu_limit(tmp_path: Path, cpu_max: str, cap: int
     assert available_cpus(path) == min(cap, available_cpus(tmp_path / "absent"))
     path.write_text("max 100000\n")
     assert available_cpus(path) == available_cpus(tmp_path / "absent")
+
+
+def test_the_port_must_be_free_of_listeners_but_not_of_closed_connections() -> None:
+    with socket.create_server(("127.0.0.1", 0)) as server:
+        port = server.getsockname()[1]
+        with pytest.raises(OSError):
+            check_port_free("127.0.0.1", port)
+        with socket.create_connection(("127.0.0.1", port)) as client:
+            accepted, _ = server.accept()
+            accepted.close()  # the server closes first: its side waits in TIME_WAIT
+            client.recv(1)
+    check_port_free("127.0.0.1", port)
