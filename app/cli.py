@@ -7,6 +7,7 @@ import contextlib
 import gc
 import json
 import logging
+import os
 import signal
 import sys
 import threading
@@ -21,7 +22,7 @@ from .access.auth import AuthNotConfigured, KeysFileError, check_bind, keys_path
 from .registry import DEFAULT_ROUTING, Registry, RegistryError, load_registry
 from .settings import Settings
 from .state import Lifecycle
-from .workers import WorkerLink, reuseport_socket, supervise, worker_count
+from .workers import WorkerLink, become_supervisor, reuseport_socket, worker_count
 
 
 def settings_error(error: ValidationError) -> str:
@@ -55,10 +56,11 @@ def serve(args: argparse.Namespace) -> None:
         raise SystemExit(f"localai-gateway: {exc}") from None
     configure_logging()
     if count > 1 and args.worker_link is None:
-        # Without IMAGE_URL_KEY each process makes its own: the workers get this one.
-        given = "image_url_key" in settings.model_fields_set
-        key = None if given else settings.image_url_key.get_secret_value()
-        raise SystemExit(supervise(args.host, args.port, args.log_level, count, key))
+        if "image_url_key" not in settings.model_fields_set:
+            # Each process would make its own key: the workers inherit this one instead.
+            key = settings.image_url_key.get_secret_value()
+            os.environ["LOCALAI_GATEWAY_IMAGE_URL_KEY"] = key
+        become_supervisor(count, args.host, args.port, args.log_level)
     app = create_app(settings)
     # Everything imported so far lives as long as the process: out of the collector's sight, a
     # full collection no longer walks ~70k objects (docs.python.org/3/library/gc.html#gc.freeze).

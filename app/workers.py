@@ -1,6 +1,8 @@
 """Several gateway processes on one port: `localai-gateway serve --workers N`.
 
-The parent (`Supervisor`) checks that the port is free, then starts N workers: each is
+Once `serve` has checked the configuration it execs into `python -m app.workers` (same pid; a
+supervisor needs none of the gateway's modules: ~20 MB of memory instead of ~55). The
+supervisor checks that the port is free, then starts N workers: each is
 `localai-gateway serve` again with `--worker-link FD`, a full gateway process (its own upstream
 pool, probes and reload watcher) that binds the port with SO_REUSEPORT, so the kernel spreads
 connections over the workers. A worker runs its lifespan, says `up` over its link (a socket pair)
@@ -36,6 +38,7 @@ import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from types import FrameType
+from typing import NoReturn
 
 log = logging.getLogger("localai_gateway")
 
@@ -283,19 +286,34 @@ def metrics_directory(env: dict[str, str]) -> Iterator[dict[str, str]]:
         shutil.rmtree(directory, ignore_errors=True)
 
 
-def supervise(host: str, port: int, log_level: str, count: int, image_url_key: str | None) -> int:
-    """Run `count` workers of `localai-gateway serve` on `host:port` and return the exit
-    status; `image_url_key` is handed to every worker (None: the environment sets one)."""
+def become_supervisor(count: int, host: str, port: int, log_level: str) -> NoReturn:
+    """Replace this process (same pid) by the supervisor of `count` workers on `host:port`."""
+    command = [sys.executable, "-m", "app.workers", str(count), host, str(port), log_level]
+    os.execv(sys.executable, command)
+
+
+def supervise(count: int, host: str, port: int, log_level: str) -> int:
+    """Run `count` workers of `localai-gateway serve` on `host:port`; the exit status."""
     try:
         check_port_free(host, port)
     except OSError as exc:
-        raise SystemExit(
-            f"localai-gateway: cannot listen on {host}:{port}: {exc.strerror}"
-        ) from None
-    env = dict(os.environ)
-    if image_url_key is not None:
-        env["LOCALAI_GATEWAY_IMAGE_URL_KEY"] = image_url_key
+        log.error("cannot listen on %s:%d: %s", host, port, exc.strerror)
+        return 1
     command = [sys.executable, "-m", "app.cli", "serve", "--host", host, "--port", str(port)]
-    with metrics_directory(env) as env:
+    with metrics_directory(dict(os.environ)) as env:
         supervisor = Supervisor([*command, "--log-level", log_level], count, env)
         return supervisor.run(f"http://{host}:{port}")
+
+
+def main(argv: Sequence[str]) -> int:
+    """`python -m app.workers COUNT HOST PORT LOG_LEVEL` (see `become_supervisor`)."""
+    count, host, port, log_level = argv
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("%(levelname)s:     %(message)s"))
+    log.addHandler(handler)
+    log.setLevel(logging.INFO)
+    return supervise(int(count), host, int(port), log_level)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))
