@@ -189,8 +189,8 @@ class Supervisor:
             if not self.serving and all(worker.up for worker in self.workers):
                 self.serving = True
                 log.info("%d workers serving on %s", len(self.workers), where)
-            for worker in self.workers:
-                if self.serving:
+            if self.serving:
+                for worker in self.workers:
                     worker.release()
             status = self._check_exits()
         return status
@@ -245,10 +245,12 @@ class Supervisor:
     def _pass_on_signals(self) -> bool:
         """Send the signals received since the last call to every worker; True when one of
         them asks to stop (not SIGHUP)."""
-        taken, self.signals[:] = list(self.signals), []
-        for sig in taken:
+        stop = False
+        while self.signals:  # pop: a signal may arrive meanwhile (its handler appends)
+            sig = self.signals.pop(0)
             self._signal_all(sig)
-        return any(sig != signal.SIGHUP for sig in taken)
+            stop = stop or sig != signal.SIGHUP
+        return stop
 
     @contextlib.contextmanager
     def _catching_signals(self) -> Iterator[None]:
