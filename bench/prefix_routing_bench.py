@@ -23,6 +23,7 @@ import argparse
 import contextlib
 import json
 import os
+import shutil
 import statistics
 import sys
 import time
@@ -240,7 +241,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         type=Path,
         default=PROJECT / "bench-results" / time.strftime("routing-%Y%m%d-%H%M%S"),
     )
-    p.add_argument("--publish", type=Path, help="write summary.md and summary.json here")
+    p.add_argument("--publish", type=Path, help="write summary.md, .json and records.jsonl here")
     args = p.parse_args(argv)
     args.ports = [int(port) for port in args.ports.split(",")]
     args.argv = argv
@@ -255,6 +256,7 @@ def main(argv: list[str] | None = None) -> None:
     args.out.mkdir(parents=True, exist_ok=True)
     args.source = export_source(args.gateway_rev, args.out / "src") if args.gateway_rev else None
     gateway = source_label(args.gateway_rev)  # now: a commit made during the run is not it
+    started = time.strftime("%Y-%m-%d %H:%M")
     records: list[Record] = []
     for round_number in range(1, args.rounds + 1):
         order = list(POLICIES) if round_number % 2 else list(POLICIES)[::-1]
@@ -267,7 +269,7 @@ def main(argv: list[str] | None = None) -> None:
     (args.out / "records.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
     meta = {
         "command": "python bench/prefix_routing_bench.py " + " ".join(args.argv),
-        "date": time.strftime("%Y-%m-%d %H:%M"),
+        "date": started,
         "host": f"{os.uname().sysname} {os.uname().release}, {os.cpu_count()} cpus",
         "gateway": gateway,
         "llama_cpp": version("llama-cpp-python"),
@@ -282,6 +284,7 @@ def main(argv: list[str] | None = None) -> None:
         args.publish.mkdir(parents=True, exist_ok=True)
         (args.publish / "summary.md").write_text(markdown(summary))
         (args.publish / "summary.json").write_text(json.dumps(summary, indent=1) + "\n")
+        shutil.copy(args.out / "records.jsonl", args.publish / "records.jsonl")
 
 
 if __name__ == "__main__":
