@@ -7,6 +7,7 @@ import contextlib
 import gc
 import json
 import logging
+import os
 import signal
 import sys
 import threading
@@ -18,9 +19,10 @@ import uvicorn
 from pydantic import ValidationError
 
 from .access.auth import AuthNotConfigured, KeysFileError, check_bind, keys_path
-from .registry import Registry, RegistryError, load_registry
+from .registry import DEFAULT_ROUTING, Registry, RegistryError, load_registry
 from .settings import Settings
 from .state import Lifecycle
+from .workers import WorkerLink, become_supervisor, reuseport_socket, worker_count
 
 
 def settings_error(error: ValidationError) -> str:
@@ -40,7 +42,8 @@ def _load_settings() -> Settings:
 
 
 def serve(args: argparse.Namespace) -> None:
-    """Check settings, registry and keys, then run the app under uvicorn."""
+    """Check settings, registry and keys, then run the app under uvicorn: in this process, or
+    in several worker processes on the same port (`--workers`)."""
     from .configuration import ConfigFiles, load_configuration
     from .main import create_app
 
@@ -48,9 +51,16 @@ def serve(args: argparse.Namespace) -> None:
     try:
         load_configuration(settings, ConfigFiles.of(settings, keys_path(settings)))
         check_bind(settings, args.host)
-    except (RegistryError, KeysFileError, AuthNotConfigured) as exc:
+        count = worker_count(str(args.workers or settings.workers))
+    except (RegistryError, KeysFileError, AuthNotConfigured, ValueError) as exc:
         raise SystemExit(f"localai-gateway: {exc}") from None
     configure_logging()
+    if count > 1 and args.worker_link is None:
+        if "image_url_key" not in settings.model_fields_set:
+            # Each process would make its own key: the workers inherit this one instead.
+            key = settings.image_url_key.get_secret_value()
+            os.environ["LOCALAI_GATEWAY_IMAGE_URL_KEY"] = key
+        become_supervisor(count, args.host, args.port, args.log_level)
     app = create_app(settings)
     # Everything imported so far lives as long as the process: out of the collector's sight, a
     # full collection no longer walks ~70k objects (docs.python.org/3/library/gc.html#gc.freeze).
@@ -74,7 +84,13 @@ def serve(args: argparse.Namespace) -> None:
         backlog=2048,
         server_header=False,
     )
-    DrainingServer(config, app.state.lifecycle).run()
+    server = DrainingServer(config, app.state.lifecycle)
+    if args.worker_link is None:
+        server.run()
+        return
+    link = WorkerLink(args.worker_link)
+    app.state.lifecycle.started = link.up  # listen only once every worker is up
+    server.run(sockets=[reuseport_socket(args.host, args.port)])
 
 
 class DrainingServer(uvicorn.Server):
@@ -145,7 +161,8 @@ def check_registry(args: argparse.Namespace) -> None:
     for target in registry:
         capabilities = ",".join(sorted(target.capabilities))
         upstreams = " ".join(target.upstreams)
-        print(f"  {target.id} -> {target.localai_model} [{capabilities}] @ {upstreams}")
+        routing = "" if target.routing == DEFAULT_ROUTING else f", routing {target.routing}"
+        print(f"  {target.id} -> {target.localai_model} [{capabilities}] @ {upstreams}{routing}")
     for kind, target in registry.defaults.items():
         print(f"  default {kind}: {target.id}")
 
@@ -190,6 +207,12 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--host", default="127.0.0.1")
     run.add_argument("--port", type=int, default=8000)
     run.add_argument("--log-level", default="info")
+    run.add_argument(
+        "--workers",
+        help="gateway processes sharing the port: a number or auto, the CPUs available "
+        "(default LOCALAI_GATEWAY_WORKERS, 1)",
+    )
+    run.add_argument("--worker-link", type=int, help=argparse.SUPPRESS)  # app/workers.py
     run.set_defaults(handler=serve)
 
     check = commands.add_parser("check-registry", help="validate a registry file")

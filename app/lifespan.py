@@ -157,6 +157,7 @@ def lifespan_for(
                     )
                 registry = loaded.registry
                 log.info("serving %d models: %s", len(registry), ", ".join(registry.ids()))
+                await lifecycle.started()
                 yield
 
     return lifespan

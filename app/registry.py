@@ -81,6 +81,27 @@ class UpstreamSpec(_Strict):
     max_concurrency: Annotated[int, Field(ge=1)] | None = None
 
 
+class Routing(_Strict):
+    """How a model's requests pick a replica: by least outstanding calls per weight, or for
+    chat by a hash of the conversation's leading messages (`prefix`), so its turns find their
+    prompt cache; a replica over `load_factor` x its share of the load passes them on."""
+
+    policy: Literal["least_outstanding", "prefix"] = "least_outstanding"
+    load_factor: Annotated[float, Field(ge=1, le=10)] = 1.25
+
+    def __str__(self) -> str:
+        if self.policy == "prefix":
+            return f"prefix (load factor {self.load_factor:g})"
+        return self.policy
+
+
+DEFAULT_ROUTING = Routing()
+# `routing: prefix` is short for `routing: {policy: prefix}`.
+RoutingField = Annotated[
+    Routing, BeforeValidator(lambda value: {"policy": value} if isinstance(value, str) else value)
+]
+
+
 class LocalAIModelSpec(BaseModel):
     """How LocalAI loads the model (input of `render-localai`); other LocalAI keys pass through."""
 
@@ -107,6 +128,7 @@ class ModelEntry(_Strict):
     fallback: ModelId | None = None
     retries: Annotated[int, Field(ge=0, le=10)] | None = None
     max_concurrency: Annotated[int, Field(ge=1)] | None = None
+    routing: RoutingField = DEFAULT_ROUTING
     legacy: LlamaCppModelConfig | None = None
     legacy_mode: LegacyModeField | None = None
 
@@ -182,6 +204,7 @@ class ModelTarget:
     fallback: str | None = None
     retries: int | None = None  # None: the process default
     max_concurrency: int | None = None
+    routing: Routing = DEFAULT_ROUTING
     legacy: LlamaCppModelConfig | None = None
     legacy_mode: LegacyMode = "off"  # "off" whenever `legacy` is None
     aliases: tuple[str, ...] = ()
@@ -361,6 +384,7 @@ class Registry:
                 fallback=entry.fallback,
                 retries=entry.retries,
                 max_concurrency=entry.max_concurrency,
+                routing=entry.routing,
                 legacy=entry.legacy,
                 legacy_mode=mode,
                 aliases=entry.aliases,

@@ -116,6 +116,7 @@ class Settings(BaseSettings):
     legacy_max_loaded: Annotated[int, Field(ge=1)] = 2
     legacy_idle_timeout: OptionalSeconds = 300.0
     drain_timeout: Seconds = 30.0
+    workers: Annotated[int, Field(ge=1)] | Literal["auto"] = 1  # `serve --workers` wins
     reload_interval: Annotated[float, Field(ge=0)] = 1.0  # polling the config files; 0: SIGHUP only
 
     # Media (images, vision, audio): public URLs of generated images and upload/fetch limits.

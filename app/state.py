@@ -8,7 +8,7 @@ start (`GatewayApp.__call__` puts it into `request.state.gateway`), and keeps it
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from starlette.requests import Request
@@ -24,6 +24,10 @@ def no_reload() -> None:
     """What a reload request does before the lifespan starts watching (nothing)."""
 
 
+async def started_alone() -> None:
+    """What a process that is not one of several workers does once started (nothing)."""
+
+
 @dataclass(frozen=True, slots=True)
 class ReloadOutcome:
     """The last reload attempt: when, whether it was applied, and what it said."""
@@ -36,12 +40,15 @@ class ReloadOutcome:
 @dataclass
 class Lifecycle:
     """Process-wide state that is not configuration: `draining` is set on SIGTERM (when /readyz
-    turns 503), `reload` asks for a configuration reload (SIGHUP; safe from a signal handler)
-    and `last_reload` is the outcome of the last attempt."""
+    turns 503), `reload` asks for a configuration reload (SIGHUP; safe from a signal handler),
+    `last_reload` is the outcome of the last attempt, and `started` is awaited at the end of
+    the lifespan's start-up, before the server listens (a worker waits there for the others,
+    see app/workers.py)."""
 
     draining: bool = False
     reload: Callable[[], None] = field(default=no_reload)
     last_reload: ReloadOutcome | None = None
+    started: Callable[[], Awaitable[None]] = field(default=started_alone)
 
 
 @dataclass(frozen=True, slots=True)

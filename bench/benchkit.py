@@ -92,8 +92,10 @@ def start_gateway(
     auth: bool = True,
     source: Path | None = None,
     stub_port: int = STUB_PORT,
+    workers: int = 1,
 ) -> subprocess.Popen[bytes]:
-    """`localai-gateway serve` in front of the stub; with `auth`, the bench key is checked."""
+    """`localai-gateway serve` in front of the stub (`--workers`); with `auth`, the bench key
+    is checked."""
     registry = workdir / "registry.yaml"
     registry.write_text(REGISTRY.format(stub_port=stub_port))
     env = {**os.environ, "LOCALAI_GATEWAY_REGISTRY": str(registry)}
@@ -104,10 +106,9 @@ def start_gateway(
     if source is not None:
         env["PYTHONPATH"] = str(source)
     cmd = [str(VENV_BIN / "localai-gateway"), "serve", "--port", str(port)]
+    cmd += ["--workers", str(workers), "--log-level", "warning"]
     with log.open("wb") as out:
-        return subprocess.Popen(
-            [*cmd, "--log-level", "warning"], env=env, stdout=out, stderr=out, cwd=workdir
-        )
+        return subprocess.Popen(cmd, env=env, stdout=out, stderr=out, cwd=workdir)
 
 
 def start_ref(

@@ -71,6 +71,7 @@ LITELLM_ENV = {
     "LITELLM_LOCAL_MODEL_COST_MAP": "True",
 }
 PORTKEY_PACKAGE = "@portkey-ai/gateway"
+GATEWAY_W2 = "gateway-w2"  # the gateway with --workers 2
 PORTKEY_HEADERS = f"x-portkey-provider: openai|x-portkey-custom-host: {STUB_URL}"
 
 
@@ -238,6 +239,13 @@ def start_gateway_target(args: argparse.Namespace, workdir: Path, port: int) -> 
     return start_gateway(workdir, port, workdir / "gateway.log", args.auth, args.source)
 
 
+def start_gateway_workers(args: argparse.Namespace, workdir: Path, port: int) -> subprocess.Popen:
+    """The gateway as `gateway` runs it, with `--workers 2`: the ratio to `gateway` is what a
+    second worker buys on this machine."""
+    log = workdir / f"{GATEWAY_W2}.log"
+    return start_gateway(workdir, port, log, args.auth, args.source, workers=2)
+
+
 def start_ref_target(args: argparse.Namespace, workdir: Path, port: int) -> subprocess.Popen:
     """ref_proxy.py under uvicorn, 1 worker."""
     return start_ref(args.shared, workdir, port, workdir / "ref.log")
@@ -265,6 +273,12 @@ PEERS = {
     "nginx": Peer(start_nginx_floor, 18102, "/v1/models", version=lambda: tool_version("nginx")),
     "gateway": Peer(
         start_gateway_target, 18100, "/readyz", version=lambda: python_versions("localai-gateway")
+    ),
+    GATEWAY_W2: Peer(
+        start_gateway_workers,
+        18105,
+        "/readyz",
+        version=lambda: python_versions("localai-gateway"),
     ),
     "ref": Peer(
         start_ref_target,

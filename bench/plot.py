@@ -68,6 +68,7 @@ PEER_COLORS = {
     "direct": "tab:gray",
     "nginx": "tab:green",
     "gateway": "tab:blue",
+    "gateway-w2": "tab:cyan",
     "ref": "tab:orange",
     "portkey": "tab:purple",
     "litellm": "tab:red",

@@ -4,6 +4,7 @@ Targets, each on its own port in front of the nginx+Lua stub on :18080:
   direct   the stub itself: the baseline of every "added" latency
   nginx    nginx proxy_pass with upstream keep-alive, 1 worker: the floor, what any proxy costs
   gateway  localai-gateway serve, API key checked (--gateway-rev runs a commit, not the tree)
+  gateway-w2  the same with --workers 2 (two processes on one port)
   ref      the harness's minimal FastAPI+httpx proxy (ref_proxy.py), uvicorn, 1 worker
   portkey  @portkey-ai/gateway from npm, routed with x-portkey-provider/-custom-host headers
   litellm  litellm[proxy] from PyPI in a scratch venv, 1 worker, master key checked
@@ -55,10 +56,10 @@ from benchkit import (
     wrk_command,
     wrk_result,
 )
-from peers import PEERS, Skip, Target, start_target, tool_version
+from peers import GATEWAY_W2, PEERS, Skip, Target, start_target, tool_version
 
 ENDPOINTS = {"chat": "/chat/completions", "stream": "/chat/completions", "embed": "/embeddings"}
-ORDER = [DIRECT, "nginx", GATEWAY, "ref", "portkey", "litellm"]
+ORDER = [DIRECT, "nginx", GATEWAY, GATEWAY_W2, "ref", "portkey", "litellm"]
 MAX_REQUESTS = 2_000_000
 BURST_SECONDS = 2
 
@@ -287,6 +288,7 @@ WHAT = {
     DIRECT: "the nginx+Lua stub itself (baseline)",
     "nginx": "nginx `proxy_pass`, upstream keep-alive, 1 worker: the floor",
     GATEWAY: "`localai-gateway serve`",
+    GATEWAY_W2: "`localai-gateway serve --workers 2`",
     "ref": "`ref_proxy.py`: FastAPI + httpx, uvicorn, 1 worker",
     "portkey": "Portkey gateway (npm), headless, `x-portkey-*` routing headers",
     "litellm": "`litellm[proxy]` (PyPI), 1 worker, master key checked",
@@ -374,6 +376,46 @@ def table(summary: Record) -> list[str]:
     return lines
 
 
+def worker_ratios(report: Record) -> list[Record]:
+    """Per scenario and concurrency where both ran: `gateway-w2` RPS over `gateway` RPS,
+    paired per round (median, min, max), and the CPU each spent per request."""
+    ratios = []
+    for (scenario, conc), cell in sorted(cells(report["records"]).items()):
+        one, two = cell.get(GATEWAY, {}), cell.get(GATEWAY_W2, {})
+        paired = [two[k]["rps"] / one[k]["rps"] for k in one if k in two and one[k]["rps"]]
+        if paired:
+            ratios.append(
+                {
+                    "scenario": scenario,
+                    "conc": conc,
+                    "ratio": statistics.median(paired),
+                    "min": min(paired),
+                    "max": max(paired),
+                    "rps": [target_row(cell, GATEWAY)["rps"], target_row(cell, GATEWAY_W2)["rps"]],
+                }
+            )
+    return ratios
+
+
+def ratios_table(summary: Record) -> list[str]:
+    """What the second worker buys, when both gateways ran."""
+    if not summary.get("worker_ratios"):
+        return []
+    lines = [
+        "`--workers 2` vs `--workers 1` (RPS ratio paired per round, median [min-max]):",
+        "",
+        "| scenario | conc | --workers 1 RPS | --workers 2 RPS | ratio |",
+        "|---|---|---|---|---|",
+    ]
+    for row in summary["worker_ratios"]:
+        one, two = row["rps"]
+        lines.append(
+            f"| {row['scenario']} | {row['conc']} | {one:.0f} | {two:.0f} | "
+            f"{row['ratio']:.2f}x [{row['min']:.2f}-{row['max']:.2f}] |"
+        )
+    return [*lines, ""]
+
+
 def targets_table(summary: Record) -> list[str]:
     """What each target is: version, install time, time until it answered."""
     lines = ["| target | what | version | install | ready after |", "|---|---|---|---|---|"]
@@ -416,6 +458,7 @@ def markdown(summary: Record) -> str:
             "",
             *table(summary),
             "",
+            *ratios_table(summary),
             *(["Notes:", "", *notes, ""] if notes else []),
             "![Side by side](side_by_side.png)",
             "",
@@ -434,7 +477,13 @@ def summarize(report: Record) -> Record:
         "load_max": max(loads),
     }
     keep = ("targets", "skipped")
-    return {"meta": meta, **{k: report[k] for k in keep}, "rows": rows, "notes": notes}
+    return {
+        "meta": meta,
+        **{k: report[k] for k in keep},
+        "rows": rows,
+        "notes": notes,
+        "worker_ratios": worker_ratios(report),
+    }
 
 
 # ---------------------------------------------------------------- command line

@@ -3,12 +3,19 @@
 `METRICS` holds every metric object. Request metrics (requests, latency, TTFT, tokens and
 retries) are observed by the observability middleware from the request record, so code that
 retries sets `record.retries`; the resilience gauges (`breaker_state`, `upstream_healthy`,
-`model_usable_replicas`, `queue_depth`) are set from the dispatcher at scrape, and the reload
-metrics by `app/reload.py`.
+`model_usable_replicas`, `queue_depth`) are built from the dispatcher at each scrape, and the
+reload metrics are set by `app/reload.py`.
+
+With several workers (PROMETHEUS_MULTIPROC_DIR set, see app/workers.py) a scrape answers for all
+of them: counters and histograms are summed, in-flight streams too, the reload gauges show the
+worst worker (the lowest success flag and timestamp), and the resilience gauges describe the
+worker that answered (each has its own probes, breakers and queues).
 """
 
 from __future__ import annotations
 
+import os
+from collections.abc import Iterator
 from typing import Any
 
 from fastapi import APIRouter
@@ -21,7 +28,9 @@ from prometheus_client import (
     Histogram,
     generate_latest,
 )
+from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.metrics import MetricWrapperBase
+from prometheus_client.multiprocess import MultiProcessCollector
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -33,11 +42,73 @@ LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 
 TTFT_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 120)
 
 
+RESILIENCE_GAUGES = {
+    "breaker_state": (
+        "Circuit breaker state per replica (upstream name, model): 0 closed, 1 half-open, 2 open.",
+        ["upstream", "model"],
+    ),
+    "upstream_healthy": (
+        "1 when the upstream's last health probe passed, else 0, by upstream name.",
+        ["upstream"],
+    ),
+    "model_usable_replicas": (
+        "Replicas of a model that are probed healthy with a breaker letting calls through.",
+        ["model"],
+    ),
+    "queue_depth": (
+        "Requests waiting for a concurrency slot, per queue (the gateway, or one model).",
+        ["queue"],
+    ),
+}
+
+
+class ResilienceGauges:
+    """A collector of the resilience gauges, rebuilt from the dispatcher before each scrape
+    (`update`): nothing is kept between scrapes, so series a reload removed disappear, and
+    with several workers each scrape shows the answering worker's view, never a sum."""
+
+    def __init__(self) -> None:
+        self._families: list[Metric] = []
+
+    def update(
+        self,
+        replicas: dict[str, dict[str, Any]],
+        usable: dict[str, int],
+        queues: dict[str, int],
+    ) -> None:
+        """Health and breaker state per replica (`Dispatcher.replica_states`), usable replicas
+        per model and waiting requests per queue."""
+        family = {
+            name: GaugeMetricFamily(f"localai_gateway_{name}", text, labels=labels)
+            for name, (text, labels) in RESILIENCE_GAUGES.items()
+        }
+        for upstream, state in replicas.items():
+            family["upstream_healthy"].add_metric([upstream], 1 if state["healthy"] else 0)
+            for model, breaker in state["breakers"].items():
+                state_value = BreakerState[breaker.upper()]
+                family["breaker_state"].add_metric([upstream, model], state_value)
+        for model, count in usable.items():
+            family["model_usable_replicas"].add_metric([model], count)
+        for queue, waiting in queues.items():
+            family["queue_depth"].add_metric([queue], waiting)
+        self._families = list(family.values())
+
+    def collect(self) -> Iterator[Metric]:
+        yield from self._families
+
+
 class Metrics:
     """The gateway's metric objects, registered on one `CollectorRegistry`."""
 
     def __init__(self, registry: CollectorRegistry = REGISTRY) -> None:
         self.registry = registry
+        self.resilience = ResilienceGauges()
+        registry.register(self.resilience)
+        self.exposed = registry  # what a scrape shows
+        if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):  # one of several workers
+            self.exposed = CollectorRegistry()
+            MultiProcessCollector(self.exposed)  # type: ignore[no-untyped-call]
+            self.exposed.register(self.resilience)
         self.requests = Counter(
             "localai_gateway_requests",
             "HTTP requests answered, by model, endpoint (route template) and status.",
@@ -70,30 +141,12 @@ class Metrics:
             ["model"],
             registry=registry,
         )
-        self.breaker_state = Gauge(
-            "localai_gateway_breaker_state",
-            "Circuit breaker state per replica (upstream name, model): 0 closed, 1 half-open, "
-            "2 open.",
-            ["upstream", "model"],
-            registry=registry,
-        )
-        self.upstream_healthy = Gauge(
-            "localai_gateway_upstream_healthy",
-            "1 when the upstream's last health probe passed, else 0, by upstream name.",
-            ["upstream"],
-            registry=registry,
-        )
-        self.queue_depth = Gauge(
-            "localai_gateway_queue_depth",
-            "Requests waiting for a concurrency slot, per queue (the gateway, or one model).",
-            ["queue"],
-            registry=registry,
-        )
         self.inflight_streams = Gauge(
             "localai_gateway_inflight_streams",
             "Streamed (SSE) responses being sent right now, by model.",
             ["model"],
             registry=registry,
+            multiprocess_mode="livesum",
         )
         self.rate_limited = Counter(
             "localai_gateway_rate_limited",
@@ -104,12 +157,6 @@ class Metrics:
         self.rate_limit_store_errors = Counter(
             "localai_gateway_rate_limit_store_errors",
             "Rate-limit store (Redis) calls that failed or timed out; those requests passed.",
-            registry=registry,
-        )
-        self.usable_replicas = Gauge(
-            "localai_gateway_model_usable_replicas",
-            "Replicas of a model that are probed healthy with a breaker letting calls through.",
-            ["model"],
             registry=registry,
         )
         self.config_reloads = Counter(
@@ -124,17 +171,13 @@ class Metrics:
             "localai_gateway_config_last_reload_successful",
             "1 when the last load of the configuration files was applied, 0 when it failed.",
             registry=registry,
+            multiprocess_mode="livemin",
         )
         self.config_reload_success_time = Gauge(
             "localai_gateway_config_last_reload_success_timestamp_seconds",
             "Unix time the configuration now served was loaded.",
             registry=registry,
-        )
-        self._resilience = (
-            self.breaker_state,
-            self.upstream_healthy,
-            self.usable_replicas,
-            self.queue_depth,
+            multiprocess_mode="livemin",
         )
         self._children: dict[tuple[int, tuple[str, ...]], Any] = {}
 
@@ -171,40 +214,14 @@ class Metrics:
         if at is not None:
             self.config_reload_success_time.set(at)
 
-    def set_resilience(
-        self,
-        replicas: dict[str, dict[str, Any]],
-        usable: dict[str, int],
-        queues: dict[str, int],
-    ) -> None:
-        """Set health and breaker states per replica (`Dispatcher.replica_states`), usable
-        replicas per model and the waiting requests per queue; series of upstreams, models and
-        queues a reload removed disappear."""
-        for metric in self._resilience:
-            self._reset(metric)
-        for model, count in usable.items():
-            self.child(self.usable_replicas, model).set(count)
-        for upstream, state in replicas.items():
-            self.child(self.upstream_healthy, upstream).set(1 if state["healthy"] else 0)
-            for model, breaker in state["breakers"].items():
-                self.child(self.breaker_state, upstream, model).set(BreakerState[breaker.upper()])
-        for queue, waiting in queues.items():
-            self.child(self.queue_depth, queue).set(waiting)
-
     def streams_by_model(self) -> dict[str, int]:
         """The streams being sent right now, per model (the `inflight_streams` gauge)."""
         (family,) = self.inflight_streams.collect()
         return {sample.labels["model"]: int(sample.value) for sample in family.samples}
 
-    def _reset(self, metric: MetricWrapperBase) -> None:
-        """Drop every series of `metric` (and the cached children pointing at them)."""
-        metric.clear()
-        for slot in [slot for slot in self._children if slot[0] == id(metric)]:
-            del self._children[slot]
-
     def render(self) -> Response:
-        """The Prometheus text exposition of the registry."""
-        return Response(generate_latest(self.registry), media_type=CONTENT_TYPE_LATEST)
+        """The Prometheus text exposition of the registry (of every worker's, with several)."""
+        return Response(generate_latest(self.exposed), media_type=CONTENT_TYPE_LATEST)
 
 
 METRICS = Metrics()
@@ -216,7 +233,7 @@ router = APIRouter()
 async def metrics(request: Request) -> Response:
     """Prometheus scrape endpoint; resilience gauges are read from the dispatcher at scrape."""
     dispatcher = request.state.gateway.dispatcher
-    METRICS.set_resilience(
+    METRICS.resilience.update(
         dispatcher.replica_states(),
         dispatcher.usable_replicas(),
         {

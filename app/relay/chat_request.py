@@ -1,6 +1,7 @@
 """A chat completion request, read once: stream switches, structured output and grammar.
 
-`ChatRequest.parse` checks everything a client can get wrong before any upstream is called;
+`ChatRequest.parse` checks everything a client can get wrong before any upstream is called,
+and hashes the conversation's leading messages once when the model routes by prefix;
 `payload()` then builds each serving model's upstream body from it, with the same rules for
 LocalAI and for the in-process llama.cpp backend.
 """
@@ -14,6 +15,7 @@ from ..errors import InvalidRequest
 from ..pipeline import RequestOptions, apply_system_template
 from ..registry import ModelTarget
 from ..upstream.payloads import JsonPayload, with_model_defaults
+from ..upstream.routing import prefix_key
 from .bodies import check_tools, require_field
 from .structured import (
     AnswerContract,
@@ -32,6 +34,7 @@ class ChatRequest:
     stream: bool
     options: RequestOptions
     contract: AnswerContract | None  # what the answer must be, for a JSON response_format
+    routing_key: int | None = None  # the conversation's, for a model routed by prefix
 
     @classmethod
     def parse(cls, body: dict[str, Any], target: ModelTarget) -> ChatRequest:
@@ -49,11 +52,13 @@ class ChatRequest:
                 )
             if target.takes_grammar or target.legacy_mode != "off":
                 grammar_for(contract)
-        return cls(body, body.get("stream") is True, RequestOptions.from_request(body), contract)
+        key = prefix_key(body["messages"]) if target.routing.policy == "prefix" else None
+        stream = body.get("stream") is True
+        return cls(body, stream, RequestOptions.from_request(body), contract, key)
 
     def payload(self) -> JsonPayload:
         """The upstream bodies of this request, one per model that may serve it."""
-        return JsonPayload(self.body, self._upstream_body)
+        return JsonPayload(self.body, self._upstream_body, self.routing_key)
 
     def _upstream_body(
         self, body: dict[str, Any], target: ModelTarget, in_process: bool

@@ -7,7 +7,9 @@ left, within the model's total deadline; nothing is retried once the client's re
 started. When a model's replicas are down, its `fallback` model, or with `legacy_mode:
 fallback` the in-process backend, answers instead; `legacy_mode: only` models never call
 LocalAI. A `pin` keeps a call on one replica (a generated file lives where it was made): it
-still gets admission, the breaker and deadlines, but no other replica, model or backend.
+still gets admission, the breaker and deadlines, but no other replica, model or backend. A
+payload's `routing_key` (a chat's conversation) picks the replica on the ring of a model routed
+by prefix; other models, and calls without a key, go to the least loaded replica.
 
 A `Dispatcher` is the view of one registry. `reconfigured` builds the view of a reloaded one
 that keeps what belongs to the process or to a URL that stays: the client (its connection
@@ -77,6 +79,7 @@ class _Call(Generic[T]):
     record: RequestRecord | None = None
     pin: int | None = None
     opening: Opening | None = None  # a stream's: once committed, no retry or fallback
+    routing_key: int | None = None
 
     @property
     def committed(self) -> bool:
@@ -170,7 +173,11 @@ class Dispatcher:
         if previous is None or target.id not in previous.replica_sets:
             return None
         before = previous.registry.get(target.id)
-        if (before.replicas, before.localai_model) != (target.replicas, target.localai_model):
+        if (before.replicas, before.localai_model, before.routing) != (
+            target.replicas,
+            target.localai_model,
+            target.routing,
+        ):
             return None
         kept = previous.replica_sets[target.id]
         for replica in kept.replicas:
@@ -218,7 +225,8 @@ class Dispatcher:
                     max_concurrency=config.max_concurrency,
                 )
             )
-        return ReplicaSet(replicas)
+        routing = target.routing
+        return ReplicaSet(replicas, routing.load_factor if routing.policy == "prefix" else None)
 
     def replica_states(self) -> dict[str, dict[str, Any]]:
         """Per upstream name: its probed health and each model's breaker state (no URLs)."""
@@ -295,7 +303,7 @@ class Dispatcher:
                 lease.release(Outcome.NEUTRAL)
             return Served(model, reply, in_process.BACKEND)
 
-        call = _Call(endpoint, attempt, locally, record, pin)
+        call = _Call(endpoint, attempt, locally, record, pin, routing_key=payload.routing_key)
         await self.admission.acquire()
         try:
             if prepare is not None:
@@ -369,7 +377,7 @@ class Dispatcher:
             )
 
         async def open_stream(opening: Opening) -> OpenStream:
-            call = _Call(endpoint, attempt, locally, record, pin, opening)
+            call = _Call(endpoint, attempt, locally, record, pin, opening, payload.routing_key)
             await self.admission.acquire()
             try:
                 if prepare is not None:
@@ -467,7 +475,7 @@ class Dispatcher:
             lease.admit(model_admission)
         try:
             replica = await replicas.acquire(
-                target.id, tried, self.settings.queue_timeout, call.pin
+                target.id, tried, self.settings.queue_timeout, call.pin, call.routing_key
             )
         except BaseException:
             lease.release(Outcome.NEUTRAL)

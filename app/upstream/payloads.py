@@ -22,11 +22,18 @@ FilePart = tuple[str, bytes, str]
 
 
 class Payload(Protocol):
-    """The body of an upstream request, per serving model, and its content type."""
+    """The body of an upstream request, per serving model, its content type, and the
+    conversation it continues."""
 
     @property
     def content_type(self) -> str | None:
         """The body's media type (None: no body)."""
+        ...
+
+    @property
+    def routing_key(self) -> int | None:
+        """The conversation's key (`routing.prefix_key`), for models routed by prefix; None
+        when the call carries none."""
         ...
 
     def content(self, target: ModelTarget) -> bytes | None:
@@ -58,12 +65,18 @@ Build = Callable[[dict[str, Any], ModelTarget, bool], dict[str, Any]]
 class JsonPayload:
     """A JSON body, built by `build` for each model, and for LocalAI or the in-process backend."""
 
-    __slots__ = ("_body", "_build", "_made")
+    __slots__ = ("_body", "_build", "_made", "routing_key")
     content_type = JSON
 
-    def __init__(self, body: Mapping[str, Any], build: Build = with_model_defaults) -> None:
+    def __init__(
+        self,
+        body: Mapping[str, Any],
+        build: Build = with_model_defaults,
+        routing_key: int | None = None,
+    ) -> None:
         self._body = body
         self._build = build
+        self.routing_key = routing_key
         self._made: dict[tuple[str, bool], tuple[dict[str, Any], bytes | None]] = {}
 
     def json(self, target: ModelTarget) -> dict[str, Any]:
@@ -88,6 +101,7 @@ class FormPayload:
     """A multipart form: text fields (with `model` set per target) and files."""
 
     __slots__ = ("_fields", "_files", "_made", "content_type")
+    routing_key = None
 
     def __init__(
         self, fields: Mapping[str, str | list[str]], files: Mapping[str, FilePart]
@@ -119,6 +133,7 @@ class NoPayload:
 
     __slots__ = ()
     content_type = None
+    routing_key = None
 
     def content(self, target: ModelTarget) -> None:
         """Nothing to send."""

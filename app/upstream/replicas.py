@@ -1,9 +1,11 @@
-"""The replicas of each model: least-outstanding selection, slots, breakers and probed health.
+"""The replicas of each model: replica selection, slots, breakers and probed health.
 
 An `Upstream` is one base URL and the verdict of its health probe, shared by every model it
 serves. A `Replica` is one upstream serving one model: its weight, its slot count (LocalAI's
 parallel slots for that model) and the breaker its calls' outcomes feed, one per (URL, LocalAI
 model): a model that fails does not take the others on the same LocalAI down with it.
+A `ReplicaSet` picks by least outstanding calls per weight, or, for a model routed by prefix,
+the replica a request's routing key hashes to (`routing.HashRing`).
 """
 
 from __future__ import annotations
@@ -12,10 +14,11 @@ import asyncio
 import contextlib
 import random
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 from ..errors import NoHealthyUpstream, Overloaded, retry_after
 from .breaker import CircuitBreaker
+from .routing import HashRing
 
 _RECHECK = 0.5  # seconds between re-checks while waiting for a slot
 
@@ -71,10 +74,19 @@ class Replica:
 
 
 class ReplicaSet:
-    """The replicas of one model; picks the least loaded usable one and hands out slots."""
+    """The replicas of one model; picks one for each call and hands out slots.
 
-    def __init__(self, replicas: Iterable[Replica]) -> None:
+    With `prefix_load_factor` the replicas also sit on a hash ring, and calls that carry a
+    routing key go to the first replica on the key's walk within its load bound.
+    """
+
+    def __init__(
+        self, replicas: Iterable[Replica], prefix_load_factor: float | None = None
+    ) -> None:
         self.replicas = tuple(replicas)
+        self.ring: HashRing[Replica] | None = None
+        if prefix_load_factor is not None:
+            self.ring = HashRing(self.replicas, prefix_load_factor)
         self._waiters: deque[asyncio.Future[None]] = deque()
 
     def panic(self) -> bool:
@@ -101,28 +113,47 @@ class ReplicaSet:
         """Seconds until the first open breaker half-opens (how long all-down lasts at least)."""
         return min((r.breaker.retry_in() for r in self.replicas), default=0.0)
 
-    def pick(self, tried: set[str], pin: int | None = None) -> Replica | None:
-        """Least outstanding per weight among usable replicas with a free slot (ties random).
+    def pick(
+        self, tried: set[str], pin: int | None = None, key: int | None = None
+    ) -> Replica | None:
+        """The replica for one call among usable replicas with a free slot: least outstanding
+        per weight (ties random), or with a routing `key` and a ring, the first on the key's
+        walk within its load bound.
 
-        Replicas in `tried` are avoided while another one is usable; `pin` allows only the
-        replica at that index.
+        Replicas in `tried` are avoided while another one is usable (so a retry moves on along
+        the ring); `pin` allows only the replica at that index.
         """
+        if key is not None and self.ring is not None:
+            return self._pick_on_ring(self.ring, key, tried, pin)
+        pool = self._candidates(self.replicas, tried, pin)
+        if len(pool) < 2:
+            return pool[0] if pool else None
+        lowest = min(r.outstanding / r.weight for r in pool)
+        best = [r for r in pool if r.outstanding / r.weight == lowest]
+        return best[0] if len(best) == 1 else random.choice(best)
+
+    def _pick_on_ring(
+        self, ring: HashRing[Replica], key: int, tried: set[str], pin: int | None
+    ) -> Replica | None:
+        pool = self._candidates(ring.order(key), tried, pin)
+        return ring.choose(pool, self.usable()) if pool else None
+
+    def _candidates(
+        self, order: Sequence[Replica], tried: set[str], pin: int | None
+    ) -> list[Replica]:
+        """Usable replicas with a free slot (only the pinned one with `pin`), in `order`: those
+        not in `tried`, else the tried ones."""
         fresh: list[Replica] = []
         tried_before: list[Replica] = []
         panic = self.panic()
-        for replica in self.replicas:
+        for replica in order:
             if (
                 (pin is None or replica.index == pin)
                 and replica.has_slot()
                 and replica.usable(panic)
             ):
                 (tried_before if replica.url in tried else fresh).append(replica)
-        pool = fresh or tried_before
-        if len(pool) < 2:
-            return pool[0] if pool else None
-        lowest = min(r.outstanding / r.weight for r in pool)
-        best = [r for r in pool if r.outstanding / r.weight == lowest]
-        return best[0] if len(best) == 1 else random.choice(best)
+        return fresh or tried_before
 
     def _down(self, pin: int | None) -> bool:
         if pin is None:
@@ -131,28 +162,38 @@ class ReplicaSet:
         return not any(r.index == pin and r.usable(panic) for r in self.replicas)
 
     async def acquire(
-        self, model: str, tried: set[str], wait_limit: float | None, pin: int | None = None
+        self,
+        model: str,
+        tried: set[str],
+        wait_limit: float | None,
+        pin: int | None = None,
+        key: int | None = None,
     ) -> Replica:
-        """Take a slot on the best replica (or the pinned one), waiting up to `wait_limit` s
-        while all are busy.
+        """Take a slot on the replica `pick` chooses (routing `key`, `pin`), waiting up to
+        `wait_limit` s while all are busy.
 
         Raises `NoHealthyUpstream` when every candidate is down, `Overloaded` when no slot
         freed in time.
         """
-        replica = self.pick(tried, pin)
+        replica = self.pick(tried, pin, key)
         if replica is None:
-            replica = await self._wait_for_slot(model, tried, wait_limit, pin)
+            replica = await self._wait_for_slot(model, tried, wait_limit, pin, key)
         replica.outstanding += 1
         replica.breaker.begin()
         return replica
 
     async def _wait_for_slot(
-        self, model: str, tried: set[str], wait_limit: float | None, pin: int | None
+        self,
+        model: str,
+        tried: set[str],
+        wait_limit: float | None,
+        pin: int | None,
+        key: int | None,
     ) -> Replica:
         loop = asyncio.get_running_loop()
         try:
             async with asyncio.timeout(wait_limit):
-                while (replica := self.pick(tried, pin)) is None:
+                while (replica := self.pick(tried, pin, key)) is None:
                     if self._down(pin):
                         raise NoHealthyUpstream(
                             f"No upstream of model {model!r} is available.",

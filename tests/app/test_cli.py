@@ -43,6 +43,21 @@ def test_check_registry_prints_the_mapping(capsys: pytest.CaptureFixture) -> Non
     assert "qwen25-vl -> minicpm-v-4_5" in out
 
 
+def test_check_registry_prints_a_routing_other_than_the_default(
+    tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    path = tmp_path / "models.yaml"
+    path.write_text(
+        "models:\n  m:\n    localai_model: x\n    capabilities: [chat]\n"
+        "    upstreams: [http://a:1, http://b:1]\n    routing: prefix\n"
+        "  n:\n    localai_model: y\n    capabilities: [chat]\n    upstreams: [http://a:1]\n"
+    )
+    main(["check-registry", str(path)])
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[1].endswith("@ http://a:1 http://b:1, routing prefix (load factor 1.25)")
+    assert lines[2].endswith("@ http://a:1")
+
+
 def test_serve_with_a_bad_setting_exits_with_one_line_naming_the_variable() -> None:
     result = subprocess.run(
         [sys.executable, "-m", "app.cli", "serve"],

@@ -178,3 +178,32 @@ def test_embedded_registry_defaults_chat_and_embeddings() -> None:
         "chat": "smollm2-135m-instruct",
         "embeddings": "smollm2-135m-embed",
     }
+
+
+ROUTED = (
+    "models:\n  m:\n    localai_model: x\n    capabilities: [chat]\n    upstreams: [http://a:1]\n"
+)
+
+
+def test_routing_defaults_to_least_outstanding(tmp_path: Path) -> None:
+    routing = build(tmp_path, ROUTED).get("m").routing
+    assert (routing.policy, str(routing)) == ("least_outstanding", "least_outstanding")
+
+
+@pytest.mark.parametrize(
+    ("given", "load_factor"),
+    [("prefix", 1.25), ("{policy: prefix, load_factor: 2}", 2.0)],
+)
+def test_routing_by_prefix(tmp_path: Path, given: str, load_factor: float) -> None:
+    routing = build(tmp_path, ROUTED + f"    routing: {given}\n").get("m").routing
+    assert (routing.policy, routing.load_factor) == ("prefix", load_factor)
+    assert str(routing) == f"prefix (load factor {load_factor:g})"
+
+
+@pytest.mark.parametrize(
+    ("given", "field"),
+    [("round_robin", "routing.policy"), ("{policy: prefix, load_factor: 0.5}", "load_factor")],
+)
+def test_a_bad_routing_names_the_field(tmp_path: Path, given: str, field: str) -> None:
+    with pytest.raises(RegistryError, match=field):
+        build(tmp_path, ROUTED + f"    routing: {given}\n")

@@ -1,7 +1,8 @@
 """Run servers for tests as subprocesses on 127.0.0.1, wait until they answer, always stop them.
 
-`run_process` works for any server (the gateway under uvicorn too); `FakeLocalAI` drives one
-fake LocalAI process through its test-only /__ routes.
+`run_process` works for any server (the gateway under uvicorn too); `ServerProcess` is one
+restartable server on a fixed free port; `FakeLocalAI` drives one fake LocalAI process through
+its test-only /__ routes.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, Self
 
 import httpx
 
@@ -42,13 +43,15 @@ def run_process(
     port: int,
     ready_path: str = "/healthz",
     timeout: float = 30.0,
+    log_path: Path | None = None,
 ) -> Iterator[subprocess.Popen[bytes]]:
     """Start `cmd` in the repo root with `env` added to ours; yield once
-    http://127.0.0.1:<port><ready_path> answers 200; stop it on exit.
+    http://127.0.0.1:<port><ready_path> answers 200; stop it on exit. Its output goes to
+    `log_path` (overwritten) when given, else to a temporary file.
 
     Raises RuntimeError (with the process output) if it exits or is not ready in `timeout` s.
     """
-    with tempfile.TemporaryFile() as log:
+    with open(log_path, "w+b") if log_path else tempfile.TemporaryFile() as log:
         # Output goes to a file, not a pipe: a full pipe would block the server mid-test.
         process = subprocess.Popen(
             list(cmd),
@@ -94,18 +97,15 @@ def _tail(log: IO[bytes]) -> str:
     return log.read().decode(errors="replace")[-_LOG_TAIL:]
 
 
-class FakeLocalAI:
-    """A fake LocalAI process on a fixed free port; restartable there after `kill()`."""
+class ServerProcess:
+    """A server process on a fixed port (a free one unless given); restartable there after
+    `kill()`."""
 
-    def __init__(
-        self,
-        models: Sequence[str] = DEFAULT_MODELS,
-        api_key: str | None = None,
-        *,
-        starting: bool = False,
-    ) -> None:
-        self.port = free_port()
-        self.models, self.api_key, self.starting = list(models), api_key, starting
+    ready_path = "/healthz"
+    ready_timeout = 30.0
+
+    def __init__(self, port: int | None = None) -> None:
+        self.port = port or free_port()
         self._process: subprocess.Popen[bytes] | None = None
         self._stack = ExitStack()
 
@@ -118,12 +118,24 @@ class FakeLocalAI:
     def alive(self) -> bool:
         return self._process is not None and self._process.poll() is None
 
-    def start(self) -> FakeLocalAI:
-        cmd = [sys.executable, "-m", "tests.support.fake_localai", "--port", str(self.port)]
-        cmd += ["--models", ",".join(self.models)]
-        cmd += ["--api-key", self.api_key] if self.api_key else []
-        cmd += ["--starting"] if self.starting else []
-        self._process = self._stack.enter_context(run_process(cmd, port=self.port))
+    def command(self) -> list[str]:
+        """The command line that starts the server on `self.port`."""
+        raise NotImplementedError
+
+    def log_path(self) -> Path | None:
+        """Where the server's output goes (None: a temporary file)."""
+        return None
+
+    def start(self) -> Self:
+        self._process = self._stack.enter_context(
+            run_process(
+                self.command(),
+                port=self.port,
+                ready_path=self.ready_path,
+                timeout=self.ready_timeout,
+                log_path=self.log_path(),
+            )
+        )
         return self
 
     def stop(self) -> None:
@@ -143,11 +155,31 @@ class FakeLocalAI:
         self.stop()
         self.start()
 
-    def __enter__(self) -> FakeLocalAI:
+    def __enter__(self) -> Self:
         return self.start()
 
     def __exit__(self, *exc_info: object) -> None:
         self.stop()
+
+
+class FakeLocalAI(ServerProcess):
+    """A fake LocalAI process on a fixed free port; restartable there after `kill()`."""
+
+    def __init__(
+        self,
+        models: Sequence[str] = DEFAULT_MODELS,
+        api_key: str | None = None,
+        *,
+        starting: bool = False,
+    ) -> None:
+        super().__init__()
+        self.models, self.api_key, self.starting = list(models), api_key, starting
+
+    def command(self) -> list[str]:
+        cmd = [sys.executable, "-m", "tests.support.fake_localai", "--port", str(self.port)]
+        cmd += ["--models", ",".join(self.models)]
+        cmd += ["--api-key", self.api_key] if self.api_key else []
+        return cmd + (["--starting"] if self.starting else [])
 
     # Test-only routes of the running fake.
 

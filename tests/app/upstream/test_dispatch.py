@@ -41,6 +41,11 @@ models:
     capabilities: [chat]
     upstreams: [{A}]
     fallback: single
+  routed:
+    localai_model: routed-upstream
+    capabilities: [chat]
+    upstreams: [{A}, {B}]
+    routing: prefix
 """
 STREAM = b'data: {"choices":[{"delta":{"content":"a"}}]}\n\ndata: [DONE]\n\n'
 
@@ -208,10 +213,11 @@ def slots(dispatcher: Dispatcher, model: str) -> Iterator[int]:
         yield replica.outstanding
 
 
-async def open_stream(dispatcher: Dispatcher, model: str = "single") -> OpenStream:
-    opening = dispatcher.start_stream(
-        dispatcher.registry.get(model), endpoints.CHAT, JsonPayload({})
-    )
+async def open_stream(
+    dispatcher: Dispatcher, model: str = "single", routing_key: int | None = None
+) -> OpenStream:
+    payload = JsonPayload({}, routing_key=routing_key)
+    opening = dispatcher.start_stream(dispatcher.registry.get(model), endpoints.CHAT, payload)
     assert await opening.wait(5)
     return opening.task.result()
 
@@ -286,3 +292,39 @@ async def test_a_discarded_opening_closes_the_stream_it_opened(calls: list[httpx
     assert await opening.wait(5)
     await opening.discard()
     assert body.closed and list(slots(dispatcher, "single")) == [0, 0]
+
+
+def key_led_by(dispatcher: Dispatcher, host: str) -> int:
+    """A routing key whose walk on the `routed` model's ring starts at `host`."""
+    ring = dispatcher.replica_sets["routed"].ring
+    assert ring is not None
+    return next(k for k in range(0, 2**64, 2**58) if host in ring.order(k)[0].url)
+
+
+@pytest.mark.parametrize("host", ["a.test", "b.test"])
+async def test_a_routing_key_keeps_whole_replies_and_streams_on_its_replica(
+    calls: list[httpx.Request], host: str
+) -> None:
+    def reply(request: httpx.Request) -> httpx.Response:  # whole replies and streams alternate
+        if len(calls) % 2:
+            return httpx.Response(200, json={})
+        return httpx.Response(200, stream=Body([STREAM]))
+
+    dispatcher = dispatcher_for(reply, calls)
+    key = key_led_by(dispatcher, host)
+    target = dispatcher.registry.get("routed")
+    for _ in range(5):
+        await dispatcher.send(target, endpoints.CHAT, JsonPayload({}, routing_key=key))
+        async with await open_stream(dispatcher, "routed", routing_key=key):
+            pass
+    assert hosts(calls) == [host] * 10
+
+
+async def test_a_keyed_call_retries_on_the_next_replica_of_the_ring(
+    calls: list[httpx.Request],
+) -> None:
+    dispatcher = dispatcher_for(refuse_a, calls)
+    key = key_led_by(dispatcher, "a.test")
+    target = dispatcher.registry.get("routed")
+    served = await dispatcher.send(target, endpoints.CHAT, JsonPayload({}, routing_key=key))
+    assert served.replica == 1 and hosts(calls) == ["a.test", "b.test"]

@@ -79,3 +79,14 @@ def test_a_changed_limit_gets_a_new_admission_and_a_renamed_upstream_keeps_its_h
     assert new.model_admission["kept"].limit == 3
     assert new.upstreams[A].name == "gpu" and not new.upstreams[A].healthy
     assert new.breakers[A, "k"].state is BreakerState.CLOSED
+
+
+def test_a_changed_routing_gets_a_new_replica_set_with_the_same_breakers() -> None:
+    old = dispatcher()
+    assert old.replica_sets["kept"].ring is None
+    limit = "    max_concurrency: 2\n"
+    routed = AFTER.replace(limit, limit + "    routing: prefix\n")
+    new = old.reconfigured(registry(routed))
+    assert new.replica_sets["kept"] is not old.replica_sets["kept"]
+    assert new.replica_sets["kept"].ring is not None
+    assert new.replica_sets["kept"].replicas[0].breaker is old.breakers[A, "k"]
