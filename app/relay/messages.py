@@ -21,6 +21,7 @@ from ..upstream import endpoints
 from ..upstream.dispatch import Prepare
 from ..upstream.open_stream import OpenStream
 from ..upstream.payloads import JsonPayload
+from ..upstream.routing import prefix_key
 from .bodies import check_tools, require_field, rewrite_model
 from .events import MESSAGES_FORMAT, relay_events
 from .replies import relay_json, send_counted
@@ -33,6 +34,7 @@ class MessagesRequest:
 
     body: dict[str, Any]
     stream: bool
+    routing_key: int | None = None  # the conversation's, for a model routed by prefix
 
     @classmethod
     def parse(cls, body: dict[str, Any], target: ModelTarget) -> MessagesRequest:
@@ -45,11 +47,13 @@ class MessagesRequest:
                 "'max_tokens' is required and must be a positive integer.", param="max_tokens"
             )
         check_tools(body, target)
-        return cls(body, body.get("stream") is True)
+        routed = target.routing.policy == "prefix"
+        key = prefix_key(body["messages"], body.get("system")) if routed else None
+        return cls(body, body.get("stream") is True, key)
 
     def payload(self) -> JsonPayload:
         """The upstream bodies: the model's defaults applied and its LocalAI name set."""
-        return JsonPayload(self.body)
+        return JsonPayload(self.body, routing_key=self.routing_key)
 
 
 async def create_message(

@@ -22,6 +22,7 @@ from ..upstream.dispatch import Prepare, Served
 from ..upstream.endpoints import Endpoint
 from ..upstream.open_stream import LOCALAI, OpenStream
 from ..upstream.payloads import NO_PAYLOAD, JsonPayload
+from ..upstream.routing import prefix_key
 from .bodies import check_tools, require_field
 from .events import RESPONSES_FORMAT, relay_events
 from .replies import relay_json, send_counted
@@ -33,6 +34,15 @@ PREVIOUS = "previous_response_id"
 _LIMITS = {"max_tokens": "max_output_tokens", "max_completion_tokens": "max_output_tokens"}
 
 
+def _conversation_key(body: dict[str, Any]) -> int | None:
+    """The prefix routing key of a Responses body: its instructions and leading input items (a
+    string input is one user message)."""
+    items = body["input"]
+    if isinstance(items, str):
+        items = [{"role": "user", "content": items}]
+    return prefix_key(items, body.get("instructions"))
+
+
 @dataclass(frozen=True, slots=True)
 class ResponsesRequest:
     """A client's Responses body and what the gateway read from it: `previous` is where the
@@ -41,6 +51,7 @@ class ResponsesRequest:
     body: dict[str, Any]
     stream: bool
     previous: ResponseRef | None
+    routing_key: int | None = None  # the conversation's, for a model routed by prefix
 
     @classmethod
     def parse(cls, body: dict[str, Any], target: ModelTarget) -> ResponsesRequest:
@@ -57,7 +68,8 @@ class ResponsesRequest:
                     "response of a LocalAI model, continued by a LocalAI model.",
                     param=PREVIOUS,
                 )
-        return cls(body, body.get("stream") is True, previous)
+        key = _conversation_key(body) if target.routing.policy == "prefix" else None
+        return cls(body, body.get("stream") is True, previous, key)
 
     def pin(self, registry: Registry, target: ModelTarget) -> int | None:
         """The replica of `target` that keeps the previous response (None: no previous one)."""
@@ -81,7 +93,7 @@ class ResponsesRequest:
 
     def payload(self) -> JsonPayload:
         """The upstream bodies of this request, one per model that may serve it."""
-        return JsonPayload(self.body, self._upstream_body)
+        return JsonPayload(self.body, self._upstream_body, self.routing_key)
 
     def _upstream_body(
         self, body: dict[str, Any], target: ModelTarget, in_process: bool

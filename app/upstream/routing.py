@@ -2,8 +2,9 @@
 
 A llama.cpp server keeps the KV cache of its last prompts, so a turn that lands where the
 previous turn of its conversation ran skips re-reading the whole prefix. `prefix_key` hashes a
-chat request's leading messages (system and developer messages up to the first user message,
-as canonical JSON): the same key for every turn of one conversation, in every worker and pod.
+conversation's leading messages (system and developer messages up to the first user message,
+after Anthropic's `system` or the Responses `instructions`, as canonical JSON): the same key
+for every turn of one conversation, in every worker and pod.
 
 `HashRing` places each replica at points on a 64-bit ring (`POINTS` per replica of average
 weight, hashed from its URL, so every gateway process builds the same ring) and stores, for the
@@ -44,12 +45,13 @@ def hash64(data: bytes) -> int:
     return int.from_bytes(hashlib.blake2b(data, digest_size=8).digest(), "big")
 
 
-def prefix_key(messages: object) -> int | None:
-    """The routing key of a chat's `messages`: a hash of its leading messages up to and with
-    the first user message; None when there is nothing to hash."""
+def prefix_key(messages: object, preamble: object = None) -> int | None:
+    """The routing key of a conversation's `messages`: a hash of its leading messages up to
+    and with the first user message, after the `preamble` kept outside them (Anthropic's
+    `system`, Responses' `instructions`); None when there is nothing to hash."""
     if not isinstance(messages, list) or not messages:
         return None
-    leading: list[object] = []
+    leading: list[object] = [] if preamble is None else [preamble]
     for message in messages:
         leading.append(message)
         if isinstance(message, dict) and message.get("role") == "user":
