@@ -47,6 +47,7 @@ class MessagesRequest:
                 "'max_tokens' is required and must be a positive integer.", param="max_tokens"
             )
         check_tools(body, target)
+        _lift_tool_result_images(body["messages"])
         routed = target.routing.policy == "prefix"
         key = prefix_key(body["messages"], body.get("system")) if routed else None
         return cls(body, body.get("stream") is True, key)
@@ -54,6 +55,36 @@ class MessagesRequest:
     def payload(self) -> JsonPayload:
         """The upstream bodies: the model's defaults applied and its LocalAI name set."""
         return JsonPayload(self.body, routing_key=self.routing_key)
+
+
+def _lift_tool_result_images(messages: list[Any]) -> None:
+    """Move the image blocks inside `tool_result` blocks to just after them, in the same message:
+    LocalAI keeps only the text of a tool result (core/http/endpoints/anthropic/messages.go)
+    and reads images from a message's own blocks, so a tool's screenshot still reaches the model."""
+    for message in messages:
+        content = message.get("content") if isinstance(message, dict) else None
+        if not isinstance(content, list) or not any(map(_has_nested_image, content)):
+            continue
+        lifted: list[Any] = []
+        for block in content:
+            lifted.append(block)
+            if _has_nested_image(block):
+                inner = block["content"]
+                block["content"] = [part for part in inner if not _is_image(part)]
+                lifted += [part for part in inner if _is_image(part)]
+        message["content"] = lifted
+
+
+def _is_image(block: object) -> bool:
+    return isinstance(block, dict) and block.get("type") == "image"
+
+
+def _has_nested_image(block: object) -> bool:
+    """Whether `block` is a tool result with an image among its content blocks."""
+    if not isinstance(block, dict) or block.get("type") != "tool_result":
+        return False
+    inner = block.get("content")
+    return isinstance(inner, list) and any(map(_is_image, inner))
 
 
 async def create_message(

@@ -282,6 +282,29 @@ def test_messages_url_images_become_base64_sources(
     assert sent["messages"][0]["content"][0]["source"] == source
 
 
+def test_images_inside_tool_results_are_moved_where_localai_reads_them(
+    client: TestClient, localai: respx.MockRouter
+) -> None:
+    """LocalAI keeps only a tool result's text; its images follow it as the message's own."""
+    upstream = localai.post("/v1/messages").respond(json=LOCALAI_MESSAGE)
+    localai.get(IMAGE_URL).respond(content=PNG, headers={"content-type": "image/png"})
+    screenshot = {"type": "image", "source": {"type": "url", "url": IMAGE_URL}}
+    result = {"type": "text", "text": "the screen:"}
+    tool_result = {"type": "tool_result", "tool_use_id": "t1", "content": [result, screenshot]}
+    content = [tool_result, {"type": "text", "text": "what is on it?"}]
+    body = {
+        "model": "vision-model",
+        "max_tokens": 8,
+        "messages": [{"role": "user", "content": content}],
+    }
+    response = client.post("/v1/messages", json=body)
+    assert response.status_code == 200, response.text
+    sent = orjson.loads(upstream.calls.last.request.content)["messages"][0]["content"]
+    source = {"type": "base64", "media_type": "image/png", "data": base64.b64encode(PNG).decode()}
+    assert [block["type"] for block in sent] == ["tool_result", "image", "text"]
+    assert sent[0]["content"] == [result] and sent[1]["source"] == source
+
+
 @pytest.mark.parametrize(
     "source",
     [
