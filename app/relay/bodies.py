@@ -14,6 +14,7 @@ import orjson
 from starlette.requests import Request
 
 from ..errors import CapabilityNotSupported, InvalidRequest, PayloadTooLarge
+from ..media.image_parts import ImageParts
 from ..registry import Capability, ModelTarget
 
 # A JSON member `"model": "<string>"`. Inside a JSON string every quote is escaped, so an
@@ -74,6 +75,20 @@ def require_field(body: dict[str, Any], name: str, kinds: type | tuple[type, ...
 
 
 TOOL_FIELDS = ("tools", "tool_choice", "functions", "function_call")
+
+
+_NEEDS = {
+    (False, False): frozenset[Capability](),
+    (True, False): frozenset({Capability.TOOLS}),
+    (False, True): frozenset({Capability.VISION}),
+    (True, True): frozenset({Capability.TOOLS, Capability.VISION}),
+}
+
+
+def request_needs(body: dict[str, Any], images: ImageParts) -> frozenset[Capability]:
+    """The capabilities beyond chat a request uses (tools when it sends tool fields, vision
+    when it has images): a fallback model must have them too."""
+    return _NEEDS[any(body.get(name) for name in TOOL_FIELDS), bool(images.parts)]
 
 
 def check_tools(body: dict[str, Any], target: ModelTarget) -> None:

@@ -12,11 +12,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..errors import InvalidRequest
+from ..media.image_parts import ImageParts, chat_images
 from ..pipeline import RequestOptions, apply_system_template
 from ..registry import ModelTarget
 from ..upstream.payloads import JsonPayload, with_model_defaults
 from ..upstream.routing import prefix_key
-from .bodies import check_tools, require_field
+from .bodies import check_tools, request_needs, require_field
 from .structured import (
     AnswerContract,
     answer_contract,
@@ -34,7 +35,8 @@ class ChatRequest:
     stream: bool
     options: RequestOptions
     contract: AnswerContract | None  # what the answer must be, for a JSON response_format
-    routing_key: int | None = None  # the conversation's, for a model routed by prefix
+    images: ImageParts
+    routing_key: int | None  # the conversation's, for a model routed by prefix
 
     @classmethod
     def parse(cls, body: dict[str, Any], target: ModelTarget) -> ChatRequest:
@@ -54,11 +56,13 @@ class ChatRequest:
                 grammar_for(contract)
         key = prefix_key(body["messages"]) if target.routing.policy == "prefix" else None
         stream = body.get("stream") is True
-        return cls(body, stream, RequestOptions.from_request(body), contract, key)
+        options = RequestOptions.from_request(body)
+        return cls(body, stream, options, contract, chat_images(body), key)
 
     def payload(self) -> JsonPayload:
         """The upstream bodies of this request, one per model that may serve it."""
-        return JsonPayload(self.body, self._upstream_body, self.routing_key)
+        needs = request_needs(self.body, self.images)
+        return JsonPayload(self.body, self._upstream_body, self.routing_key, needs)
 
     def _upstream_body(
         self, body: dict[str, Any], target: ModelTarget, in_process: bool

@@ -14,6 +14,7 @@ from typing import Any
 from starlette.responses import Response
 
 from ..errors import InvalidRequest
+from ..media.image_parts import ImageParts, messages_images
 from ..observability.record import RequestRecord
 from ..registry import ModelTarget
 from ..state import Gateway
@@ -22,7 +23,7 @@ from ..upstream.dispatch import Prepare
 from ..upstream.open_stream import OpenStream
 from ..upstream.payloads import JsonPayload
 from ..upstream.routing import prefix_key
-from .bodies import check_tools, require_field, rewrite_model
+from .bodies import check_tools, request_needs, require_field, rewrite_model
 from .events import MESSAGES_FORMAT, relay_events
 from .replies import relay_json, send_counted
 from .stream import stream_reply
@@ -34,7 +35,8 @@ class MessagesRequest:
 
     body: dict[str, Any]
     stream: bool
-    routing_key: int | None = None  # the conversation's, for a model routed by prefix
+    images: ImageParts
+    routing_key: int | None  # the conversation's, for a model routed by prefix
 
     @classmethod
     def parse(cls, body: dict[str, Any], target: ModelTarget) -> MessagesRequest:
@@ -50,11 +52,12 @@ class MessagesRequest:
         _lift_tool_result_images(body["messages"])
         routed = target.routing.policy == "prefix"
         key = prefix_key(body["messages"], body.get("system")) if routed else None
-        return cls(body, body.get("stream") is True, key)
+        return cls(body, body.get("stream") is True, messages_images(body), key)
 
     def payload(self) -> JsonPayload:
         """The upstream bodies: the model's defaults applied and its LocalAI name set."""
-        return JsonPayload(self.body, routing_key=self.routing_key)
+        needs = request_needs(self.body, self.images)
+        return JsonPayload(self.body, routing_key=self.routing_key, needs=needs)
 
 
 def _lift_tool_result_images(messages: list[Any]) -> None:

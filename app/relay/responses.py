@@ -14,6 +14,7 @@ from starlette.responses import Response
 from clients import UpstreamStatusError
 
 from ..errors import InvalidRequest, RouteNotFound
+from ..media.image_parts import ImageParts, responses_images
 from ..observability.record import RequestRecord
 from ..registry import ModelTarget, Registry
 from ..state import Gateway
@@ -23,7 +24,7 @@ from ..upstream.endpoints import Endpoint
 from ..upstream.open_stream import LOCALAI, OpenStream
 from ..upstream.payloads import NO_PAYLOAD, JsonPayload
 from ..upstream.routing import prefix_key
-from .bodies import check_tools, require_field
+from .bodies import check_tools, request_needs, require_field
 from .events import RESPONSES_FORMAT, relay_events
 from .replies import relay_json, send_counted
 from .response_ids import ResponseRef, ResponseRewrite, parse_id
@@ -51,7 +52,8 @@ class ResponsesRequest:
     body: dict[str, Any]
     stream: bool
     previous: ResponseRef | None
-    routing_key: int | None = None  # the conversation's, for a model routed by prefix
+    images: ImageParts
+    routing_key: int | None  # the conversation's, for a model routed by prefix
 
     @classmethod
     def parse(cls, body: dict[str, Any], target: ModelTarget) -> ResponsesRequest:
@@ -69,7 +71,8 @@ class ResponsesRequest:
                     param=PREVIOUS,
                 )
         key = _conversation_key(body) if target.routing.policy == "prefix" else None
-        return cls(body, body.get("stream") is True, previous, key)
+        stream = body.get("stream") is True
+        return cls(body, stream, previous, responses_images(body), key)
 
     def pin(self, registry: Registry, target: ModelTarget) -> int | None:
         """The replica of `target` that keeps the previous response (None: no previous one)."""
@@ -93,7 +96,8 @@ class ResponsesRequest:
 
     def payload(self) -> JsonPayload:
         """The upstream bodies of this request, one per model that may serve it."""
-        return JsonPayload(self.body, self._upstream_body, self.routing_key)
+        needs = request_needs(self.body, self.images)
+        return JsonPayload(self.body, self._upstream_body, self.routing_key, needs)
 
     def _upstream_body(
         self, body: dict[str, Any], target: ModelTarget, in_process: bool

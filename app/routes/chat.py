@@ -6,7 +6,6 @@ from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from ..access.limits import check_chat_body
-from ..media.image_parts import chat_images
 from ..media.vision import plan_images
 from ..observability import current_record
 from ..registry import Capability
@@ -25,7 +24,7 @@ async def chat_completions(request: Request) -> Response:
     body, target = await model_request(request, gateway, Capability.CHAT)
     chat = ChatRequest.parse(body, target)
     check_chat_body(body, gateway.settings)
-    fetch_images = plan_images(chat_images(body), target, gateway.settings, gateway.image_fetcher)
+    fetch_images = plan_images(chat.images, target, gateway.settings, gateway.image_fetcher)
     record = current_record(request)
     if chat.stream:
         return await relay_chat.stream_chat(gateway, target, chat, record, fetch_images)

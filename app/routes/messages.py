@@ -11,7 +11,6 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Request
 from starlette.responses import Response
 
-from ..media.image_parts import messages_images
 from ..media.vision import plan_images
 from ..observability import current_record
 from ..registry import Capability
@@ -31,8 +30,7 @@ async def messages(request: Request) -> Response:
     gateway: Gateway = request.state.gateway  # not Depends: a hot route
     body, target = await model_request(request, gateway, Capability.CHAT)
     message = MessagesRequest.parse(body, target)
-    images = messages_images(body)
-    fetch_images = plan_images(images, target, gateway.settings, gateway.image_fetcher)
+    fetch_images = plan_images(message.images, target, gateway.settings, gateway.image_fetcher)
     record = current_record(request)
     if message.stream:
         return await relay_messages.stream_message(gateway, target, message, record, fetch_images)

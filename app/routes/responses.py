@@ -8,7 +8,6 @@ from fastapi import APIRouter, Depends, Request
 from starlette.responses import Response
 
 from ..errors import InvalidRequest
-from ..media.image_parts import responses_images
 from ..media.vision import plan_images
 from ..observability import current_record
 from ..registry import Capability
@@ -28,8 +27,7 @@ async def create(request: Request) -> Response:
     gateway: Gateway = request.state.gateway  # not Depends: a hot route
     body, target = await model_request(request, gateway, Capability.CHAT)
     response = ResponsesRequest.parse(body, target)
-    images = responses_images(body)
-    fetch_images = plan_images(images, target, gateway.settings, gateway.image_fetcher)
+    fetch_images = plan_images(response.images, target, gateway.settings, gateway.image_fetcher)
     record = current_record(request)
     if response.stream:
         return await relay_responses.stream_response(

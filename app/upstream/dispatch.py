@@ -38,7 +38,7 @@ from clients.llamacpp import LlamaCppBackend
 
 from ..errors import BackendUnavailable, NoHealthyUpstream
 from ..observability.record import RequestRecord, upstream_headers
-from ..registry import ModelTarget, Registry
+from ..registry import Capability, ModelTarget, Registry
 from ..settings import Settings
 from . import in_process
 from .admission import Admission
@@ -46,7 +46,7 @@ from .breaker import CircuitBreaker
 from .endpoints import Endpoint
 from .lease import Lease, Outcome, outcome_of
 from .open_stream import LOCALAI, Opening, OpenStream
-from .payloads import Payload
+from .payloads import NO_NEEDS, Payload
 from .probing import judge
 from .replicas import Replica, ReplicaSet, Upstream
 
@@ -80,17 +80,19 @@ class _Call(Generic[T]):
     pin: int | None = None
     opening: Opening | None = None  # a stream's: once committed, no retry or fallback
     routing_key: int | None = None
+    needs: frozenset[Capability] = NO_NEEDS  # capabilities the request uses beyond chat's
 
     @property
     def committed(self) -> bool:
         return self.opening is not None and self.opening.committed
 
-    def may_fall_back(self, model: str) -> bool:
-        """Whether this call may move to `model`: not pinned, not committed, and (with auth)
-        the request's key may use it."""
+    def may_fall_back(self, model: ModelTarget) -> bool:
+        """Whether this call may move to `model`: not pinned, not committed, `model` has the
+        capabilities the request uses, and (with auth) the request's key may use it."""
         key = self.record.key if self.record is not None else None
-        allowed = key is None or key.allows(model)
-        return allowed and self.pin is None and not self.committed
+        allowed = key is None or key.allows(model.id)
+        usable = allowed and self.needs <= model.capabilities
+        return usable and self.pin is None and not self.committed
 
 
 class Dispatcher:
@@ -303,7 +305,9 @@ class Dispatcher:
                 lease.release(Outcome.NEUTRAL)
             return Served(model, reply, in_process.BACKEND)
 
-        call = _Call(endpoint, attempt, locally, record, pin, routing_key=payload.routing_key)
+        call = _Call(
+            endpoint, attempt, locally, record, pin, None, payload.routing_key, payload.needs
+        )
         await self.admission.acquire()
         try:
             if prepare is not None:
@@ -377,7 +381,8 @@ class Dispatcher:
             )
 
         async def open_stream(opening: Opening) -> OpenStream:
-            call = _Call(endpoint, attempt, locally, record, pin, opening, payload.routing_key)
+            key, needs = payload.routing_key, payload.needs
+            call = _Call(endpoint, attempt, locally, record, pin, opening, key, needs)
             await self.admission.acquire()
             try:
                 if prepare is not None:
@@ -404,11 +409,14 @@ class Dispatcher:
                 return await self._serve(target, call)
             except _DOWN:
                 fallback = target.fallback
-                if fallback is None or fallback in seen or not call.may_fall_back(fallback):
+                if fallback is None or fallback in seen:
                     raise
                 seen.add(fallback)
+                model = self.registry.get(fallback)
+                if not call.may_fall_back(model):
+                    raise
                 log.warning("model %r is down; falling back to %r", target.id, fallback)
-                target = self.registry.get(fallback)
+                target = model
                 target.require(call.endpoint.capability)
 
     async def _serve(self, target: ModelTarget, call: _Call[T]) -> T:

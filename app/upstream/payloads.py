@@ -1,7 +1,9 @@
 """Upstream request bodies, made for each model that may serve a request.
 
 A request may be served by the model it names or by a fallback, and each one has its own
-LocalAI model name and defaults; a payload builds its body once per model, on first use.
+LocalAI model name and defaults; a payload builds its body once per model, on first use. A
+payload also says which capabilities beyond its endpoint's it uses (tools, vision): a fallback
+model without them does not take it.
 """
 
 from __future__ import annotations
@@ -13,10 +15,11 @@ from typing import Any, Protocol
 import httpx
 import orjson
 
-from ..registry import ModelTarget
+from ..registry import Capability, ModelTarget
 
 JSON = "application/json"
 
+NO_NEEDS: frozenset[Capability] = frozenset()
 FilePart = tuple[str, bytes, str]
 """One multipart file: (filename, content, content type)."""
 
@@ -34,6 +37,11 @@ class Payload(Protocol):
     def routing_key(self) -> int | None:
         """The conversation's key (`routing.prefix_key`), for models routed by prefix; None
         when the call carries none."""
+        ...
+
+    @property
+    def needs(self) -> frozenset[Capability]:
+        """Capabilities the request uses beyond its endpoint's (a model must have them)."""
         ...
 
     def content(self, target: ModelTarget) -> bytes | None:
@@ -65,7 +73,7 @@ Build = Callable[[dict[str, Any], ModelTarget, bool], dict[str, Any]]
 class JsonPayload:
     """A JSON body, built by `build` for each model, and for LocalAI or the in-process backend."""
 
-    __slots__ = ("_body", "_build", "_made", "routing_key")
+    __slots__ = ("_body", "_build", "_made", "needs", "routing_key")
     content_type = JSON
 
     def __init__(
@@ -73,10 +81,12 @@ class JsonPayload:
         body: Mapping[str, Any],
         build: Build = with_model_defaults,
         routing_key: int | None = None,
+        needs: frozenset[Capability] = NO_NEEDS,
     ) -> None:
         self._body = body
         self._build = build
         self.routing_key = routing_key
+        self.needs = needs
         self._made: dict[tuple[str, bool], tuple[dict[str, Any], bytes | None]] = {}
 
     def json(self, target: ModelTarget) -> dict[str, Any]:
@@ -102,6 +112,7 @@ class FormPayload:
 
     __slots__ = ("_fields", "_files", "_made", "content_type")
     routing_key = None
+    needs = NO_NEEDS
 
     def __init__(
         self, fields: Mapping[str, str | list[str]], files: Mapping[str, FilePart]
@@ -134,6 +145,7 @@ class NoPayload:
     __slots__ = ()
     content_type = None
     routing_key = None
+    needs = NO_NEEDS
 
     def content(self, target: ModelTarget) -> None:
         """Nothing to send."""
