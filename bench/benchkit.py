@@ -106,7 +106,9 @@ def start_gateway(
     if source is not None:
         env["PYTHONPATH"] = str(source)
     cmd = [str(VENV_BIN / "localai-gateway"), "serve", "--port", str(port)]
-    cmd += ["--workers", str(workers), "--log-level", "warning"]
+    if workers != 1:  # only then: commits before `--workers` stay measurable
+        cmd += ["--workers", str(workers)]
+    cmd += ["--log-level", "warning"]
     with log.open("wb") as out:
         return subprocess.Popen(cmd, env=env, stdout=out, stderr=out, cwd=workdir)
 
