@@ -1,12 +1,17 @@
 """Anthropic Messages (`/v1/messages`): the body read once, a whole message or its events
 relayed (native for LocalAI, translated from chat in-process: `app.translate.messages`).
 
+LocalAI ends every answer with `stop_reason: "end_turn"`, also one that used all of
+`max_tokens` (core/http/endpoints/anthropic/messages.go); the relay says `max_tokens` then,
+as Anthropic does, because clients such as Claude Code continue a cut answer only when told.
+
 Errors on these routes are Anthropic-shaped (`app.errors.ErrorResponse`); a stream that fails
 after its first byte ends with an Anthropic `error` event.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncGenerator
 from dataclasses import dataclass
 from typing import Any
@@ -59,6 +64,29 @@ class MessagesRequest:
         needs = request_needs(self.body, self.images)
         return JsonPayload(self.body, routing_key=self.routing_key, needs=needs)
 
+    def limit(self, served: ModelTarget) -> int | None:
+        """The output limit the serving model worked to: the client's, else its default."""
+        limit = self.body.get("max_tokens", served.defaults.get("max_tokens"))
+        return limit if type(limit) is int else None
+
+
+_END_TURN = b'"stop_reason":"end_turn"'
+_MAX_TOKENS = b'"stop_reason":"max_tokens"'
+_OUTPUT_TOKENS = re.compile(rb'"output_tokens":(\d+)')
+
+
+def mark_cut_answer(data: bytes, limit: int | None) -> bytes:
+    """`data` (a message, or a batch of events) with an `end_turn` that used all of `limit`
+    tokens said as `max_tokens`. LocalAI writes usage after the stop reason, in the message
+    and in its `message_delta` event; a JSON string cannot hold the unescaped marker."""
+    at = data.find(_END_TURN)
+    if at < 0 or limit is None:
+        return data
+    used = _OUTPUT_TOKENS.search(data, at)
+    if used is None or int(used[1]) < limit:
+        return data
+    return data[:at] + _MAX_TOKENS + data[at + len(_END_TURN) :]
+
 
 def _lift_tool_result_images(messages: list[Any]) -> None:
     """Move the image blocks inside `tool_result` blocks to just after them, in the same message:
@@ -102,7 +130,8 @@ async def create_message(
     served = await send_counted(
         gateway, target, endpoints.MESSAGES, payload, record=record, prepare=prepare
     )
-    return relay_json(served, target)
+    content = rewrite_model(served.reply.content, served.target.member)
+    return relay_json(served, target, mark_cut_answer(content, request.limit(served.target)))
 
 
 async def stream_message(
@@ -115,9 +144,12 @@ async def stream_message(
     """Relay the upstream event stream once its first answer event arrived."""
 
     def relay(stream: OpenStream) -> AsyncGenerator[bytes]:
-        member = stream.target.member
+        member, limit = stream.target.member, request.limit(stream.target)
         return relay_events(
-            stream, MESSAGES_FORMAT, lambda data: rewrite_model(data, member), record
+            stream,
+            MESSAGES_FORMAT,
+            lambda data: mark_cut_answer(rewrite_model(data, member), limit),
+            record,
         )
 
     payload, failure = request.payload(), MESSAGES_FORMAT.failure

@@ -119,6 +119,15 @@ def test_messages_stream(claude: anthropic.Anthropic) -> None:
     assert final.usage.output_tokens == 5
 
 
+def test_messages_cut_by_max_tokens_say_so(claude: anthropic.Anthropic) -> None:
+    """LocalAI says `end_turn` here (the fake too); the gateway says what Anthropic would."""
+    reply = claude.messages.create(model=MODEL, max_tokens=3, messages=HELLO)
+    assert reply.stop_reason == "max_tokens" and reply.usage.output_tokens == 3
+    with claude.messages.stream(model=MODEL, max_tokens=3, messages=HELLO) as stream:
+        final = stream.get_final_message()
+    assert final.stop_reason == "max_tokens"
+
+
 def test_messages_failure_mid_stream_reaches_the_sdk(claude: anthropic.Anthropic) -> None:
     messages = [{"role": "user", "content": "MOCK_ERROR_MIDSTREAM"}]
     with pytest.raises(anthropic.APIStatusError, match="simulated failure"):

@@ -113,6 +113,23 @@ def test_a_stream_is_relayed_event_by_event_with_names_and_the_model(
     assert "[DONE]" not in response.text
 
 
+@pytest.mark.parametrize(("limit", "reason"), [(2, "max_tokens"), (3, "end_turn")])
+def test_an_answer_that_used_all_of_max_tokens_says_so(
+    client: TestClient, localai: respx.MockRouter, limit: int, reason: str
+) -> None:
+    """LocalAI says `end_turn` even when the answer hit the limit; Anthropic says `max_tokens`."""
+    whole = localai_message() | {"usage": {"input_tokens": 3, "output_tokens": 2}}
+    localai.post("/v1/messages").mock(
+        side_effect=[
+            httpx.Response(200, json=whole),
+            httpx.Response(200, content=events("a", "b"), headers=SSE),
+        ]
+    )
+    assert ask(client, max_tokens=limit).json()["stop_reason"] == reason
+    received = dict(parse(ask(client, max_tokens=limit, stream=True).text))
+    assert received["message_delta"]["delta"]["stop_reason"] == reason
+
+
 def test_a_failure_after_the_answer_began_is_an_anthropic_error_event(
     client: TestClient, localai: respx.MockRouter
 ) -> None:
