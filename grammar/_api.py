@@ -9,6 +9,7 @@ import orjson
 import pydantic
 
 from grammar._compile import Compiler
+from grammar._dialect import dialect_of
 from grammar._emit import Emitter
 from grammar._ir import Ref
 from grammar._normalize import Normalizer
@@ -20,7 +21,7 @@ def schema_to_gbnf(schema: dict[str, Any] | bool, *, strict: bool = True) -> str
     """Compile a JSON Schema (draft 2020-12) to a llama.cpp GBNF grammar accepting exactly its
     instances; raise UnsupportedSchemaError where that is impossible (when `strict`; otherwise
     such assertions are dropped and the grammar accepts a superset)."""
-    norm = Normalizer(index(schema), strict)
+    norm = Normalizer(index(schema, dialect_of(schema)), strict)
     text = Compiler(norm, Emitter()).compile(frozenset({Ref("")}))
     validate_gbnf(text)
     return text

@@ -43,6 +43,7 @@ _UNSUPPORTED = {
     "$dynamicRef": "dynamic scoping",
     "$recursiveRef": "dynamic scoping",
 }
+_BOUNDS = (("minimum", "exclusiveMinimum", True), ("maximum", "exclusiveMaximum", False))
 _TRIVIAL = {"uniqueItems": False, "minProperties": 0, "minContains": 1}
 
 Handler = Callable[[dict[str, Any], str], Union | None]
@@ -170,7 +171,8 @@ class Normalizer:
             raise UnsupportedSchemaError("", ptr, "a schema must be an object or a boolean")
         result: Union = (ALL,)
         done: set[Handler] = set()
-        for keyword in schema:
+        hides = "$ref" in schema and self.doc.dialect.ref_hides_siblings
+        for keyword in ["$ref"] if hides else schema:
             if keyword in _UNSUPPORTED:
                 if _TRIVIAL.get(keyword, object()) != schema[keyword]:
                     self._refuse(keyword, ptr, _UNSUPPORTED[keyword])
@@ -277,13 +279,12 @@ class Normalizer:
     def _kw_bounds(self, schema: dict[str, Any], ptr: str) -> Union:
         lo: _ir.Bound = None
         hi: _ir.Bound = None
-        for keyword, exclusive, is_lower in (
-            ("minimum", False, True),
-            ("exclusiveMinimum", True, True),
-            ("maximum", False, False),
-            ("exclusiveMaximum", True, False),
-        ):
-            if keyword in schema:
+        for plain, strict, is_lower in _BOUNDS:
+            flag = schema.get(strict)
+            bounds = [(plain, flag is True)] if plain in schema else []
+            if strict in schema and not isinstance(flag, bool):  # a boolean: draft-04's flag
+                bounds.append((strict, True))
+            for keyword, exclusive in bounds:
                 bound = (_number(schema[keyword], keyword, ptr), exclusive)
                 lo, hi = (_ir._max_lo(lo, bound), hi) if is_lower else (lo, _ir._min_hi(hi, bound))
         return (_ir.only(number=Num(lo, hi)),)

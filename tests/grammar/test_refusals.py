@@ -38,7 +38,7 @@ REFUSALS: list[tuple[str, dict[str, Any], str, str]] = [
     ("multipleOf bounds", {"multipleOf": 3, "minimum": 1}, "multipleOf", ""),
     ("unknown type", {"type": "decimal"}, "type", ""),
     ("bad minLength", {"minLength": -1.5}, "minLength", ""),
-    ("exclusive bool", {"exclusiveMinimum": True, "minimum": 1}, "exclusiveMinimum", ""),
+    ("bad exclusiveMinimum", {"exclusiveMinimum": "1"}, "exclusiveMinimum", ""),
 ]
 
 
