@@ -20,10 +20,10 @@ from grammar._errors import UnsupportedSchemaError
 from grammar._ir import FALSE, TRUE, Arr, Conj, Num, Obj, Str, Typed, Union, Values
 from grammar._normalize import Normalizer, key_conj, pattern_dfa
 from grammar._numbers import number_expr
+from grammar._objects import Shape, object_body
 from grammar._strings import json_char, json_string_literal
 
 WS_BODY = '| " " | "\\n" [ \\t]{0,40}'
-ANY_ORDER_MAX = 6
 MAX_KEY_PATTERNS = 4
 MAX_MODULUS = 1000
 QUOTE = '"\\""'
@@ -209,14 +209,16 @@ class Compiler:
         if isinstance(v, list):
             items = [self.out.rule(f"{hint}-v", self._value(x, hint)) for x in v]
             return f'"[" {ws} ' + f' {ws} "," {ws} '.join(items) + (f' {ws} "]"' if v else '"]"')
-        members = [
+        members = tuple(
             (
                 self._kv(json_string_literal(k), self.out.rule(f"{hint}-v", self._value(x, hint))),
                 True,
             )
             for k, x in v.items()
-        ]
-        return self._members(members, [], hint)
+        )
+        body = object_body(Shape(members), self.out, ws, hint)
+        assert body is not None
+        return body
 
     # ------------------------------------------------------------ arrays
 
@@ -261,20 +263,33 @@ class Compiler:
 
     def _type_object(self, o: Obj, hint: str) -> str | None:
         known = list(dict.fromkeys(k for part in o.parts for k, _ in part.props))
-        known += sorted(o.required - set(known))
-        members = []
-        for key in known:
-            conj = key_conj(o, key)
-            if o.names and not self.norm.accepts_conj(o.names, key):
-                conj = FALSE
-            if self.norm.conj_empty(conj, 1):
-                if key in o.required:
-                    return None
-                continue
-            members.append(
-                (self._kv(json_string_literal(key), self.rule_for(conj)), key in o.required)
-            )
-        return self._members(members, self._extras(o, known, hint), hint)
+        mentioned = o.required.union(*(need | {key} for key, need in o.dependent))
+        known += sorted(mentioned - set(known))
+        possible = {key: self._member_value(o, key) for key in known}
+        needs = _possible_needs(o, possible)
+        if needs is None:
+            return None
+        index = {key: i for i, key in enumerate(k for k in known if possible[k] is not None)}
+        members = tuple(
+            (self._kv(json_string_literal(key), self.rule_for(conj)), key in o.required)
+            for key, conj in possible.items()
+            if conj is not None
+        )
+        shape = Shape(
+            members,
+            tuple(self._extras(o, known, hint)),
+            o.min_props,
+            o.max_props,
+            tuple((index[k], frozenset(index[n] for n in need)) for k, need in needs),
+        )
+        return object_body(shape, self.out, self._ws(), hint)
+
+    def _member_value(self, o: Obj, key: str) -> Conj | None:
+        """What the value of member `key` must match; None when no value can."""
+        conj = key_conj(o, key)
+        if o.names and not self.norm.accepts_conj(o.names, key):
+            return None
+        return None if self.norm.conj_empty(conj, 1) else conj
 
     def _extras(self, o: Obj, known: list[str], hint: str) -> list[RuleName]:
         """Members with keys outside `known`, one rule per set of matching patterns."""
@@ -337,40 +352,19 @@ class Compiler:
                 dfas.append(_regex.intersect(parts))
         return [_regex.union(dfas)] if dfas else [_regex.words([])]
 
-    def _members(
-        self, members: list[tuple[RuleName, bool]], extras: list[RuleName], hint: str
-    ) -> str:
-        """Object text: named members (each at most once) and any number of extra members."""
-        ws = self._ws()
-        any_order = len(members) <= ANY_ORDER_MAX
-        names: dict[tuple, RuleName] = {}
-        queue: list[tuple] = []
 
-        def state(key: tuple) -> RuleName:
-            if key not in names:
-                names[key] = self.out.reserve(f"{hint}-o")
-                queue.append(key)
-            return names[key]
-
-        start = state((frozenset() if any_order else 0, False))
-        for key in queue:
-            pos, emitted = key
-            sep = f'"," {ws} ' if emitted else ""
-            alts = []
-            if any_order:
-                if all(i in pos for i, (_, req) in enumerate(members) if req):
-                    alts.append('"}"')
-                for i, (kv, _) in enumerate(members):
-                    if i not in pos:
-                        alts.append(f"{sep}{kv} {ws} {state((pos | {i}, True))}")
-            elif pos < len(members):
-                kv, required = members[pos]
-                alts.append(f"{sep}{kv} {ws} {state((pos + 1, True))}")
-                if not required:
-                    alts.append(state((pos + 1, emitted)))
-            else:
-                alts.append('"}"')
-            if any_order or pos == len(members):
-                alts += [f"{sep}{kv} {ws} {state((pos, True))}" for kv in extras]
-            self.out.define(names[key], " | ".join(alts) or self._never())
-        return f'"{{" {ws} {start}'
+def _possible_needs(
+    o: Obj, possible: dict[str, Conj | None]
+) -> list[tuple[str, frozenset[str]]] | None:
+    """The dependencies between members that can appear; a member whose dependency cannot
+    appear cannot appear either. None when a required member is impossible."""
+    changed = True
+    while changed:
+        changed = False
+        for key, need in o.dependent:
+            if possible[key] is not None and any(possible[n] is None for n in need):
+                possible[key] = None
+                changed = True
+    if any(possible[key] is None for key in o.required):
+        return None
+    return [(k, n) for k, n in sorted(o.dependent, key=repr) if possible[k] is not None]

@@ -77,9 +77,14 @@ class ObjPart:
 
 @dataclass(frozen=True)
 class Obj:
-    parts: frozenset[ObjPart] = frozenset()
+    """Object constraints; `parts` keep schema order, which is the order members are written."""
+
+    parts: tuple[ObjPart, ...] = ()
     required: frozenset[str] = frozenset()
     names: Conj = TRUE  # propertyNames
+    min_props: int = 0
+    max_props: int | None = None
+    dependent: frozenset[tuple[str, frozenset[str]]] = frozenset()  # key -> keys it requires
 
 
 @dataclass(frozen=True)
@@ -165,9 +170,7 @@ def _and_num(a: Num | None, b: Num | None) -> Num | None:
 def _and_str(a: Str | None, b: Str | None) -> Str | None:
     if a is None or b is None:
         return None
-    hi = b.max_len if a.max_len is None else a.max_len if b.max_len is None else None
-    if a.max_len is not None and b.max_len is not None:
-        hi = min(a.max_len, b.max_len)
+    hi = _min_count(a.max_len, b.max_len)
     return Str(max(a.min_len, b.min_len), hi, a.patterns | b.patterns)
 
 
@@ -180,16 +183,25 @@ def _and_arr(a: Arr | None, b: Arr | None) -> Arr | None:
         | (b.prefix[i] if i < len(b.prefix) else b.items)
         for i in range(n)
     )
-    hi = a.max_items if b.max_items is None else b.max_items
-    if a.max_items is not None and b.max_items is not None:
-        hi = min(a.max_items, b.max_items)
+    hi = _min_count(a.max_items, b.max_items)
     return Arr(prefix, a.items | b.items, max(a.min_items, b.min_items), hi)
 
 
 def _and_obj(a: Obj | None, b: Obj | None) -> Obj | None:
     if a is None or b is None:
         return None
-    return Obj(a.parts | b.parts, a.required | b.required, a.names | b.names)
+    return Obj(
+        a.parts + tuple(p for p in b.parts if p not in a.parts),
+        a.required | b.required,
+        a.names | b.names,
+        max(a.min_props, b.min_props),
+        _min_count(a.max_props, b.max_props),
+        a.dependent | b.dependent,
+    )
+
+
+def _min_count(a: int | None, b: int | None) -> int | None:
+    return b if a is None else a if b is None else min(a, b)
 
 
 def and_typed(a: Typed, b: Typed) -> Typed:
@@ -232,7 +244,7 @@ def typed_empty(t: Typed) -> bool:
             and not (t.string.max_len is not None and t.string.min_len > t.string.max_len)
         )
         or (t.array is not None and not _arr_empty(t.array))
-        or t.object is not None
+        or (t.object is not None and not _obj_empty(t.object))
     )
 
 
@@ -243,6 +255,10 @@ def _arr_empty(a: Arr) -> bool:
     if top is not None and a.min_items > top:
         return True
     return any(c >= FALSE for c in a.prefix[: a.min_items])
+
+
+def _obj_empty(o: Obj) -> bool:
+    return o.max_props is not None and o.min_props > o.max_props
 
 
 def prune(alts: list[Alt]) -> Union:
@@ -314,15 +330,26 @@ def _neg_arr(a: Arr) -> list[Arr]:
 def _neg_obj(o: Obj) -> list[Obj]:
     if o.names:
         raise NotExpressible("negating `propertyNames` needs 'some key fails'")
-    out = [Obj(frozenset({ObjPart(props=((r, FALSE),))})) for r in sorted(o.required)]
+    out = [without(r) for r in sorted(o.required)]
+    if o.min_props > 0:
+        out.append(Obj(max_props=o.min_props - 1))
+    if o.max_props is not None:
+        out.append(Obj(min_props=o.max_props + 1))
+    for key, needs in sorted(o.dependent, key=repr):
+        out += [replace(without(r), required=frozenset({key})) for r in sorted(needs)]
     for part in o.parts:
         if any(conj for _, conj in part.patterns) or part.additional:
             raise NotExpressible("negating pattern/additional properties needs 'some key fails'")
         for key, conj in part.props:
             for r in conj:
                 flipped = ObjPart(props=((key, frozenset({r.flip()})),))
-                out.append(Obj(frozenset({flipped}), frozenset({key})))
+                out.append(Obj((flipped,), frozenset({key})))
     return out
+
+
+def without(key: str) -> Obj:
+    """Objects that have no member `key`."""
+    return Obj((ObjPart(props=((key, FALSE),)),))
 
 
 def negate_value(v: Any) -> list[Typed]:

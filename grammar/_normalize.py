@@ -35,16 +35,13 @@ _UNSUPPORTED = {
     "contains": "'some item matches'",
     "minContains": "'some item matches'",
     "maxContains": "'some item matches'",
-    "minProperties": "counting object members",
-    "maxProperties": "counting object members",
-    "dependentRequired": "conditional members",
     "unevaluatedItems": "evaluation tracking",
     "unevaluatedProperties": "evaluation tracking",
     "$dynamicRef": "dynamic scoping",
     "$recursiveRef": "dynamic scoping",
 }
 _BOUNDS = (("minimum", "exclusiveMinimum", True), ("maximum", "exclusiveMaximum", False))
-_TRIVIAL = {"uniqueItems": False, "minProperties": 0, "minContains": 1}
+_TRIVIAL = {"uniqueItems": False, "minContains": 1}
 
 Handler = Callable[[dict[str, Any], str], Union | None]
 
@@ -115,7 +112,11 @@ class Normalizer:
             "additionalProperties": self._kw_members,
             "required": self._kw_required,
             "propertyNames": self._kw_property_names,
-            "dependentSchemas": self._kw_dependent_schemas,
+            "minProperties": self._kw_member_count,
+            "maxProperties": self._kw_member_count,
+            "dependencies": self._kw_dependencies,
+            "dependentRequired": self._kw_dependencies,
+            "dependentSchemas": self._kw_dependencies,
             "$ref": self._kw_ref,
             "allOf": self._kw_all_of,
             "anyOf": self._kw_any_of,
@@ -236,7 +237,11 @@ class Normalizer:
         )
 
     def _obj_accepts(self, o: Obj, v: dict[str, Any]) -> bool:
-        if not o.required <= v.keys():
+        if not o.required <= v.keys() or len(v) < o.min_props:
+            return False
+        if o.max_props is not None and len(v) > o.max_props:
+            return False
+        if any(key in v and not needs <= v.keys() for key, needs in o.dependent):
             return False
         if not all(self.accepts_conj(o.names, key) for key in v):
             return False
@@ -357,7 +362,7 @@ class Normalizer:
             else None
         )
         part = _ir.ObjPart(props, tuple(patterns), extra)
-        return (_ir.only(object=Obj(frozenset({part}))),)
+        return (_ir.only(object=Obj((part,))),)
 
     def _kw_required(self, schema: dict[str, Any], ptr: str) -> Union:
         names = schema["required"]
@@ -368,28 +373,34 @@ class Normalizer:
     def _kw_property_names(self, schema: dict[str, Any], ptr: str) -> Union:
         return (_ir.only(object=Obj(names=frozenset({Ref(f"{ptr}/propertyNames")}))),)
 
-    def _kw_dependent_schemas(self, schema: dict[str, Any], ptr: str) -> Union | None:
-        for name in schema["dependentSchemas"]:
-            sub = f"{ptr}/dependentSchemas/{escape_token(name)}"
-            if not self._vacuous_for_objects(self.schema(sub)):
-                self._refuse("dependentSchemas", ptr, "conditional schemas")
-        return None
+    def _kw_member_count(self, schema: dict[str, Any], ptr: str) -> Union:
+        lo = _count(schema, "minProperties", ptr) or 0
+        return (_ir.only(object=Obj(min_props=lo, max_props=_count(schema, "maxProperties", ptr))),)
 
-    def _vacuous_for_objects(self, union: Union) -> bool:
-        """True when every object matches (so a dependent schema changes nothing)."""
-        return any(
-            isinstance(a, Typed)
-            and a.object is not None
-            and not a.object.required
-            and not a.object.names
-            and all(self._universal(p) for p in a.object.parts)
-            for a in union
-        )
+    def _kw_dependencies(self, schema: dict[str, Any], ptr: str) -> Union:
+        """`dependentRequired`, `dependentSchemas` and draft-07 `dependencies` (either form)."""
+        result: Union = (ALL,)
+        needs: list[tuple[str, frozenset[str]]] = []
+        for keyword in ("dependencies", "dependentRequired", "dependentSchemas"):
+            table = schema.get(keyword, {})
+            if not isinstance(table, dict):
+                raise UnsupportedSchemaError(keyword, ptr, "must be an object")
+            for key, dep in table.items():
+                if isinstance(dep, list) and keyword != "dependentSchemas":
+                    if not all(isinstance(n, str) for n in dep):
+                        raise UnsupportedSchemaError(keyword, ptr, "must list property names")
+                    needs += [(key, frozenset(dep))] if dep else []
+                elif isinstance(dep, dict | bool) and keyword != "dependentRequired":
+                    then = self.schema(f"{ptr}/{keyword}/{escape_token(key)}")
+                    result = self.and_(result, self._if_member(key, then))
+                else:
+                    raise UnsupportedSchemaError(keyword, ptr, f"bad dependency for {key!r}")
+        return self.and_(result, (_ir.only(object=Obj(dependent=frozenset(needs))),))
 
-    def _universal(self, part: _ir.ObjPart) -> bool:
-        conjs = [c for _, c in part.props] + [c for _, c in part.patterns]
-        conjs += [part.additional] if part.additional is not None else []
-        return all(self.conj(c) == (ALL,) for c in conjs)
+    def _if_member(self, key: str, then: Union) -> Union:
+        """Objects with member `key` match `then`; every other value passes."""
+        present = self.and_((Typed(object=Obj(required=frozenset({key}))),), then)
+        return _ir.prune([_ir.only(object=_ir.without(key)), *present])
 
     def _refuse(self, keyword: str, ptr: str, what: str) -> None:
         """Raise for an assertion no grammar can express; when not strict, drop it instead."""

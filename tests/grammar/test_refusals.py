@@ -11,15 +11,6 @@ REFUSALS: list[tuple[str, dict[str, Any], str, str]] = [
     ("contains", {"items": {"contains": {"type": "integer"}}}, "contains", "/items"),
     ("minContains", {"minContains": 2, "contains": {}}, "minContains", ""),
     ("maxContains", {"maxContains": 2, "contains": {}}, "maxContains", ""),
-    (
-        "minProperties",
-        {"properties": {"a": {"minProperties": 1}}},
-        "minProperties",
-        "/properties/a",
-    ),
-    ("maxProperties", {"maxProperties": 3}, "maxProperties", ""),
-    ("dependentRequired", {"dependentRequired": {"a": ["b"]}}, "dependentRequired", ""),
-    ("dependentSchemas", {"dependentSchemas": {"a": {"required": ["b"]}}}, "dependentSchemas", ""),
     ("unevaluatedProperties", {"unevaluatedProperties": False}, "unevaluatedProperties", ""),
     ("unevaluatedItems", {"unevaluatedItems": False}, "unevaluatedItems", ""),
     ("dynamicRef", {"$dynamicRef": "#meta"}, "$dynamicRef", ""),
@@ -39,6 +30,7 @@ REFUSALS: list[tuple[str, dict[str, Any], str, str]] = [
     ("unknown type", {"type": "decimal"}, "type", ""),
     ("bad minLength", {"minLength": -1.5}, "minLength", ""),
     ("bad exclusiveMinimum", {"exclusiveMinimum": "1"}, "exclusiveMinimum", ""),
+    ("bad dependency", {"dependencies": {"a": 3}}, "dependencies", ""),
 ]
 
 

@@ -1,0 +1,107 @@
+"""The member automaton of an object: which members may follow, and when `}` may close it.
+
+Named members appear at most once; up to ANY_ORDER_MAX of them in any order, more in schema
+order. Extra members (keys outside the named ones) may repeat. A state records the members
+written so far (for ordered objects only those a dependency mentions) and how many, up to the
+largest count `minProperties`/`maxProperties` needs; only states that can still close are
+emitted, so a model is never led into a dead end.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from grammar._emit import Emitter, RuleName
+
+ANY_ORDER_MAX = 6
+
+State = tuple[int, frozenset[int], int]  # next named member (ordered only), seen, count
+
+
+@dataclass(frozen=True)
+class Shape:
+    members: tuple[tuple[RuleName, bool], ...]  # (key-value rule, required), schema order
+    extras: tuple[RuleName, ...] = ()
+    min_count: int = 0
+    max_count: int | None = None
+    needs: tuple[tuple[int, frozenset[int]], ...] = ()  # member -> members it requires
+
+
+class _Automaton:
+    def __init__(self, shape: Shape) -> None:
+        self.shape = shape
+        self.any_order = len(shape.members) <= ANY_ORDER_MAX
+        self.tracked = frozenset(i for k, need in shape.needs for i in (k, *need))
+        self.cap = max(shape.min_count, shape.max_count or 0, 1)
+
+    def closes(self, state: State) -> bool:
+        pos, seen, count = state
+        s = self.shape
+        if self.any_order:
+            done = all(i in seen for i, (_, req) in enumerate(s.members) if req)
+        else:
+            done = pos == len(s.members)
+        deps_met = all(k not in seen or need <= seen for k, need in s.needs)
+        return done and deps_met and count >= s.min_count
+
+    def moves(self, state: State) -> list[tuple[RuleName | None, State]]:
+        """(member written, next state); None for skipping an optional member in order."""
+        pos, seen, count = state
+        s = self.shape
+        out: list[tuple[RuleName | None, State]] = []
+        more = s.max_count is None or count < s.max_count
+        after = min(count + 1, self.cap)
+        if self.any_order:
+            members = enumerate(s.members) if more else iter(())
+            out += [(kv, (0, seen | {i}, after)) for i, (kv, _) in members if i not in seen]
+        elif pos < len(s.members):
+            kv, required = s.members[pos]
+            mark = seen | {pos} if pos in self.tracked else seen
+            if more:
+                out.append((kv, (pos + 1, mark, after)))
+            if not required:
+                out.append((None, (pos + 1, seen, count)))
+        if more and (self.any_order or pos == len(s.members)):
+            out += [(kv, (pos, seen, after)) for kv in s.extras]
+        return out
+
+
+def object_body(shape: Shape, out: Emitter, ws: RuleName, hint: str) -> str | None:
+    """GBNF for an object of this shape, or None when no object fits."""
+    auto = _Automaton(shape)
+    start: State = (0, frozenset(), 0)
+    graph: dict[State, list[tuple[RuleName | None, State]]] = {}
+    todo = [start]
+    while todo:
+        state = todo.pop()
+        if state not in graph:
+            graph[state] = auto.moves(state)
+            todo += [nxt for _, nxt in graph[state]]
+    live = _live(graph, auto)
+    if start not in live:
+        return None
+    names = {state: out.reserve(f"{hint}-o") for state in graph if state in live}
+    for state, name in names.items():
+        sep = f'"," {ws} ' if state[2] else ""
+        alts = ['"}"'] if auto.closes(state) else []
+        for kv, nxt in graph[state]:
+            if nxt in live:
+                alts.append(names[nxt] if kv is None else f"{sep}{kv} {ws} {names[nxt]}")
+        out.define(name, " | ".join(alts))
+    return f'"{{" {ws} {names[start]}'
+
+
+def _live(graph: dict[State, list[tuple[RuleName | None, State]]], auto: _Automaton) -> set[State]:
+    """States from which the object can still be closed."""
+    back: dict[State, list[State]] = {}
+    for state, moves in graph.items():
+        for _, nxt in moves:
+            back.setdefault(nxt, []).append(state)
+    live = {state for state in graph if auto.closes(state)}
+    todo = list(live)
+    while todo:
+        for prev in back.get(todo.pop(), []):
+            if prev not in live:
+                live.add(prev)
+                todo.append(prev)
+    return live

@@ -1,0 +1,50 @@
+"""Member counts and dependencies between members, in any order and in schema order."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from tests.grammar.conftest import check
+
+SEVEN = {k: {"type": "integer"} for k in "abcdefg"}  # more than any order allows: schema order
+
+
+@pytest.mark.parametrize("props", [{"a": {}, "b": {}}, SEVEN], ids=["any-order", "in-order"])
+def test_member_counts(props: dict[str, Any], render: Callable[[Any], str]) -> None:
+    schema = {"properties": props, "additionalProperties": {"type": "null"}}
+    check(
+        {**schema, "minProperties": 2, "maxProperties": 3},
+        [{"a": 1, "b": 2}, {"a": 1, "x": None}, {"x": None, "y": None, "z": None}],
+        [{}, {"a": 1}, {"x": None}, {"a": 1, "b": 2, "x": None, "y": None}],
+        render,
+    )
+
+
+def test_minimum_members_of_a_map(render: Callable[[Any], str]) -> None:
+    schema = {"type": "object", "additionalProperties": {"type": "string"}, "minProperties": 1}
+    check(schema, [{"k": "v"}, {"a": "", "b": ""}], [{}, {"k": 1}], render)
+
+
+@pytest.mark.parametrize("props", [{"a": {}, "b": {}}, SEVEN], ids=["any-order", "in-order"])
+def test_dependent_required(props: dict[str, Any], render: Callable[[Any], str]) -> None:
+    for schema in (
+        {"properties": props, "dependencies": {"a": ["b"]}},
+        {"properties": props, "dependentRequired": {"a": ["b"]}},
+    ):
+        check(schema, [{}, {"b": 1}, {"a": 1, "b": 2}], [{"a": 1}, {"a": 1, "c": 3}], render)
+
+
+def test_dependent_schemas(render: Callable[[Any], str]) -> None:
+    then = {"properties": {"b": {"type": "string"}}, "required": ["b"]}
+    for schema in ({"dependencies": {"a": then}}, {"dependentSchemas": {"a": then}}):
+        check(schema, [{}, {"b": 1}, {"a": 1, "b": "x"}, 3], [{"a": 1}, {"a": 1, "b": 2}], render)
+
+
+def test_negated_counts_and_dependencies(render: Callable[[Any], str]) -> None:
+    check({"not": {"minProperties": 1}}, [{}], [{"a": 1}, 1], render)
+    check(
+        {"not": {"dependentRequired": {"a": ["b"]}}}, [{"a": 1}], [{}, {"a": 1, "b": 1}, 1], render
+    )
