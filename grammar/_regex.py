@@ -8,6 +8,7 @@ boundaries have no regular equivalent here and raise RegexError.
 
 from __future__ import annotations
 
+import bisect
 import functools
 import re
 from dataclasses import dataclass
@@ -360,38 +361,80 @@ def _determinize(nfa: _Nfa, start: int, final: int) -> Dfa:
     return minimize(Dfa(tuple(moves), tuple(accept)))
 
 
+def _atom_rows(dfa: Dfa, live: list[bool]) -> tuple[list[int], list[list[int]]]:
+    """Cut the alphabet into atoms no move splits; per state, the live target of each atom
+    (-1 for none). Returns the atoms' lower bounds and the rows."""
+    bounds = sorted(
+        {b for moves in dfa.moves for chars, _ in moves for lo, hi in chars for b in (lo, hi + 1)}
+    )
+    rows = []
+    for moves in dfa.moves:
+        row = [-1] * len(bounds)
+        for chars, t in moves:
+            if live[t]:
+                for lo, hi in chars:
+                    i = bisect.bisect_left(bounds, lo)
+                    while bounds[i] <= hi:
+                        row[i] = t
+                        i += 1
+        rows.append(row)
+    return bounds, rows
+
+
+def _hopcroft(
+    states: list[int], rows: list[list[int]], atoms: list[int], accept: tuple[bool, ...]
+) -> dict[int, int]:
+    """The class of each state in the coarsest partition compatible with the moves; -1 in a
+    row is the (implicit) dead state."""
+    inverse: list[dict[int, list[int]]] = [{} for _ in atoms]
+    for s in states:
+        for k, i in enumerate(atoms):
+            inverse[k].setdefault(rows[s][i], []).append(s)
+    blocks = [
+        b for b in ({s for s in states if accept[s]}, {s for s in states if not accept[s]}) if b
+    ]
+    block_of = {s: b for b, members in enumerate(blocks) for s in members}
+    work = {(b, k) for b in range(len(blocks)) for k in range(len(atoms))}
+    while work:
+        b, k = work.pop()
+        touched: dict[int, set[int]] = {}
+        for t in list(blocks[b]):
+            for s in inverse[k].get(t, ()):
+                touched.setdefault(block_of[s], set()).add(s)
+        for y, part in touched.items():
+            if len(part) == len(blocks[y]):
+                continue
+            blocks[y] -= part
+            new = len(blocks)
+            blocks.append(part)
+            for s in part:
+                block_of[s] = new
+            small = new if len(part) <= len(blocks[y]) else y
+            for j in range(len(atoms)):
+                work.add((new, j) if (y, j) in work else (small, j))
+    return block_of
+
+
 def minimize(dfa: Dfa) -> Dfa:
-    """Drop dead states, then merge equivalent ones (Moore's partition refinement)."""
+    """Drop dead states, then merge equivalent ones (Hopcroft's partition refinement, over
+    the atoms of the alphabet that some state tells apart)."""
     live = dfa.live()
     if not live[0]:
         return Dfa(((),), (False,))
-    cls = [int(a) for a in dfa.accept]
-    while True:
-        sigs: dict[tuple, int] = {}
-        new = []
-        for s, moves in enumerate(dfa.moves):
-            by_cls: dict[int, list[tuple[int, int]]] = {}
-            for chars, t in moves:
-                if live[t]:
-                    by_cls.setdefault(cls[t], []).extend(chars)
-            sig = (cls[s], tuple(sorted((c, cs.normalize(r)) for c, r in by_cls.items())))
-            new.append(sigs.setdefault(sig, len(sigs)))
-        if len(sigs) == len(set(cls)):
-            break
-        cls = new
+    bounds, rows = _atom_rows(dfa, live)
+    states = [s for s in range(len(dfa.moves)) if live[s]]
+    distinct = list({tuple(rows[s][i] for s in states): i for i in range(len(bounds) - 1)}.values())
+    cls = _hopcroft(states, rows, distinct, dfa.accept)
     order = {cls[0]: 0}
-    for s in range(len(dfa.moves)):
-        if live[s] and cls[s] not in order:
-            order[cls[s]] = len(order)
+    for s in states:
+        order.setdefault(cls[s], len(order))
     moves_out: list[tuple[tuple[CharSet, int], ...]] = [()] * len(order)
     accept_out = [False] * len(order)
-    for s, moves in enumerate(dfa.moves):
-        if not live[s]:
-            continue
+    for s in states:
         merged: dict[int, list[tuple[int, int]]] = {}
-        for chars, t in moves:
-            if live[t]:
-                merged.setdefault(order[cls[t]], []).extend(chars)
+        for i, t in enumerate(rows[s]):
+            if t >= 0:
+                merged.setdefault(order[cls[t]], []).append((bounds[i], bounds[i + 1] - 1))
         moves_out[order[cls[s]]] = tuple((cs.normalize(r), t) for t, r in sorted(merged.items()))
         accept_out[order[cls[s]]] = dfa.accept[s]
     return Dfa(tuple(moves_out), tuple(accept_out))
