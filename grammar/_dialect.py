@@ -2,7 +2,8 @@
 
 Real schemas are often draft-04/06/07; their keywords keep their own meaning: draft-04 `id`
 and boolean `exclusiveMinimum`/`exclusiveMaximum`, `$id: "#name"` anchors before 2019-09, and
-`$ref` hiding its sibling keywords up to draft-07. Without `$schema`, draft 2020-12 applies.
+`$ref` hiding its sibling keywords up to draft-07. Without `$schema`, draft 2020-12 applies,
+except that `format` stays an assertion (see `format_asserts`).
 """
 
 from __future__ import annotations
@@ -31,6 +32,12 @@ class Dialect:
     @property
     def ref_hides_siblings(self) -> bool:
         return self.draft <= 7
+
+    @property
+    def format_asserts(self) -> bool:
+        """`format` asserts unless the schema declares 2019-09 or 2020-12, whose default
+        (format-annotation) vocabulary makes it an annotation."""
+        return not (self.declared and self.draft >= 2019)
 
 
 def dialect_of(schema: Any) -> Dialect:

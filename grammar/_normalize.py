@@ -13,7 +13,7 @@ from typing import Any
 
 from grammar import _ir
 from grammar._errors import UnsupportedSchemaError
-from grammar._formats import FORMATS
+from grammar._formats import ANNOTATIONS, FORMATS
 from grammar._ir import ALL, FALSE, TRUE, Alt, Conj, Num, Obj, Pattern, Ref, Str, Typed, Union
 from grammar._regex import RegexError, compile_pattern, literal
 from grammar._resolve import Document, escape_token
@@ -322,9 +322,16 @@ class Normalizer:
         return pattern
 
     def _kw_format(self, schema: dict[str, Any], ptr: str) -> Union | None:
-        regex = FORMATS.get(schema["format"])
+        name = schema["format"]
+        if not isinstance(name, str):
+            raise UnsupportedSchemaError("format", ptr, "must be a string")
+        if not self.doc.dialect.format_asserts or name in ANNOTATIONS:
+            return None
+        regex = FORMATS.get(name)
         if regex is None:
-            return None  # an annotation (format-annotation vocabulary)
+            if self.strict:
+                raise UnsupportedSchemaError("format", ptr, f"unknown format {name!r}")
+            return None
         return (_ir.only(string=Str(patterns=frozenset({Pattern(regex, "full")}))),)
 
     def _kw_items(self, schema: dict[str, Any], ptr: str) -> Union:

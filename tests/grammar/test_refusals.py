@@ -31,6 +31,7 @@ REFUSALS: list[tuple[str, dict[str, Any], str, str]] = [
     ("bad minLength", {"minLength": -1.5}, "minLength", ""),
     ("bad exclusiveMinimum", {"exclusiveMinimum": "1"}, "exclusiveMinimum", ""),
     ("bad dependency", {"dependencies": {"a": 3}}, "dependencies", ""),
+    ("unknown format", {"items": {"format": "color"}}, "format", "/items"),
 ]
 
 
