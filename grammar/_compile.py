@@ -9,15 +9,13 @@ them in any order (duplicates of named keys excluded); larger ones follow schema
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 from decimal import Decimal
-from typing import Any
 
 from grammar import _charset as cs
 from grammar import _regex
 from grammar._emit import NEVER_BODY, Emitter, RuleName
 from grammar._errors import UnsupportedSchemaError
-from grammar._ir import FALSE, TRUE, Arr, Conj, Num, Obj, Str, Typed, Union, Values
+from grammar._ir import FALSE, TRUE, Arr, Conj, Json, Num, Obj, Str, Typed, Union, Values
 from grammar._normalize import Normalizer, key_conj, pattern_dfa
 from grammar._numbers import number_expr
 from grammar._objects import Shape, object_body
@@ -58,14 +56,6 @@ class Compiler:
         self._dfas: dict[_regex.Dfa, RuleName] = {}
         self._strings: dict[tuple[Str, str], str | None] = {}
         self._ptr = ""
-        self._types: dict[str, Callable[[Any, str], str | None]] = {
-            "null": self._type_null,
-            "boolean": self._type_boolean,
-            "number": self._type_number,
-            "string": self._type_string,
-            "array": self._type_array,
-            "object": self._type_object,
-        }
 
     def compile(self, root: Conj) -> str:
         self._rules[root] = self.out.reserve("root")
@@ -111,24 +101,17 @@ class Compiler:
     def _alt(self, alt: Typed | Values, hint: str) -> list[str]:
         if isinstance(alt, Values):
             return [self._value(v, hint) for v in alt.decoded()]
-        parts = (
-            ("null", alt.null or None),
-            ("boolean", alt.boolean or None),
-            ("number", alt.number),
-            ("string", alt.string),
-            ("array", alt.array),
-            ("object", alt.object),
-        )
-        found = [self._types[kind](value, hint) for kind, value in parts if value is not None]
+        found = [
+            '"null"' if alt.null else None,
+            " | ".join(f'"{str(v).lower()}"' for v in sorted(alt.boolean, reverse=True)) or None,
+            None if alt.number is None else self._type_number(alt.number, hint),
+            None if alt.string is None else self._type_string(alt.string, hint),
+            None if alt.array is None else self._type_array(alt.array, hint),
+            None if alt.object is None else self._type_object(alt.object, hint),
+        ]
         return [e for e in found if e is not None]
 
     # ------------------------------------------------------------ scalar types
-
-    def _type_null(self, _: bool, hint: str) -> str:
-        return '"null"'
-
-    def _type_boolean(self, values: frozenset[bool], hint: str) -> str:
-        return " | ".join(f'"{str(v).lower()}"' for v in sorted(values, reverse=True))
 
     def _type_number(self, n: Num, hint: str) -> str | None:
         if n.multiples:
@@ -195,7 +178,7 @@ class Compiler:
 
     # ------------------------------------------------------------ literal values (enum/const)
 
-    def _value(self, v: Any, hint: str) -> str:
+    def _value(self, v: Json, hint: str) -> str:
         if v is None or isinstance(v, bool):
             return f'"{"null" if v is None else str(v).lower()}"'
         if isinstance(v, int | float):

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Any
+
+from grammar._ir import Json
 
 _DRAFT = re.compile(r"json-schema\.org/(?:draft-0?(\d+)|draft/(\d{4})-\d\d)/")
 
@@ -40,7 +41,7 @@ class Dialect:
         return not (self.declared and self.draft >= 2019)
 
 
-def dialect_of(schema: Any) -> Dialect:
+def dialect_of(schema: Json) -> Dialect:
     """The draft named by the root `$schema` (2020-12 when absent or not a known draft)."""
     uri = schema.get("$schema") if isinstance(schema, dict) else None
     found = _DRAFT.search(uri) if isinstance(uri, str) else None

@@ -11,8 +11,9 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
-from typing import Any
+from typing import TypeAlias
 
+Json: TypeAlias = "bool | int | float | str | list[Json] | dict[str, Json] | None"
 Bound = tuple[Decimal, bool] | None  # (value, exclusive)
 FALSE_POINTER = "\x00false"
 TRUE_POINTER = "\x00true"
@@ -104,14 +105,14 @@ class Values:
     texts: tuple[str, ...] = field(default=())
 
     @staticmethod
-    def of(values: list[Any]) -> Values:
-        unique: list[Any] = []
+    def of(values: list[Json]) -> Values:
+        unique: list[Json] = []
         for v in values:
             if not any(json_equal(v, u) for u in unique):
                 unique.append(v)
         return Values(tuple(json.dumps(v, sort_keys=True) for v in unique))
 
-    def decoded(self) -> list[Any]:
+    def decoded(self) -> list[Json]:
         return [json.loads(t) for t in self.texts]
 
 
@@ -121,12 +122,25 @@ ALL = Typed(True, frozenset({True, False}), Num(), Str(), Arr(), Obj())
 NOTHING = Typed()
 
 
-def only(**kind: Any) -> Typed:
-    """ALL with the given per-type fields replaced (e.g. only(string=Str(min_len=2)))."""
-    return replace(ALL, **kind)
+def only(
+    *,
+    number: Num | None = None,
+    string: Str | None = None,
+    array: Arr | None = None,
+    object: Obj | None = None,
+) -> Typed:
+    """ALL with the given per-type constraints (e.g. only(string=Str(min_len=2)))."""
+    return Typed(
+        ALL.null,
+        ALL.boolean,
+        number or ALL.number,
+        string or ALL.string,
+        array or ALL.array,
+        object or ALL.object,
+    )
 
 
-def json_equal(a: Any, b: Any) -> bool:
+def json_equal(a: Json, b: Json) -> bool:
     """JSON Schema equality: 1 == 1.0, but true != 1, and containers compare deeply."""
     if isinstance(a, bool) or isinstance(b, bool):
         return isinstance(a, bool) and isinstance(b, bool) and a == b
@@ -352,7 +366,7 @@ def without(key: str) -> Obj:
     return Obj((ObjPart(props=((key, FALSE),)),))
 
 
-def negate_value(v: Any) -> list[Typed]:
+def negate_value(v: Json) -> list[Typed]:
     """Alternatives covering every JSON value except `v`."""
     if v is None:
         return [replace(ALL, null=False)]

@@ -9,13 +9,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from decimal import Decimal
-from typing import Any
 
 from grammar import _ir
 from grammar._errors import UnsupportedSchemaError
 from grammar._formats import ANNOTATIONS, FORMATS
-from grammar._ir import ALL, FALSE, TRUE, Alt, Conj, Num, Obj, Pattern, Ref, Str, Typed, Union
-from grammar._regex import RegexError, compile_pattern, literal
+from grammar._ir import ALL, FALSE, TRUE, Alt, Conj, Json, Num, Obj, Pattern, Ref, Str, Typed, Union
+from grammar._regex import Dfa, RegexError, compile_pattern, literal
 from grammar._resolve import Document, escape_token
 
 MAX_ALTERNATIVES = 256
@@ -43,16 +42,16 @@ _UNSUPPORTED = {
 _BOUNDS = (("minimum", "exclusiveMinimum", True), ("maximum", "exclusiveMaximum", False))
 _TRIVIAL = {"uniqueItems": False, "minContains": 1}
 
-Handler = Callable[[dict[str, Any], str], Union | None]
+Handler = Callable[[dict[str, Json], str], Union | None]
 
 
-def _number(value: Any, keyword: str, ptr: str) -> Decimal:
+def _number(value: Json, keyword: str, ptr: str) -> Decimal:
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise UnsupportedSchemaError(keyword, ptr, "must be a number")
     return Decimal(repr(value))
 
 
-def _count(schema: dict[str, Any], keyword: str, ptr: str) -> int | None:
+def _count(schema: dict[str, Json], keyword: str, ptr: str) -> int | None:
     value = schema.get(keyword)
     if value is None:
         return None
@@ -61,7 +60,22 @@ def _count(schema: dict[str, Any], keyword: str, ptr: str) -> int | None:
     return int(value)
 
 
-def and_unions(a: Union, b: Union, accepts: Callable[[Alt, Any], bool]) -> Union:
+def _table(schema: dict[str, Json], keyword: str, ptr: str) -> dict[str, Json]:
+    """The keyword's value, which must be an object ({} when absent)."""
+    value = schema.get(keyword, {})
+    if not isinstance(value, dict):
+        raise UnsupportedSchemaError(keyword, ptr, "must be an object")
+    return value
+
+
+def _names(value: Json, keyword: str, ptr: str) -> frozenset[str]:
+    """A list of property names."""
+    if not isinstance(value, list) or not all(isinstance(n, str) for n in value):
+        raise UnsupportedSchemaError(keyword, ptr, "must be an array of strings")
+    return frozenset(n for n in value if isinstance(n, str))
+
+
+def and_unions(a: Union, b: Union, accepts: Callable[[Alt, Json], bool]) -> Union:
     out: list[Alt] = []
     for x in a:
         for y in b:
@@ -71,11 +85,12 @@ def and_unions(a: Union, b: Union, accepts: Callable[[Alt, Any], bool]) -> Union
     return _ir.prune(out)
 
 
-def _and_alt(x: Alt, y: Alt, accepts: Callable[[Alt, Any], bool]) -> Alt:
-    if isinstance(x, Typed) and isinstance(y, Typed):
-        return _ir.and_typed(x, y)
-    values, other = (x, y) if isinstance(x, _ir.Values) else (y, x)
-    return _ir.Values.of([v for v in values.decoded() if accepts(other, v)])
+def _and_alt(x: Alt, y: Alt, accepts: Callable[[Alt, Json], bool]) -> Alt:
+    if isinstance(x, _ir.Values):
+        return _ir.Values.of([v for v in x.decoded() if accepts(y, v)])
+    if isinstance(y, _ir.Values):
+        return _ir.Values.of([v for v in y.decoded() if accepts(x, v)])
+    return _ir.and_typed(x, y)
 
 
 class Normalizer:
@@ -156,14 +171,14 @@ class Normalizer:
         self._schemas[ptr] = result
         return result
 
-    def _lookup(self, ptr: str) -> Any:
+    def _lookup(self, ptr: str) -> Json:
         if ptr == _ir.FALSE_POINTER:
             return False
         if ptr == _ir.TRUE_POINTER:
             return True
         return self.doc.schemas[ptr]
 
-    def _schema(self, schema: Any, ptr: str) -> Union:
+    def _schema(self, schema: Json, ptr: str) -> Union:
         if schema is True:
             return (ALL,)
         if schema is False:
@@ -209,7 +224,7 @@ class Normalizer:
 
     # ------------------------------------------------------------ instance checks (enum/const)
 
-    def accepts(self, alt: Alt, v: Any) -> bool:
+    def accepts(self, alt: Alt, v: Json) -> bool:
         """Whether the JSON value `v` matches the alternative `alt`."""
         if isinstance(alt, _ir.Values):
             return any(_ir.json_equal(v, u) for u in alt.decoded())
@@ -225,10 +240,10 @@ class Normalizer:
             return alt.array is not None and self._arr_accepts(alt.array, v)
         return alt.object is not None and self._obj_accepts(alt.object, v)
 
-    def accepts_conj(self, conj: Conj, v: Any) -> bool:
+    def accepts_conj(self, conj: Conj, v: Json) -> bool:
         return any(self.accepts(alt, v) for alt in self.conj(conj))
 
-    def _arr_accepts(self, a: _ir.Arr, v: list[Any]) -> bool:
+    def _arr_accepts(self, a: _ir.Arr, v: list[Json]) -> bool:
         if len(v) < a.min_items or (a.max_items is not None and len(v) > a.max_items):
             return False
         return all(
@@ -236,7 +251,7 @@ class Normalizer:
             for i, item in enumerate(v)
         )
 
-    def _obj_accepts(self, o: Obj, v: dict[str, Any]) -> bool:
+    def _obj_accepts(self, o: Obj, v: dict[str, Json]) -> bool:
         if not o.required <= v.keys() or len(v) < o.min_props:
             return False
         if o.max_props is not None and len(v) > o.max_props:
@@ -253,7 +268,7 @@ class Normalizer:
 
     # ------------------------------------------------------------ keywords
 
-    def _kw_type(self, schema: dict[str, Any], ptr: str) -> Union:
+    def _kw_type(self, schema: dict[str, Json], ptr: str) -> Union:
         names = schema["type"] if isinstance(schema["type"], list) else [schema["type"]]
         alt = Typed()
         for name in names:
@@ -273,15 +288,15 @@ class Normalizer:
             )
         return (alt,)
 
-    def _kw_enum(self, schema: dict[str, Any], ptr: str) -> Union:
+    def _kw_enum(self, schema: dict[str, Json], ptr: str) -> Union:
         if not isinstance(schema["enum"], list):
             raise UnsupportedSchemaError("enum", ptr, "must be an array")
         return _ir.prune([_ir.Values.of(schema["enum"])])
 
-    def _kw_const(self, schema: dict[str, Any], ptr: str) -> Union:
+    def _kw_const(self, schema: dict[str, Json], ptr: str) -> Union:
         return (_ir.Values.of([schema["const"]]),)
 
-    def _kw_bounds(self, schema: dict[str, Any], ptr: str) -> Union:
+    def _kw_bounds(self, schema: dict[str, Json], ptr: str) -> Union:
         lo: _ir.Bound = None
         hi: _ir.Bound = None
         for plain, strict, is_lower in _BOUNDS:
@@ -294,23 +309,23 @@ class Normalizer:
                 lo, hi = (_ir._max_lo(lo, bound), hi) if is_lower else (lo, _ir._min_hi(hi, bound))
         return (_ir.only(number=Num(lo, hi)),)
 
-    def _kw_multiple_of(self, schema: dict[str, Any], ptr: str) -> Union:
+    def _kw_multiple_of(self, schema: dict[str, Json], ptr: str) -> Union:
         value = _number(schema["multipleOf"], "multipleOf", ptr)
         if value <= 0:
             raise UnsupportedSchemaError("multipleOf", ptr, "must be greater than 0")
         return (_ir.only(number=Num(multiples=frozenset({value}))),)
 
-    def _kw_length(self, schema: dict[str, Any], ptr: str) -> Union:
+    def _kw_length(self, schema: dict[str, Json], ptr: str) -> Union:
         lo = _count(schema, "minLength", ptr) or 0
         return (_ir.only(string=Str(lo, _count(schema, "maxLength", ptr))),)
 
-    def _kw_pattern(self, schema: dict[str, Any], ptr: str) -> Union | None:
+    def _kw_pattern(self, schema: dict[str, Json], ptr: str) -> Union | None:
         pattern = self._checked_pattern(schema["pattern"], "pattern", ptr)
         if pattern is None:
             return None
         return (_ir.only(string=Str(patterns=frozenset({Pattern(pattern, "search")}))),)
 
-    def _checked_pattern(self, pattern: Any, keyword: str, ptr: str) -> str | None:
+    def _checked_pattern(self, pattern: Json, keyword: str, ptr: str) -> str | None:
         if not isinstance(pattern, str):
             raise UnsupportedSchemaError(keyword, ptr, "must be a string")
         try:
@@ -321,7 +336,7 @@ class Normalizer:
             return None
         return pattern
 
-    def _kw_format(self, schema: dict[str, Any], ptr: str) -> Union | None:
+    def _kw_format(self, schema: dict[str, Json], ptr: str) -> Union | None:
         name = schema["format"]
         if not isinstance(name, str):
             raise UnsupportedSchemaError("format", ptr, "must be a string")
@@ -334,7 +349,7 @@ class Normalizer:
             return None
         return (_ir.only(string=Str(patterns=frozenset({Pattern(regex, "full")}))),)
 
-    def _kw_items(self, schema: dict[str, Any], ptr: str) -> Union:
+    def _kw_items(self, schema: dict[str, Json], ptr: str) -> Union:
         items = schema.get("items")
         if isinstance(items, list):  # draft 2019 and older: items array + additionalItems
             prefix = tuple(frozenset({Ref(f"{ptr}/items/{i}")}) for i in range(len(items)))
@@ -342,22 +357,25 @@ class Normalizer:
                 frozenset({Ref(f"{ptr}/additionalItems")}) if "additionalItems" in schema else TRUE
             )
         else:
-            count = len(schema.get("prefixItems", []))
+            prefix_items = schema.get("prefixItems", [])
+            if not isinstance(prefix_items, list):
+                raise UnsupportedSchemaError("prefixItems", ptr, "must be an array")
+            count = len(prefix_items)
             prefix = tuple(frozenset({Ref(f"{ptr}/prefixItems/{i}")}) for i in range(count))
             rest = frozenset({Ref(f"{ptr}/items")}) if "items" in schema else TRUE
         return (_ir.only(array=_ir.Arr(prefix, rest)),)
 
-    def _kw_item_count(self, schema: dict[str, Any], ptr: str) -> Union:
+    def _kw_item_count(self, schema: dict[str, Json], ptr: str) -> Union:
         lo = _count(schema, "minItems", ptr) or 0
         return (_ir.only(array=_ir.Arr(min_items=lo, max_items=_count(schema, "maxItems", ptr))),)
 
-    def _kw_members(self, schema: dict[str, Any], ptr: str) -> Union:
+    def _kw_members(self, schema: dict[str, Json], ptr: str) -> Union:
         props = tuple(
             (name, frozenset({Ref(f"{ptr}/properties/{escape_token(name)}")}))
-            for name in schema.get("properties", {})
+            for name in _table(schema, "properties", ptr)
         )
         patterns = []
-        for source in schema.get("patternProperties", {}):
+        for source in _table(schema, "patternProperties", ptr):
             if self._checked_pattern(source, "patternProperties", ptr) is None:
                 raise UnsupportedSchemaError("patternProperties", ptr, f"pattern {source!r}")
             patterns.append(
@@ -371,32 +389,25 @@ class Normalizer:
         part = _ir.ObjPart(props, tuple(patterns), extra)
         return (_ir.only(object=Obj((part,))),)
 
-    def _kw_required(self, schema: dict[str, Any], ptr: str) -> Union:
-        names = schema["required"]
-        if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
-            raise UnsupportedSchemaError("required", ptr, "must be an array of strings")
-        return (_ir.only(object=Obj(required=frozenset(names))),)
+    def _kw_required(self, schema: dict[str, Json], ptr: str) -> Union:
+        names = _names(schema["required"], "required", ptr)
+        return (_ir.only(object=Obj(required=names)),)
 
-    def _kw_property_names(self, schema: dict[str, Any], ptr: str) -> Union:
+    def _kw_property_names(self, schema: dict[str, Json], ptr: str) -> Union:
         return (_ir.only(object=Obj(names=frozenset({Ref(f"{ptr}/propertyNames")}))),)
 
-    def _kw_member_count(self, schema: dict[str, Any], ptr: str) -> Union:
+    def _kw_member_count(self, schema: dict[str, Json], ptr: str) -> Union:
         lo = _count(schema, "minProperties", ptr) or 0
         return (_ir.only(object=Obj(min_props=lo, max_props=_count(schema, "maxProperties", ptr))),)
 
-    def _kw_dependencies(self, schema: dict[str, Any], ptr: str) -> Union:
+    def _kw_dependencies(self, schema: dict[str, Json], ptr: str) -> Union:
         """`dependentRequired`, `dependentSchemas` and draft-07 `dependencies` (either form)."""
         result: Union = (ALL,)
         needs: list[tuple[str, frozenset[str]]] = []
         for keyword in ("dependencies", "dependentRequired", "dependentSchemas"):
-            table = schema.get(keyword, {})
-            if not isinstance(table, dict):
-                raise UnsupportedSchemaError(keyword, ptr, "must be an object")
-            for key, dep in table.items():
+            for key, dep in _table(schema, keyword, ptr).items():
                 if isinstance(dep, list) and keyword != "dependentSchemas":
-                    if not all(isinstance(n, str) for n in dep):
-                        raise UnsupportedSchemaError(keyword, ptr, "must list property names")
-                    needs += [(key, frozenset(dep))] if dep else []
+                    needs += [(key, _names(dep, keyword, ptr))] if dep else []
                 elif isinstance(dep, dict | bool) and keyword != "dependentRequired":
                     then = self.schema(f"{ptr}/{keyword}/{escape_token(key)}")
                     result = self.and_(result, self._if_member(key, then))
@@ -414,27 +425,27 @@ class Normalizer:
         if self.strict:
             raise UnsupportedSchemaError(keyword, ptr, f"a grammar cannot express {what}")
 
-    def _kw_ref(self, schema: dict[str, Any], ptr: str) -> Union:
+    def _kw_ref(self, schema: dict[str, Json], ptr: str) -> Union:
         if not isinstance(schema["$ref"], str):
             raise UnsupportedSchemaError("$ref", ptr, "must be a string")
         return self.schema(self.doc.resolve(ptr, schema["$ref"]))
 
-    def _subschemas(self, schema: dict[str, Any], keyword: str, ptr: str) -> list[Union]:
+    def _subschemas(self, schema: dict[str, Json], keyword: str, ptr: str) -> list[Union]:
         subs = schema[keyword]
         if not isinstance(subs, list) or not subs:
             raise UnsupportedSchemaError(keyword, ptr, "must be a non-empty array")
         return [self.schema(f"{ptr}/{keyword}/{i}") for i in range(len(subs))]
 
-    def _kw_all_of(self, schema: dict[str, Any], ptr: str) -> Union:
+    def _kw_all_of(self, schema: dict[str, Json], ptr: str) -> Union:
         result: Union = (ALL,)
         for sub in self._subschemas(schema, "allOf", ptr):
             result = self.and_(result, sub)
         return result
 
-    def _kw_any_of(self, schema: dict[str, Any], ptr: str) -> Union:
+    def _kw_any_of(self, schema: dict[str, Json], ptr: str) -> Union:
         return _ir.prune([alt for sub in self._subschemas(schema, "anyOf", ptr) for alt in sub])
 
-    def _kw_one_of(self, schema: dict[str, Any], ptr: str) -> Union:
+    def _kw_one_of(self, schema: dict[str, Json], ptr: str) -> Union:
         branches = [b for b in self._subschemas(schema, "oneOf", ptr) if b]
         if all(self._disjoint(a, b) for i, a in enumerate(branches) for b in branches[i + 1 :]):
             return _ir.prune([alt for b in branches for alt in b])
@@ -453,10 +464,10 @@ class Normalizer:
     def _disjoint(self, a: Union, b: Union) -> bool:
         return all(self.alt_empty(alt, 2) for alt in self.and_(a, b))
 
-    def _kw_not(self, schema: dict[str, Any], ptr: str) -> Union:
+    def _kw_not(self, schema: dict[str, Json], ptr: str) -> Union:
         return self.negate(self.schema(f"{ptr}/not"), ptr, "not")
 
-    def _kw_conditional(self, schema: dict[str, Any], ptr: str) -> Union | None:
+    def _kw_conditional(self, schema: dict[str, Json], ptr: str) -> Union | None:
         if "then" not in schema and "else" not in schema:
             return None
         cond = self.schema(f"{ptr}/if")
@@ -528,7 +539,7 @@ def _str_accepts(s: Str, v: str) -> bool:
     return all(pattern_dfa(p).matches(v) != p.negated for p in s.patterns)
 
 
-def pattern_dfa(p: Pattern) -> Any:
+def pattern_dfa(p: Pattern) -> Dfa:
     """The automaton of a pattern, ignoring its negation flag."""
     if p.kind == "literal":
         return literal(p.source)

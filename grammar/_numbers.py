@@ -216,7 +216,7 @@ def frac_range(a: str, a_excl: bool, b: str | None, b_excl: bool) -> tuple[bool,
     if a == "" and b is None:
         return (False, _NONZERO_DIGITS) if a_excl else (True, "[0-9]+")
     empty_ok = a == "" and not a_excl
-    groups: dict[tuple, list[int]] = {}
+    groups: dict[tuple[tuple[str, bool], tuple[str | None, bool]], list[int]] = {}
     for d in range(10):
         if a == "":
             rest_lo = ("", True) if a_excl and d == 0 else ("", False)

@@ -26,9 +26,36 @@ class RegexError(Exception):
 
 
 # ---------------------------------------------------------------- 1. parsing to a tiny AST
-# Nodes: ("set", CharSet) | ("cat", tuple) | ("alt", tuple) | ("rep", node, lo, hi) | ("bol",)
-# | ("eol",); hi is None for an unbounded repetition.
-Node = tuple
+
+
+@dataclass(frozen=True)
+class Chars:
+    chars: CharSet
+
+
+@dataclass(frozen=True)
+class Cat:
+    items: tuple[Node, ...]
+
+
+@dataclass(frozen=True)
+class Alt:
+    branches: tuple[Node, ...]
+
+
+@dataclass(frozen=True)
+class Rep:
+    node: Node
+    lo: int
+    hi: int | None  # None: unbounded
+
+
+@dataclass(frozen=True)
+class Anchor:
+    kind: str  # "bol" or "eol"
+
+
+Node = Chars | Cat | Alt | Rep | Anchor
 
 _QUANT = re.compile(r"\{(\d+)(,(\d*))?\}")
 _CLASS_ESCAPES = {"d": cs.DIGIT, "w": cs.WORD, "s": cs.SPACE}
@@ -56,14 +83,14 @@ class _Parser:
         while self._peek() == "|":
             self.pos += 1
             branches.append(self._seq(depth))
-        return branches[0] if len(branches) == 1 else ("alt", tuple(branches))
+        return branches[0] if len(branches) == 1 else Alt(tuple(branches))
 
     def _seq(self, depth: int) -> Node:
         items: list[Node] = []
         while self._peek() not in ("", "|", ")"):
             atom = self._atom(depth)
             items.append(self._quantified(atom))
-        return items[0] if len(items) == 1 else ("cat", tuple(items))
+        return items[0] if len(items) == 1 else Cat(tuple(items))
 
     def _quantified(self, atom: Node) -> Node:
         c = self._peek()
@@ -81,9 +108,9 @@ class _Parser:
                 raise RegexError("quantifier {m,n} with n < m")
         if self._peek() == "?":
             self.pos += 1  # lazy quantifiers match the same language
-        if atom[0] in ("bol", "eol"):
+        if isinstance(atom, Anchor):
             raise RegexError("quantified anchor")
-        return ("rep", atom, lo, hi)
+        return Rep(atom, lo, hi)
 
     def _atom(self, depth: int) -> Node:
         c = self.src[self.pos]
@@ -91,20 +118,20 @@ class _Parser:
         if c == "(":
             return self._group(depth)
         if c == "^":
-            return ("bol",)
+            return Anchor("bol")
         if c == "$":
-            return ("eol",)
+            return Anchor("eol")
         if c == ".":
-            return ("set", cs.complement(cs.LINE_TERMINATORS))
+            return Chars(cs.complement(cs.LINE_TERMINATORS))
         if c == "[":
-            return ("set", self._class())
+            return Chars(self._class())
         if c == "\\":
-            return ("set", self._escape(in_class=False))
+            return Chars(self._escape(in_class=False))
         if c in "*+?":
             raise RegexError(f"nothing to repeat at offset {self.pos - 1}")
         if c == "{" and _QUANT.match(self.src, self.pos - 1):
             raise RegexError(f"nothing to repeat at offset {self.pos - 1}")
-        return ("set", ((ord(c), ord(c)),))
+        return Chars(((ord(c), ord(c)),))
 
     def _group(self, depth: int) -> Node:
         if self.src.startswith("?:", self.pos):
@@ -228,22 +255,21 @@ class _Nfa:
         return len(self.moves) - 1
 
     def build(self, node: Node) -> tuple[int, int]:
-        kind = node[0]
         start, end = self.state(), self.state()
-        if kind == "set":
-            if node[1]:
-                self.moves[start].append((node[1], end))
-        elif kind in ("bol", "eol"):
-            self.eps[start].append((kind, end))
-        elif kind == "cat":
+        if isinstance(node, Chars):
+            if node.chars:
+                self.moves[start].append((node.chars, end))
+        elif isinstance(node, Anchor):
+            self.eps[start].append((node.kind, end))
+        elif isinstance(node, Cat):
             cur = start
-            for child in node[1]:
+            for child in node.items:
                 s, e = self.build(child)
                 self.eps[cur].append(("", s))
                 cur = e
             self.eps[cur].append(("", end))
-        elif kind == "alt":
-            for child in node[1]:
+        elif isinstance(node, Alt):
+            for child in node.branches:
                 s, e = self.build(child)
                 self.eps[start].append(("", s))
                 self.eps[e].append(("", end))
@@ -251,8 +277,8 @@ class _Nfa:
             self._repeat(node, start, end)
         return start, end
 
-    def _repeat(self, node: Node, start: int, end: int) -> None:
-        _, child, lo, hi = node
+    def _repeat(self, node: Rep, start: int, end: int) -> None:
+        child, lo, hi = node.node, node.lo, node.hi
         cur = start
         for _ in range(lo):
             s, e = self.build(child)
@@ -319,15 +345,15 @@ class Dfa:
         return not self.live()[0]
 
 
-def _split(moves: list[tuple[CharSet, object]]) -> list[tuple[CharSet, frozenset]]:
+def _split(moves: list[tuple[CharSet, int]]) -> list[tuple[CharSet, frozenset[int]]]:
     """Partition the union of the move sets into pieces with the same set of targets."""
-    events: dict[int, list[tuple[int, object]]] = {}
+    events: dict[int, list[tuple[int, int]]] = {}
     for chars, target in moves:
         for lo, hi in chars:
             events.setdefault(lo, []).append((1, target))
             events.setdefault(hi + 1, []).append((-1, target))
-    active: dict[object, int] = {}
-    pieces: dict[frozenset, list[tuple[int, int]]] = {}
+    active: dict[int, int] = {}
+    pieces: dict[frozenset[int], list[tuple[int, int]]] = {}
     points = sorted(events)
     for i, p in enumerate(points):
         for delta, target in events[p]:
@@ -442,7 +468,7 @@ def minimize(dfa: Dfa) -> Dfa:
 
 # ---------------------------------------------------------------- 4. building and combining
 
-_ANY_STAR: Node = ("rep", ("set", cs.ANY), 0, None)
+_ANY_STAR = Rep(Chars(cs.ANY), 0, None)
 
 
 @functools.lru_cache(maxsize=512)
@@ -450,7 +476,7 @@ def compile_pattern(pattern: str, search: bool = True) -> Dfa:
     """The strings a pattern matches: anywhere in the string (`search`) or as a whole."""
     node = _Parser(pattern).parse()
     if search:
-        node = ("cat", (_ANY_STAR, node, _ANY_STAR))
+        node = Cat((_ANY_STAR, node, _ANY_STAR))
     nfa = _Nfa()
     start, end = nfa.build(node)
     return _determinize(nfa, start, end)

@@ -10,11 +10,11 @@ raise UnsupportedSchemaError.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
 from urllib.parse import unquote, urldefrag, urljoin
 
 from grammar._dialect import Dialect
 from grammar._errors import UnsupportedSchemaError
+from grammar._ir import Json
 
 DEFAULT_BASE = "https://grammar.invalid/schema.json"
 _SCHEMA_MAPS = (
@@ -50,7 +50,7 @@ class Document:
     """Subschemas by pointer, with the base URI in scope at each, and URIs to pointers."""
 
     dialect: Dialect
-    schemas: dict[str, Any] = field(default_factory=dict)
+    schemas: dict[str, Json] = field(default_factory=dict)
     bases: dict[str, str] = field(default_factory=dict)
     resources: dict[str, str] = field(default_factory=dict)  # absolute URI (no fragment) -> ptr
 
@@ -86,9 +86,9 @@ class Document:
             self.add_tree(path, node, self.bases[root])
         return path
 
-    def add_tree(self, pointer: str, schema: Any, base: str) -> None:
+    def add_tree(self, pointer: str, schema: Json, base: str) -> None:
         """Index `schema` at `pointer` and every subschema under it (iteratively)."""
-        stack: list[tuple[str, Any, str]] = [(pointer, schema, base)]
+        stack: list[tuple[str, Json, str]] = [(pointer, schema, base)]
         while stack:
             ptr, node, scope = stack.pop()
             if isinstance(node, dict):
@@ -97,7 +97,7 @@ class Document:
             self.schemas.setdefault(ptr, node)
             self.bases.setdefault(ptr, scope)
 
-    def _identify(self, pointer: str, node: dict[str, Any], base: str) -> str:
+    def _identify(self, pointer: str, node: dict[str, Json], base: str) -> str:
         """Register the node's `$id` (or draft-04 `id`) and anchors; return its base URI."""
         ident = node.get(self.dialect.id_keyword)
         if isinstance(ident, str) and ident.startswith("#"):
@@ -111,7 +111,7 @@ class Document:
         return base
 
 
-def index(schema: Any, dialect: Dialect) -> Document:
+def index(schema: Json, dialect: Dialect) -> Document:
     """Index a whole document."""
     doc = Document(dialect)
     doc.resources[DEFAULT_BASE] = ""
@@ -119,17 +119,19 @@ def index(schema: Any, dialect: Dialect) -> Document:
     return doc
 
 
-def _children(pointer: str, node: dict[str, Any], base: str) -> list[tuple[str, Any, str]]:
+def _children(pointer: str, node: dict[str, Json], base: str) -> list[tuple[str, Json, str]]:
     out = []
     for key in _SCHEMA_MAPS:
-        if isinstance(node.get(key), dict):
-            for name, sub in node[key].items():
+        table = node.get(key)
+        if isinstance(table, dict):
+            for name, sub in table.items():
                 if key != "dependencies" or isinstance(sub, dict | bool):
                     out.append((f"{pointer}/{key}/{escape_token(name)}", sub, base))
     for key in _SCHEMA_VALUES:
         if isinstance(node.get(key), dict | bool):
             out.append((f"{pointer}/{key}", node[key], base))
     for key in _SCHEMA_LISTS:
-        if isinstance(node.get(key), list):
-            out.extend((f"{pointer}/{key}/{i}", sub, base) for i, sub in enumerate(node[key]))
+        subs = node.get(key)
+        if isinstance(subs, list):
+            out.extend((f"{pointer}/{key}/{i}", sub, base) for i, sub in enumerate(subs))
     return out

@@ -91,7 +91,9 @@ class _Parser:
         return rid
 
     def _skip(self, pos: int, newline_ok: bool) -> int:
-        return (_BLANK_NL if newline_ok else _BLANK).match(self.src, pos).end()  # type: ignore[union-attr]
+        blank = (_BLANK_NL if newline_ok else _BLANK).match(self.src, pos)
+        assert blank is not None  # a starred pattern matches everywhere, if only ""
+        return blank.end()
 
     def _name_end(self, pos: int) -> int:
         m = _NAME.match(self.src, pos)

@@ -31,6 +31,8 @@ REFUSALS: list[tuple[str, dict[str, Any], str, str]] = [
     ("bad minLength", {"minLength": -1.5}, "minLength", ""),
     ("bad exclusiveMinimum", {"exclusiveMinimum": "1"}, "exclusiveMinimum", ""),
     ("bad dependency", {"dependencies": {"a": 3}}, "dependencies", ""),
+    ("properties not an object", {"properties": ["a"]}, "properties", ""),
+    ("prefixItems not an array", {"items": {"prefixItems": 5}}, "prefixItems", "/items"),
     ("unknown format", {"items": {"format": "color"}}, "format", "/items"),
 ]
 
