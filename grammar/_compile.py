@@ -56,6 +56,7 @@ class Compiler:
         self._dfas: dict[_regex.Dfa, RuleName] = {}
         self._strings: dict[tuple[Str, str], str | None] = {}
         self._ptr = ""
+        self._zero_fraction = norm.doc.dialect.zero_fraction_integers
 
     def compile(self, root: Conj) -> str:
         self._rules[root] = self.out.reserve("root")
@@ -116,7 +117,7 @@ class Compiler:
     def _type_number(self, n: Num, hint: str) -> str | None:
         if n.multiples:
             return self._multiple_of(n, hint)
-        expr = number_expr(n.lo, n.hi, n.integer)
+        expr = number_expr(n.lo, n.hi, n.integer, self._zero_fraction)
         if expr is None:
             return None
         plain = n.lo is None and n.hi is None
@@ -133,11 +134,12 @@ class Compiler:
             raise self._unsupported("multipleOf", ValueError(f"modulus above {MAX_MODULUS}"))
         if n.integer is False:
             return None
+        zeros = '("." "0"+)?' if n.integer is None or self._zero_fraction else ""
         names = [self.out.reserve(f"{hint}-mod{r}") for r in range(m)]
         for r in range(m):
-            alts = _digit_steps(m, r, 0, names) + (['("." "0"+)?'] if r == 0 else [])
-            self.out.define(names[r], " | ".join(alts))
-        first = " | ".join(['"0" ("." "0"+)?', *_digit_steps(m, 0, 1, names)])
+            end = [f"| {zeros}".strip()] if r == 0 else []
+            self.out.define(names[r], " | ".join([*end, *_digit_steps(m, r, 0, names)]))
+        first = " | ".join([f'"0" {zeros}'.strip(), *_digit_steps(m, 0, 1, names)])
         return self.out.rule(f"{hint}-multiple", f'"-"? ({first})')
 
     def _type_string(self, s: Str, hint: str) -> str | None:

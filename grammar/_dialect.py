@@ -1,9 +1,12 @@
 """Which JSON Schema draft a document is written in, from its root `$schema`.
 
-Real schemas are often draft-04/06/07; their keywords keep their own meaning: draft-04 `id`
-and boolean `exclusiveMinimum`/`exclusiveMaximum`, `$id: "#name"` anchors before 2019-09, and
-`$ref` hiding its sibling keywords up to draft-07. Without `$schema`, draft 2020-12 applies,
-except that `format` stays an assertion (see `format_asserts`).
+Real schemas are often draft-04/06/07 and their keywords keep that draft's meaning: draft-04
+`id`, boolean `exclusiveMinimum`/`exclusiveMaximum` and integers without a fraction (`1.0`
+is not one); `$id: "#name"` anchors before 2019-09; `$ref` hiding its siblings up to
+draft-07. A keyword is an assertion only in the drafts that define it (`if` from draft-07,
+`dependencies` up to draft-07...), as validators such as `jsonschema` treat it; elsewhere it
+is an unknown keyword, which JSON Schema ignores. Without `$schema`, draft 2020-12 applies.
+`format` asserts in every draft (see grammar/_formats.py).
 """
 
 from __future__ import annotations
@@ -14,12 +17,57 @@ from dataclasses import dataclass
 from grammar._ir import Json
 
 _DRAFT = re.compile(r"json-schema\.org/(?:draft-0?(\d+)|draft/(\d{4})-\d\d)/")
+_DRAFT4 = frozenset(
+    {
+        "$ref",
+        "additionalItems",
+        "additionalProperties",
+        "allOf",
+        "anyOf",
+        "dependencies",
+        "enum",
+        "exclusiveMaximum",
+        "exclusiveMinimum",
+        "format",
+        "items",
+        "maxItems",
+        "maxLength",
+        "maxProperties",
+        "maximum",
+        "minItems",
+        "minLength",
+        "minProperties",
+        "minimum",
+        "multipleOf",
+        "not",
+        "oneOf",
+        "pattern",
+        "patternProperties",
+        "properties",
+        "required",
+        "type",
+        "uniqueItems",
+    }
+)
+_DRAFT6 = _DRAFT4 | {"const", "contains", "propertyNames"}
+_DRAFT7 = _DRAFT6 | {"if"}
+_DRAFT2019 = (_DRAFT7 - {"dependencies"}) | {
+    "$recursiveRef",
+    "dependentRequired",
+    "dependentSchemas",
+    "maxContains",
+    "minContains",
+    "unevaluatedItems",
+    "unevaluatedProperties",
+}
+_DRAFT2020 = (_DRAFT2019 - {"$recursiveRef", "additionalItems"}) | {"$dynamicRef", "prefixItems"}
+_VOCABULARY = {4: _DRAFT4, 6: _DRAFT6, 7: _DRAFT7, 2019: _DRAFT2019, 2020: _DRAFT2020}
+KEYWORDS = frozenset().union(*_VOCABULARY.values())
 
 
 @dataclass(frozen=True)
 class Dialect:
     draft: int  # 4 (also 3 and 5), 6, 7, 2019 or 2020
-    declared: bool = False  # named by `$schema`
 
     @property
     def id_keyword(self) -> str:
@@ -35,10 +83,13 @@ class Dialect:
         return self.draft <= 7
 
     @property
-    def format_asserts(self) -> bool:
-        """`format` asserts unless the schema declares 2019-09 or 2020-12, whose default
-        (format-annotation) vocabulary makes it an annotation."""
-        return not (self.declared and self.draft >= 2019)
+    def zero_fraction_integers(self) -> bool:
+        """Whether `1.0` is an integer (from draft-06 on)."""
+        return self.draft >= 6
+
+    def asserts(self, keyword: str) -> bool:
+        """Whether `keyword` is an assertion or applicator of this draft."""
+        return keyword in _VOCABULARY[self.draft]
 
 
 def dialect_of(schema: Json) -> Dialect:
@@ -48,4 +99,4 @@ def dialect_of(schema: Json) -> Dialect:
     if found is None:
         return Dialect(2020)
     number = int(found.group(1) or found.group(2))
-    return Dialect(4 if number <= 5 else number if number in (6, 7, 2019) else 2020, True)
+    return Dialect(4 if number <= 5 else number if number in (6, 7, 2019) else 2020)

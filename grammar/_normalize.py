@@ -11,6 +11,7 @@ from collections.abc import Callable
 from decimal import Decimal
 
 from grammar import _ir
+from grammar._dialect import KEYWORDS
 from grammar._errors import UnsupportedSchemaError
 from grammar._formats import ANNOTATIONS, FORMATS
 from grammar._ir import ALL, FALSE, TRUE, Alt, Conj, Json, Num, Obj, Pattern, Ref, Str, Typed, Union
@@ -120,6 +121,7 @@ class Normalizer:
             "format": self._kw_format,
             "prefixItems": self._kw_items,
             "items": self._kw_items,
+            "additionalItems": self._kw_items,
             "minItems": self._kw_item_count,
             "maxItems": self._kw_item_count,
             "properties": self._kw_members,
@@ -139,6 +141,9 @@ class Normalizer:
             "not": self._kw_not,
             "if": self._kw_conditional,
         }
+        missing = KEYWORDS - table.keys() - _UNSUPPORTED.keys()
+        if missing:
+            raise TypeError(f"keywords with neither a handler nor a refusal: {sorted(missing)}")
         return table
 
     # ------------------------------------------------------------ entry points
@@ -187,15 +192,18 @@ class Normalizer:
             raise UnsupportedSchemaError("", ptr, "a schema must be an object or a boolean")
         result: Union = (ALL,)
         done: set[Handler] = set()
-        hides = "$ref" in schema and self.doc.dialect.ref_hides_siblings
+        dialect = self.doc.dialect
+        hides = "$ref" in schema and dialect.ref_hides_siblings
         for keyword in ["$ref"] if hides else schema:
+            if not dialect.asserts(keyword):
+                continue  # an annotation, or a keyword of another draft
             if keyword in _UNSUPPORTED:
                 if _TRIVIAL.get(keyword, object()) != schema[keyword]:
                     self._refuse(keyword, ptr, _UNSUPPORTED[keyword])
                 continue
-            handler = self._handlers.get(keyword)
-            if handler is None or handler in done:
-                continue  # annotations and unknown keywords are ignored, as JSON Schema says
+            handler = self._handlers[keyword]
+            if handler in done:
+                continue
             done.add(handler)
             part = handler(schema, ptr)
             if part is not None:
@@ -233,7 +241,8 @@ class Normalizer:
         if isinstance(v, bool):
             return v in alt.boolean
         if isinstance(v, int | float):
-            return alt.number is not None and _num_accepts(alt.number, Decimal(repr(v)))
+            whole = None if self.doc.dialect.zero_fraction_integers else isinstance(v, int)
+            return alt.number is not None and _num_accepts(alt.number, Decimal(repr(v)), whole)
         if isinstance(v, str):
             return alt.string is not None and _str_accepts(alt.string, v)
         if isinstance(v, list):
@@ -340,7 +349,7 @@ class Normalizer:
         name = schema["format"]
         if not isinstance(name, str):
             raise UnsupportedSchemaError("format", ptr, "must be a string")
-        if not self.doc.dialect.format_asserts or name in ANNOTATIONS:
+        if name in ANNOTATIONS:
             return None
         regex = FORMATS.get(name)
         if regex is None:
@@ -357,7 +366,9 @@ class Normalizer:
                 frozenset({Ref(f"{ptr}/additionalItems")}) if "additionalItems" in schema else TRUE
             )
         else:
-            prefix_items = schema.get("prefixItems", [])
+            prefix_items = (
+                schema.get("prefixItems", []) if self.doc.dialect.asserts("prefixItems") else []
+            )
             if not isinstance(prefix_items, list):
                 raise UnsupportedSchemaError("prefixItems", ptr, "must be an array")
             count = len(prefix_items)
@@ -405,6 +416,8 @@ class Normalizer:
         result: Union = (ALL,)
         needs: list[tuple[str, frozenset[str]]] = []
         for keyword in ("dependencies", "dependentRequired", "dependentSchemas"):
+            if not self.doc.dialect.asserts(keyword):
+                continue
             for key, dep in _table(schema, keyword, ptr).items():
                 if isinstance(dep, list) and keyword != "dependentSchemas":
                     needs += [(key, _names(dep, keyword, ptr))] if dep else []
@@ -523,8 +536,11 @@ def conj_for_key(part: _ir.ObjPart, key: str) -> Conj:
     return conj
 
 
-def _num_accepts(n: Num, d: Decimal) -> bool:
-    if n.integer is not None and (d == d.to_integral_value()) != n.integer:
+def _num_accepts(n: Num, d: Decimal, whole: bool | None) -> bool:
+    """Whether `d` is in `n`; `whole` says if it is an integer where that is not its value
+    alone (draft-04: `1.0` is not)."""
+    is_integer = d == d.to_integral_value() if whole is None else whole
+    if n.integer is not None and is_integer != n.integer:
         return False
     if any(d % m != 0 for m in n.multiples):
         return False

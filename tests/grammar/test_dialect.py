@@ -48,3 +48,18 @@ def test_pointer_into_a_non_keyword_location(render: Callable[[Any], str]) -> No
         "Transaction": {"properties": {"date": {"type": "integer"}}, "required": ["date"]},
     }
     check(schema, [{"date": 1}], [{"date": "x"}, {}], render)
+
+
+def test_keywords_of_other_drafts_are_ignored(render: Callable[[Any], str]) -> None:
+    conditional = {"if": {"minimum": 0}, "then": {"maximum": 9}}
+    check({"$schema": DRAFT4, **conditional}, [5, 50], [], render)
+    check({"$schema": DRAFT7, **conditional}, [5, -50], [50], render)
+    check({"dependencies": {"a": ["b"]}}, [{"a": 1}], [], render)  # not in 2020-12
+    check({"$schema": DRAFT7, "unevaluatedProperties": False}, [{"a": 1}], [], render)
+
+
+def test_draft4_integers_have_no_fraction(render: Callable[[Any], str]) -> None:
+    check({"$schema": DRAFT4, "type": "integer", "maximum": 9}, [3, -1], [3.0, 10], render)
+    check({"$schema": DRAFT4, "type": "integer"}, [12345], [12345.0], render)
+    check({"$schema": DRAFT4, "type": "integer", "multipleOf": 3}, [6], [6.0, 7], render)
+    check({"$schema": DRAFT6, "type": "integer", "maximum": 9}, [3, 3.0], [10], render)

@@ -9,6 +9,7 @@ import pytest
 
 from tests.grammar.conftest import check
 
+DRAFT7 = "http://json-schema.org/draft-07/schema#"
 SEVEN = {k: {"type": "integer"} for k in "abcdefg"}  # more than any order allows: schema order
 
 
@@ -31,7 +32,7 @@ def test_minimum_members_of_a_map(render: Callable[[Any], str]) -> None:
 @pytest.mark.parametrize("props", [{"a": {}, "b": {}}, SEVEN], ids=["any-order", "in-order"])
 def test_dependent_required(props: dict[str, Any], render: Callable[[Any], str]) -> None:
     for schema in (
-        {"properties": props, "dependencies": {"a": ["b"]}},
+        {"$schema": DRAFT7, "properties": props, "dependencies": {"a": ["b"]}},
         {"properties": props, "dependentRequired": {"a": ["b"]}},
     ):
         check(schema, [{}, {"b": 1}, {"a": 1, "b": 2}], [{"a": 1}, {"a": 1, "c": 3}], render)
@@ -39,7 +40,10 @@ def test_dependent_required(props: dict[str, Any], render: Callable[[Any], str])
 
 def test_dependent_schemas(render: Callable[[Any], str]) -> None:
     then = {"properties": {"b": {"type": "string"}}, "required": ["b"]}
-    for schema in ({"dependencies": {"a": then}}, {"dependentSchemas": {"a": then}}):
+    for schema in (
+        {"$schema": DRAFT7, "dependencies": {"a": then}},
+        {"dependentSchemas": {"a": then}},
+    ):
         check(schema, [{}, {"b": 1}, {"a": 1, "b": "x"}, 3], [{"a": 1}, {"a": 1, "b": 2}], render)
 
 

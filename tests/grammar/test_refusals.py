@@ -30,7 +30,7 @@ REFUSALS: list[tuple[str, dict[str, Any], str, str]] = [
     ("unknown type", {"type": "decimal"}, "type", ""),
     ("bad minLength", {"minLength": -1.5}, "minLength", ""),
     ("bad exclusiveMinimum", {"exclusiveMinimum": "1"}, "exclusiveMinimum", ""),
-    ("bad dependency", {"dependencies": {"a": 3}}, "dependencies", ""),
+    ("bad dependency", {"dependentRequired": {"a": 3}}, "dependentRequired", ""),
     ("properties not an object", {"properties": ["a"]}, "properties", ""),
     ("prefixItems not an array", {"items": {"prefixItems": 5}}, "prefixItems", "/items"),
     ("unknown format", {"items": {"format": "color"}}, "format", "/items"),
