@@ -459,7 +459,11 @@ class Normalizer:
         return _ir.prune([alt for sub in self._subschemas(schema, "anyOf", ptr) for alt in sub])
 
     def _kw_one_of(self, schema: dict[str, Json], ptr: str) -> Union:
-        branches = [b for b in self._subschemas(schema, "oneOf", ptr) if b]
+        # A sibling `type` narrows every branch first (exactly one branch of S and B_i matches
+        # iff the value is in S and exactly one B_i matches), often making them disjoint.
+        context = self._kw_type(schema, ptr) if "type" in schema else (ALL,)
+        subs = self._subschemas(schema, "oneOf", ptr)
+        branches = [b for b in (self.and_(context, sub) for sub in subs) if b]
         if all(self._disjoint(a, b) for i, a in enumerate(branches) for b in branches[i + 1 :]):
             return _ir.prune([alt for b in branches for alt in b])
         out: list[_ir.Alt] = []
