@@ -500,15 +500,34 @@ def length(lo: int, hi: int | None) -> Dfa:
 
 
 def complement(dfa: Dfa) -> Dfa:
-    """Every string `dfa` rejects."""
-    dead = len(dfa.moves)
+    """Every string `dfa` rejects. Every automaton here is minimal, and so is its completion
+    (one sink added) with acceptance flipped, once the state accepting everything, now dead,
+    is dropped; so no minimisation is needed."""
+    if dfa.is_empty():
+        return Dfa((((cs.ANY, 0),),), (True,))
+    sink = len(dfa.moves)
     moves = []
     for out in dfa.moves:
-        covered = cs.union(*(c for c, _ in out))
-        rest = cs.complement(covered)
-        moves.append(out + (((rest, dead),) if rest else ()))
-    moves.append(((cs.ANY, dead),))
-    return minimize(Dfa(tuple(moves), (*tuple(not a for a in dfa.accept), True)))
+        rest = cs.complement(cs.union(*(c for c, _ in out)))
+        moves.append(out + (((rest, sink),) if rest else ()))
+    moves.append(((cs.ANY, sink),))
+    return _drop_dead(Dfa(tuple(moves), (*(not a for a in dfa.accept), True)))
+
+
+def _drop_dead(dfa: Dfa) -> Dfa:
+    """The same automaton with only the states that are reachable and can still accept."""
+    live = dfa.live()
+    if not live[0]:
+        return Dfa(((),), (False,))
+    index = {0: 0}
+    todo = [0]
+    for s in todo:
+        for _, t in dfa.moves[s]:
+            if live[t] and t not in index:
+                index[t] = len(index)
+                todo.append(t)
+    moves = tuple(tuple((c, index[t]) for c, t in dfa.moves[s] if live[t]) for s in todo)
+    return Dfa(moves, tuple(dfa.accept[s] for s in todo))
 
 
 def intersect(dfas: list[Dfa]) -> Dfa:
@@ -556,8 +575,20 @@ def words(texts: list[str]) -> Dfa:
                 accept.append(False)
             state = moves[state][cp]
         accept[state] = True
-    table = tuple(tuple((((cp, cp),), t) for cp, t in sorted(m.items())) for m in moves)
-    return minimize(Dfa(table, tuple(accept)))
+    # A trie is acyclic and children come after their parents: merging states with equal
+    # signatures from the last one back gives the minimal automaton without refinement.
+    canon: dict[tuple[bool, tuple[tuple[int, int], ...]], int] = {}
+    ids = [0] * len(moves)
+    for s in reversed(range(len(moves))):
+        sig = (accept[s], tuple((cp, ids[t]) for cp, t in sorted(moves[s].items())))
+        ids[s] = canon.setdefault(sig, len(canon))
+    order = {ids[0]: 0}
+    for old in sorted(canon.values(), reverse=True):
+        order.setdefault(old, len(order))
+    table: list[tuple[tuple[tuple[CharSet, int], ...], bool]] = [((), False)] * len(canon)
+    for (final, out), old in canon.items():
+        table[order[old]] = (tuple((((cp, cp),), order[t]) for cp, t in out), final)
+    return Dfa(tuple(m for m, _ in table), tuple(a for _, a in table))
 
 
 def union(dfas: list[Dfa]) -> Dfa:
