@@ -7,6 +7,7 @@ import functools
 import orjson
 import pydantic
 
+from grammar._budget import budget
 from grammar._compile import Compiler
 from grammar._dialect import dialect_of
 from grammar._emit import Emitter
@@ -20,9 +21,10 @@ def schema_to_gbnf(schema: dict[str, Json] | bool, *, strict: bool = True) -> st
     """Compile a JSON Schema (draft 2020-12) to a llama.cpp GBNF grammar accepting exactly its
     instances; raise UnsupportedSchemaError where that is impossible (when `strict`; otherwise
     such assertions are dropped and the grammar accepts a superset)."""
-    norm = Normalizer(index(schema, dialect_of(schema)), strict)
-    text = Compiler(norm, Emitter()).compile(frozenset({Ref("")}))
-    validate_gbnf(text)
+    with budget():
+        norm = Normalizer(index(schema, dialect_of(schema)), strict)
+        text = Compiler(norm, Emitter()).compile(frozenset({Ref("")}))
+        validate_gbnf(text)
     return text
 
 

@@ -11,8 +11,9 @@ from __future__ import annotations
 import math
 from decimal import Decimal
 
+from grammar import _budget, _regex
 from grammar import _charset as cs
-from grammar import _regex
+from grammar._dialect import KEYWORDS
 from grammar._emit import NEVER_BODY, Emitter, RuleName
 from grammar._errors import UnsupportedSchemaError
 from grammar._ir import FALSE, TRUE, Arr, Conj, Json, Num, Obj, Str, Typed, Union, Values
@@ -29,6 +30,11 @@ QUOTE = '"\\""'
 
 def _pointer(conj: Conj) -> str:
     return min((r.pointer for r in conj), default="").replace("\x00", "")
+
+
+def _keyword(pointer: str) -> str:
+    """The innermost keyword of a pointer (`items` in /properties/a/items), for errors."""
+    return next((t for t in reversed(pointer.split("/")) if t in KEYWORDS), "")
 
 
 def _hint(conj: Conj) -> str:
@@ -64,7 +70,10 @@ class Compiler:
         while self._todo:
             conj = self._todo.pop()
             self._ptr = _pointer(conj)
-            body = self._union(self.norm.conj(conj), _hint(conj))
+            union = self.norm.conj(conj)  # records where it is, for the budget's error
+            if self._ptr:
+                _budget.at(_keyword(self._ptr), self._ptr)
+            body = self._union(union, _hint(conj))
             self.out.define(self._rules[conj], body)
         return self.out.text()
 

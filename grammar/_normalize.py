@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from decimal import Decimal
 
-from grammar import _ir
+from grammar import _budget, _ir
 from grammar._dialect import KEYWORDS
 from grammar._errors import UnsupportedSchemaError
 from grammar._formats import ANNOTATIONS, FORMATS
@@ -197,6 +197,7 @@ class Normalizer:
         for keyword in ["$ref"] if hides else schema:
             if not dialect.asserts(keyword):
                 continue  # an annotation, or a keyword of another draft
+            _budget.at(keyword, ptr)
             if keyword in _UNSUPPORTED:
                 if _TRIVIAL.get(keyword, object()) != schema[keyword]:
                     self._refuse(keyword, ptr, _UNSUPPORTED[keyword])

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from grammar import _budget
 from grammar._emit import Emitter, RuleName
 
 ANY_ORDER_MAX = 6
@@ -74,6 +75,7 @@ def object_body(shape: Shape, out: Emitter, ws: RuleName, hint: str) -> str | No
     todo = [start]
     while todo:
         state = todo.pop()
+        _budget.check()
         if state not in graph:
             graph[state] = auto.moves(state)
             todo += [nxt for _, nxt in graph[state]]

@@ -13,6 +13,7 @@ import functools
 import re
 from dataclasses import dataclass
 
+from grammar import _budget
 from grammar import _charset as cs
 from grammar._charset import CharSet
 
@@ -372,6 +373,7 @@ def _determinize(nfa: _Nfa, start: int, final: int) -> Dfa:
     moves: list[tuple[tuple[CharSet, int], ...]] = []
     accept: list[bool] = []
     for states, at_start in todo:
+        _budget.check()
         accept.append(final in nfa.closure(states, at_start, True))
         out = []
         raw = [(c, t) for s in states for c, t in nfa.moves[s]]
@@ -422,6 +424,7 @@ def _hopcroft(
     block_of = {s: b for b, members in enumerate(blocks) for s in members}
     work = {(b, k) for b in range(len(blocks)) for k in range(len(atoms))}
     while work:
+        _budget.check()
         b, k = work.pop()
         touched: dict[int, set[int]] = {}
         for t in list(blocks[b]):
@@ -539,6 +542,7 @@ def intersect(dfas: list[Dfa]) -> Dfa:
     todo = [start]
     moves: list[tuple[tuple[CharSet, int], ...]] = []
     for key in todo:
+        _budget.check()
         out = []
         current: list[tuple[CharSet, tuple[int, ...]]] = [(cs.ANY, ())]
         for d, s in zip(dfas, key, strict=True):

@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from grammar import _budget
 from grammar._errors import GrammarSyntaxError
 
 MAX_REPETITION = 2000  # llama.cpp's MAX_REPETITION_THRESHOLD
@@ -131,6 +132,7 @@ class _Parser:
             pos = self._rule(pos)
 
     def _rule(self, pos: int) -> int:
+        _budget.check()
         end = self._name_end(pos)
         rid = self._symbol(self.src[pos:end], pos)
         self.st.defined_at[rid] = pos

@@ -1,0 +1,60 @@
+"""The compile budget: a schema compiles, or is refused, within COMPILE_SECONDS.
+
+Every pass calls `check()` where its work can grow with the schema (each keyword normalised,
+each rule compiled, each automaton state built, each rule validated) and names where it is
+with `at()`. Past the deadline, UnsupportedSchemaError names the budget, the keyword and the
+pointer being compiled, instead of letting a pathological schema hold a request for minutes.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass
+
+from grammar._errors import UnsupportedSchemaError
+
+COMPILE_SECONDS = 1.5
+
+
+@dataclass
+class _Budget:
+    seconds: float
+    deadline: float
+    keyword: str = ""
+    pointer: str = ""
+
+
+_current: ContextVar[_Budget | None] = ContextVar("grammar_budget", default=None)
+
+
+@contextmanager
+def budget(seconds: float | None = None) -> Iterator[None]:
+    """Run a compilation under a deadline `seconds` (COMPILE_SECONDS) from now."""
+    seconds = COMPILE_SECONDS if seconds is None else seconds
+    token = _current.set(_Budget(seconds, time.monotonic() + seconds))
+    try:
+        yield
+    finally:
+        _current.reset(token)
+
+
+def at(keyword: str, pointer: str) -> None:
+    """Record what is being compiled, then check the deadline."""
+    current = _current.get()
+    if current is not None:
+        current.keyword, current.pointer = keyword, pointer
+        check()
+
+
+def check() -> None:
+    """Raise UnsupportedSchemaError once the deadline has passed (no-op without a budget)."""
+    current = _current.get()
+    if current is not None and time.monotonic() > current.deadline:
+        raise UnsupportedSchemaError(
+            current.keyword,
+            current.pointer,
+            f"compile budget of {current.seconds:g} s exhausted; simplify this schema",
+        )

@@ -1,0 +1,37 @@
+"""Every schema compiles or is refused within the compile budget, which the error names."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from grammar import UnsupportedSchemaError, _budget, schema_to_gbnf
+
+# 40 distinct patterns, each needing a 1024-state automaton: several seconds of work.
+SLOW = {
+    "properties": {
+        f"p{i}": {"type": "string", "pattern": f"^{'x' * i}(a|b)*a(a|b){{9}}$"} for i in range(40)
+    }
+}
+
+
+def test_slow_schema_is_refused_within_the_budget() -> None:
+    start = time.monotonic()
+    with pytest.raises(UnsupportedSchemaError) as info:
+        schema_to_gbnf(SLOW)
+    assert time.monotonic() - start < _budget.COMPILE_SECONDS + 1.0
+    assert "compile budget" in info.value.reason
+    assert info.value.pointer.startswith("/properties/p")
+
+
+def test_budget_names_where_it_ran_out(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(_budget, "COMPILE_SECONDS", 0.0)
+    with pytest.raises(UnsupportedSchemaError) as info:
+        schema_to_gbnf({"properties": {"a": {"type": "integer"}}})
+    assert (info.value.keyword, info.value.pointer) == ("properties", "")
+    assert "compile budget of 0 s" in str(info.value)
+
+
+def test_no_budget_outside_a_compilation() -> None:
+    _budget.check()
