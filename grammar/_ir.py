@@ -8,7 +8,9 @@ document pointers, possibly negated, so deep or recursive schemas are never expa
 
 from __future__ import annotations
 
+import functools
 import json
+from collections.abc import Hashable
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from typing import TypeAlias
@@ -106,14 +108,15 @@ class Values:
 
     @staticmethod
     def of(values: list[Json]) -> Values:
-        unique: list[Json] = []
-        for v in values:
-            if not any(json_equal(v, u) for u in unique):
-                unique.append(v)
-        return Values(tuple(json.dumps(v, sort_keys=True) for v in unique))
+        unique = {json_key(v): v for v in reversed(values)}  # the first of equal values
+        return Values(tuple(json.dumps(v, sort_keys=True) for v in reversed(unique.values())))
 
     def decoded(self) -> list[Json]:
         return [json.loads(t) for t in self.texts]
+
+    @functools.cached_property
+    def keys(self) -> frozenset[Hashable]:
+        return frozenset(json_key(v) for v in self.decoded())
 
 
 Alt = Typed | Values
@@ -140,17 +143,15 @@ def only(
     )
 
 
-def json_equal(a: Json, b: Json) -> bool:
-    """JSON Schema equality: 1 == 1.0, but true != 1, and containers compare deeply."""
-    if isinstance(a, bool) or isinstance(b, bool):
-        return isinstance(a, bool) and isinstance(b, bool) and a == b
-    if isinstance(a, int | float) and isinstance(b, int | float):
-        return Decimal(repr(a)) == Decimal(repr(b))
-    if isinstance(a, list) and isinstance(b, list):
-        return len(a) == len(b) and all(json_equal(x, y) for x, y in zip(a, b, strict=True))
-    if isinstance(a, dict) and isinstance(b, dict):
-        return a.keys() == b.keys() and all(json_equal(a[k], b[k]) for k in a)
-    return type(a) is type(b) and a == b
+def json_key(v: Json) -> Hashable:
+    """A hashable form equal for values JSON Schema calls equal: 1 == 1.0, but true != 1."""
+    if isinstance(v, bool) or v is None or isinstance(v, str):
+        return (type(v).__name__, v)
+    if isinstance(v, int | float):
+        return ("number", Decimal(repr(v)))
+    if isinstance(v, list):
+        return ("array", tuple(json_key(x) for x in v))
+    return ("object", frozenset((k, json_key(x)) for k, x in v.items()))
 
 
 # ---------------------------------------------------------------- intersection

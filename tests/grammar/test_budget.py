@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
+from typing import Any
 
 import pytest
 
 from grammar import UnsupportedSchemaError, _budget, schema_to_gbnf
+from tests.grammar.conftest import check
 
 # 40 distinct patterns, each needing a 1024-state automaton: several seconds of work.
 SLOW = {
@@ -35,3 +38,11 @@ def test_budget_names_where_it_ran_out(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_no_budget_outside_a_compilation() -> None:
     _budget.check()
+
+
+def test_large_enums_compile_in_linear_time(render: Callable[[Any], str]) -> None:
+    values: list[Any] = [f"v{i}" for i in range(5000)] + [1, 1.0, {"a": [2]}, {"a": [2.0]}]
+    start = time.monotonic()
+    check({"type": "string", "enum": values}, ["v0", "v4999"], ["v5000", 1], render)
+    check({"enum": values}, [1, 1.0, {"a": [2]}], [2, {"a": [3]}], render)
+    assert time.monotonic() - start < 1.0
