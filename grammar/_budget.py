@@ -1,9 +1,11 @@
-"""The compile budget: a schema compiles, or is refused, within COMPILE_SECONDS.
+"""The compile budget: a schema compiles, or is refused, within COMPILE_SECONDS of CPU.
 
 Every pass calls `check()` where its work can grow with the schema (each keyword normalised,
 each rule compiled, each automaton state built, each rule validated) and names where it is
 with `at()`. Past the deadline, UnsupportedSchemaError names the budget, the keyword and the
 pointer being compiled, instead of letting a pathological schema hold a request for minutes.
+The clock is the compiling thread's CPU time, so whether a schema fits does not depend on
+how loaded the machine is or on what other threads do.
 """
 
 from __future__ import annotations
@@ -34,7 +36,7 @@ _current: ContextVar[_Budget | None] = ContextVar("grammar_budget", default=None
 def budget(seconds: float | None = None) -> Iterator[None]:
     """Run a compilation under a deadline `seconds` (COMPILE_SECONDS) from now."""
     seconds = COMPILE_SECONDS if seconds is None else seconds
-    token = _current.set(_Budget(seconds, time.monotonic() + seconds))
+    token = _current.set(_Budget(seconds, time.thread_time() + seconds))
     try:
         yield
     finally:
@@ -52,7 +54,7 @@ def at(keyword: str, pointer: str) -> None:
 def check() -> None:
     """Raise UnsupportedSchemaError once the deadline has passed (no-op without a budget)."""
     current = _current.get()
-    if current is not None and time.monotonic() > current.deadline:
+    if current is not None and time.thread_time() > current.deadline:
         raise UnsupportedSchemaError(
             current.keyword,
             current.pointer,

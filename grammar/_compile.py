@@ -16,14 +16,16 @@ from grammar import _charset as cs
 from grammar._dialect import KEYWORDS
 from grammar._emit import NEVER_BODY, Emitter, RuleName
 from grammar._errors import UnsupportedSchemaError
-from grammar._ir import FALSE, TRUE, Arr, Conj, Json, Num, Obj, Str, Typed, Union, Values
+from grammar._ir import FALSE, Arr, Conj, Json, Num, Obj, Str, Typed, Union, Values
+from grammar._keys import names_dfa, region_value, some_range
 from grammar._normalize import Normalizer, key_conj, pattern_dfa
 from grammar._numbers import number_expr
-from grammar._objects import Shape, object_body
+from grammar._objects import Member, Shape, object_body
 from grammar._strings import json_char, json_string_literal
 
 WS_BODY = '| " " | "\\n" [ \\t]{0,40}'
 MAX_KEY_PATTERNS = 4
+MAX_SOME = 3
 MAX_MODULUS = 1000
 QUOTE = '"\\""'
 
@@ -204,7 +206,7 @@ class Compiler:
             items = [self.out.rule(f"{hint}-v", self._value(x, hint)) for x in v]
             return f'"[" {ws} ' + f' {ws} "," {ws} '.join(items) + (f' {ws} "]"' if v else '"]"')
         members = tuple(
-            (
+            Member(
                 self._kv(json_string_literal(k), self.out.rule(f"{hint}-v", self._value(x, hint))),
                 True,
             )
@@ -264,19 +266,32 @@ class Compiler:
         if needs is None:
             return None
         index = {key: i for i, key in enumerate(k for k in known if possible[k] is not None)}
+        ranges = self._some_ranges(o)
         members = tuple(
-            (self._kv(json_string_literal(key), self.rule_for(conj)), key in o.required)
+            self._member(key, conj, o.required, [(d.matches(key), c) for d, c in ranges])
             for key, conj in possible.items()
             if conj is not None
         )
         shape = Shape(
             members,
-            tuple(self._extras(o, known, hint)),
+            tuple(self._extras(o, known, ranges, hint)),
             o.min_props,
             o.max_props,
             tuple((index[k], frozenset(index[n] for n in need)) for k, need in needs),
+            len(ranges),
         )
         return object_body(shape, self.out, self._ws(), hint)
+
+    def _member(
+        self, key: str, value: Conj, required: frozenset[str], ranges: list[tuple[bool, Conj]]
+    ) -> Member:
+        """The named member `key`, and its variants meeting each requirement it is in range of."""
+        text = json_string_literal(key)
+        variants = []
+        for j, (in_range, need) in enumerate(ranges):
+            if in_range and not self.norm.conj_empty(value | need, 1):
+                variants.append((self._kv(text, self.rule_for(value | need)), j))
+        return Member(self._kv(text, self.rule_for(value)), key in required, tuple(variants))
 
     def _member_value(self, o: Obj, key: str) -> Conj | None:
         """What the value of member `key` must match; None when no value can."""
@@ -285,8 +300,19 @@ class Compiler:
             return None
         return None if self.norm.conj_empty(conj, 1) else conj
 
-    def _extras(self, o: Obj, known: list[str], hint: str) -> list[RuleName]:
-        """Members with keys outside `known`, one rule per set of matching patterns."""
+    def _some_ranges(self, o: Obj) -> list[tuple[_regex.Dfa, Conj]]:
+        if len(o.some) > MAX_SOME:
+            why = f"more than {MAX_SOME} 'some member matches' rules"
+            raise self._unsupported("not", ValueError(why))
+        try:
+            return [(some_range(self.norm, s), s.value) for s in sorted(o.some, key=repr)]
+        except _regex.RegexError as exc:
+            raise self._unsupported("patternProperties", exc) from exc
+
+    def _extras(
+        self, o: Obj, known: list[str], ranges: list[tuple[_regex.Dfa, Conj]], hint: str
+    ) -> list[Member]:
+        """Members with keys outside `known`, one per set of matching patterns."""
         sources = sorted({src for part in o.parts for src, _ in part.patterns})
         if len(sources) > MAX_KEY_PATTERNS:
             raise self._unsupported("patternProperties", ValueError("too many patterns to combine"))
@@ -295,12 +321,12 @@ class Compiler:
             out = []
             for mask in range(2 ** len(sources)):
                 chosen = {src for i, src in enumerate(sources) if mask >> i & 1}
-                value = self._extra_value(o, chosen)
+                value = region_value(o, chosen)
                 if self.norm.conj_empty(value, 1):
                     continue
                 if base is None:
                     base = [_regex.complement(_regex.words(known))] if known else []
-                    base += self._names_dfa(o)
+                    base += [names_dfa(self.norm, o.names)] if o.names else []
                 dfas = base + [
                     _regex.compile_pattern(src)
                     if src in chosen
@@ -308,8 +334,14 @@ class Compiler:
                     for src in sources
                 ]
                 key = self._key_rule(dfas, hint)
-                if key is not None:
-                    out.append(self._kv(key, self.rule_for(value)))
+                if key is None:
+                    continue
+                variants = []
+                for j, (in_range, need) in enumerate(ranges):
+                    both = self._key_rule([*dfas, in_range], hint)
+                    if both is not None and not self.norm.conj_empty(value | need, 1):
+                        variants.append((self._kv(both, self.rule_for(value | need)), j))
+                out.append(Member(self._kv(key, self.rule_for(value)), False, tuple(variants)))
             return out
         except _regex.RegexError as exc:
             raise self._unsupported("patternProperties", exc) from exc
@@ -318,33 +350,6 @@ class Compiler:
         if not dfas:
             return self._type_string(Str(), hint)
         return self._dfa_string(_regex.intersect(dfas), f"{hint}-key")
-
-    def _extra_value(self, o: Obj, chosen: set[str]) -> Conj:
-        conj: Conj = TRUE
-        for part in o.parts:
-            matched = [c for src, c in part.patterns if src in chosen]
-            for c in matched:
-                conj |= c
-            if not matched and part.additional is not None:
-                conj |= part.additional
-        return conj
-
-    def _names_dfa(self, o: Obj) -> list[_regex.Dfa]:
-        """propertyNames as automata over keys (only its string part matters)."""
-        if not o.names:
-            return []
-        dfas = []
-        for alt in self.norm.conj(o.names):
-            if isinstance(alt, Values):
-                dfas.append(_regex.words([v for v in alt.decoded() if isinstance(v, str)]))
-            elif alt.string is not None:
-                s = alt.string
-                parts = [_regex.length(s.min_len, s.max_len)]
-                for p in s.patterns:
-                    dfa = pattern_dfa(p)
-                    parts.append(_regex.complement(dfa) if p.negated else dfa)
-                dfas.append(_regex.intersect(parts))
-        return [_regex.union(dfas)] if dfas else [_regex.words([])]
 
 
 def _possible_needs(

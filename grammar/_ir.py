@@ -79,6 +79,19 @@ class ObjPart:
 
 
 @dataclass(frozen=True)
+class Some:
+    """Some member whose key is in range has a value matching `value`. In range: keys
+    matching `pattern` (any when None) other than `besides` and keys matching
+    `besides_patterns`, and, when `unnamed` is set, only keys that schema rejects."""
+
+    value: Conj
+    pattern: str | None = None
+    besides: frozenset[str] = frozenset()
+    besides_patterns: frozenset[str] = frozenset()
+    unnamed: Conj | None = None
+
+
+@dataclass(frozen=True)
 class Obj:
     """Object constraints; `parts` keep schema order, which is the order members are written."""
 
@@ -88,6 +101,7 @@ class Obj:
     min_props: int = 0
     max_props: int | None = None
     dependent: frozenset[tuple[str, frozenset[str]]] = frozenset()  # key -> keys it requires
+    some: frozenset[Some] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -212,6 +226,7 @@ def _and_obj(a: Obj | None, b: Obj | None) -> Obj | None:
         max(a.min_props, b.min_props),
         _min_count(a.max_props, b.max_props),
         a.dependent | b.dependent,
+        a.some | b.some,
     )
 
 
@@ -343,9 +358,10 @@ def _neg_arr(a: Arr) -> list[Arr]:
 
 
 def _neg_obj(o: Obj) -> list[Obj]:
-    if o.names:
-        raise NotExpressible("negating `propertyNames` needs 'some key fails'")
+    """One alternative per way to fail: a required member missing, a count, a dependency, a
+    member whose value fails, or a key propertyNames rejects."""
     out = [without(r) for r in sorted(o.required)]
+    out += [Obj(some=frozenset({Some(TRUE, unnamed=frozenset({r}))})) for r in sorted(o.names)]
     if o.min_props > 0:
         out.append(Obj(max_props=o.min_props - 1))
     if o.max_props is not None:
@@ -353,13 +369,36 @@ def _neg_obj(o: Obj) -> list[Obj]:
     for key, needs in sorted(o.dependent, key=repr):
         out += [replace(without(r), required=frozenset({key})) for r in sorted(needs)]
     for part in o.parts:
-        if any(conj for _, conj in part.patterns) or part.additional:
-            raise NotExpressible("negating pattern/additional properties needs 'some key fails'")
         for key, conj in part.props:
             for r in conj:
                 flipped = ObjPart(props=((key, frozenset({r.flip()})),))
                 out.append(Obj((flipped,), frozenset({key})))
+        names = frozenset(k for k, _ in part.props)
+        sources = frozenset(src for src, _ in part.patterns)
+        fails = [Some(frozenset({r.flip()}), pattern=src) for src, c in part.patterns for r in c]
+        if part.additional is not None:
+            fails += [Some(frozenset({r.flip()}), None, names, sources) for r in part.additional]
+        out += [Obj(some=frozenset({fail})) for fail in fails]
+    out += [_neg_some(s) for s in sorted(o.some, key=repr)]
     return out
+
+
+def _neg_some(s: Some) -> Obj:
+    """Every member in the requirement's range fails its value schema."""
+    if s.unnamed is not None and not s.value:
+        return Obj(names=s.unnamed)  # no key outside propertyNames
+    if s.unnamed is not None or len(s.value) != 1:
+        raise NotExpressible("negating this 'some member matches' needs a disjunction")
+    fail = frozenset({next(iter(s.value)).flip()})
+    if s.pattern is not None:
+        part = ObjPart(patterns=((s.pattern, fail),))
+    else:
+        part = ObjPart(
+            tuple((k, TRUE) for k in sorted(s.besides)),
+            tuple((p, TRUE) for p in sorted(s.besides_patterns)),
+            fail,
+        )
+    return Obj((part,))
 
 
 def without(key: str) -> Obj:

@@ -2,9 +2,10 @@
 
 Named members appear at most once; up to ANY_ORDER_MAX of them in any order, more in schema
 order. Extra members (keys outside the named ones) may repeat. A state records the members
-written so far (for ordered objects only those a dependency mentions) and how many, up to the
-largest count `minProperties`/`maxProperties` needs; only states that can still close are
-emitted, so a model is never led into a dead end.
+written so far (for ordered objects only those a dependency mentions), how many, up to the
+largest count `minProperties`/`maxProperties` needs, and which "some member matches"
+requirements a witness member has met; only states that can still close are emitted, so a
+model is never led into a dead end.
 """
 
 from __future__ import annotations
@@ -16,16 +17,24 @@ from grammar._emit import Emitter, RuleName
 
 ANY_ORDER_MAX = 6
 
-State = tuple[int, frozenset[int], int]  # next named member (ordered only), seen, count
+State = tuple[int, frozenset[int], int, frozenset[int]]  # next (ordered), seen, count, met
+
+
+@dataclass(frozen=True)
+class Member:
+    kv: RuleName
+    required: bool = False
+    witnesses: tuple[tuple[RuleName, int], ...] = ()  # the member also meeting requirement j
 
 
 @dataclass(frozen=True)
 class Shape:
-    members: tuple[tuple[RuleName, bool], ...]  # (key-value rule, required), schema order
-    extras: tuple[RuleName, ...] = ()
+    members: tuple[Member, ...]  # named, in schema order
+    extras: tuple[Member, ...] = ()
     min_count: int = 0
     max_count: int | None = None
     needs: tuple[tuple[int, frozenset[int]], ...] = ()  # member -> members it requires
+    requirements: int = 0
 
 
 class _Automaton:
@@ -36,41 +45,50 @@ class _Automaton:
         self.cap = max(shape.min_count, shape.max_count or 0, 1)
 
     def closes(self, state: State) -> bool:
-        pos, seen, count = state
+        pos, seen, count, met = state
         s = self.shape
         if self.any_order:
-            done = all(i in seen for i, (_, req) in enumerate(s.members) if req)
+            done = all(i in seen for i, m in enumerate(s.members) if m.required)
         else:
             done = pos == len(s.members)
         deps_met = all(k not in seen or need <= seen for k, need in s.needs)
-        return done and deps_met and count >= s.min_count
+        return done and deps_met and count >= s.min_count and len(met) == s.requirements
 
     def moves(self, state: State) -> list[tuple[RuleName | None, State]]:
         """(member written, next state); None for skipping an optional member in order."""
-        pos, seen, count = state
+        pos, seen, count, met = state
         s = self.shape
         out: list[tuple[RuleName | None, State]] = []
         more = s.max_count is None or count < s.max_count
         after = min(count + 1, self.cap)
         if self.any_order:
-            members = enumerate(s.members) if more else iter(())
-            out += [(kv, (0, seen | {i}, after)) for i, (kv, _) in members if i not in seen]
+            for i, member in enumerate(s.members):
+                if more and i not in seen:
+                    out += _writes(member, (0, seen | {i}, after, met))
         elif pos < len(s.members):
-            kv, required = s.members[pos]
+            member = s.members[pos]
             mark = seen | {pos} if pos in self.tracked else seen
             if more:
-                out.append((kv, (pos + 1, mark, after)))
-            if not required:
-                out.append((None, (pos + 1, seen, count)))
+                out += _writes(member, (pos + 1, mark, after, met))
+            if not member.required:
+                out.append((None, (pos + 1, seen, count, met)))
         if more and (self.any_order or pos == len(s.members)):
-            out += [(kv, (pos, seen, after)) for kv in s.extras]
+            for member in s.extras:
+                out += _writes(member, (pos, seen, after, met))
         return out
+
+
+def _writes(member: Member, nxt: State) -> list[tuple[RuleName | None, State]]:
+    """Writing `member` plainly, or as a witness of a requirement."""
+    pos, seen, count, met = nxt
+    out: list[tuple[RuleName | None, State]] = [(member.kv, nxt)]
+    return out + [(kv, (pos, seen, count, met | {j})) for kv, j in member.witnesses]
 
 
 def object_body(shape: Shape, out: Emitter, ws: RuleName, hint: str) -> str | None:
     """GBNF for an object of this shape, or None when no object fits."""
     auto = _Automaton(shape)
-    start: State = (0, frozenset(), 0)
+    start: State = (0, frozenset(), 0, frozenset())
     graph: dict[State, list[tuple[RuleName | None, State]]] = {}
     todo = [start]
     while todo:

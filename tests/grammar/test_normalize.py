@@ -18,3 +18,23 @@ def test_one_of_objects_is_exclusive_within_its_type(render: Callable[[Any], str
         ],
     }
     check(schema, [{"a": "x"}, {"b": 1, "c": 2}], [{}, {"a": 1}, {"a": "x", "b": 1}, 3], render)
+
+
+def test_not_of_member_schemas_needs_some_member(render: Callable[[Any], str]) -> None:
+    closed = {"properties": {"a": {}}, "additionalProperties": False}
+    check({"not": closed}, [{"b": 1}, {"a": 1, "c": 2}], [{}, {"a": 1}, 3], render)
+    typed = {"patternProperties": {"^x": {"type": "integer"}}}
+    check({"not": typed}, [{"x1": "s"}, {"y": 1, "xa": None}], [{}, {"x": 1}, {"y": "s"}], render)
+    short = {"propertyNames": {"maxLength": 2}}
+    check({"not": short}, [{"abc": 1}, {"a": 1, "bcd": 2}], [{}, {"ab": 1}, "abc"], render)
+
+
+def test_one_of_with_a_closed_branch(render: Callable[[Any], str]) -> None:
+    schema = {
+        "type": "object",
+        "oneOf": [
+            {"properties": {"a": {}}, "additionalProperties": False},
+            {"required": ["b"]},
+        ],
+    }
+    check(schema, [{"a": 1}, {}, {"b": 1}, {"a": 1, "b": 2}], [{"c": 1}], render)

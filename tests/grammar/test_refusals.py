@@ -23,7 +23,6 @@ REFUSALS: list[tuple[str, dict[str, Any], str, str]] = [
     ("word boundary", {"pattern": "\\bword"}, "pattern", ""),
     ("bad property pattern", {"patternProperties": {"(?!x)": {}}}, "patternProperties", ""),
     ("not on items", {"not": {"items": {"type": "string"}}}, "not", ""),
-    ("not on additionalProperties", {"not": {"additionalProperties": False}}, "not", ""),
     ("oneOf overlap", {"oneOf": [{"items": {"type": "string"}}, {"type": "array"}]}, "oneOf", ""),
     ("multipleOf fraction", {"type": "number", "multipleOf": 0.5}, "multipleOf", ""),
     ("multipleOf bounds", {"multipleOf": 3, "minimum": 1}, "multipleOf", ""),
