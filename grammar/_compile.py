@@ -13,6 +13,7 @@ from decimal import Decimal
 
 from grammar import _budget, _regex
 from grammar import _charset as cs
+from grammar._arrays import Items, Slot, array_body
 from grammar._dialect import KEYWORDS
 from grammar._emit import NEVER_BODY, Emitter, RuleName
 from grammar._errors import UnsupportedSchemaError
@@ -26,6 +27,7 @@ from grammar._strings import json_char, json_string_literal
 WS_BODY = '| " " | "\\n" [ \\t]{0,40}'
 MAX_KEY_PATTERNS = 4
 MAX_SOME = 3
+MAX_COUNTED_ITEMS = 64
 MAX_MODULUS = 1000
 QUOTE = '"\\""'
 
@@ -219,6 +221,8 @@ class Compiler:
     # ------------------------------------------------------------ arrays
 
     def _type_array(self, a: Arr, hint: str) -> str | None:
+        if a.some:
+            return self._witnessed_array(a, hint)
         hi = a.max_items
         if a.items >= FALSE:
             hi = len(a.prefix) if hi is None else min(hi, len(a.prefix))
@@ -250,6 +254,26 @@ class Compiler:
             state = self.out.rule(f"{hint}-a{i}", body)
         first = f"{elements[0]} {ws} {state}"
         return f'"[" {ws} ' + (f'("]" | {first})' if a.min_items == 0 else first)
+
+    def _witnessed_array(self, a: Arr, hint: str) -> str | None:
+        """An array that must contain items matching some schemas, position by position."""
+        if a.max_items is not None and a.max_items > MAX_COUNTED_ITEMS:
+            why = f"maxItems above {MAX_COUNTED_ITEMS} with contains or a negated items"
+            raise self._unsupported("maxItems", ValueError(why))
+        rules = sorted(a.some, key=repr)
+        slots = []
+        for i in range(max([len(a.prefix), *(r.start for r in rules)]) + 1):
+            conj = a.prefix[i] if i < len(a.prefix) else a.items
+            plain = None if self.norm.conj_empty(conj, 1) else self.rule_for(conj)
+            witnesses = tuple(
+                (self.rule_for(conj | r.value), j)
+                for j, r in enumerate(rules)
+                if i >= r.start and not self.norm.conj_empty(conj | r.value, 1)
+            )
+            slots.append(Slot(plain, witnesses))
+        needs = tuple(r.at_least for r in rules)
+        items = Items(tuple(slots), needs, a.min_items, a.max_items)
+        return array_body(items, self.out, self._ws(), hint)
 
     # ------------------------------------------------------------ objects
 

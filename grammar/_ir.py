@@ -62,11 +62,21 @@ class Str:
 
 
 @dataclass(frozen=True)
+class SomeItems:
+    """At least `at_least` items from index `start` on match `value` (contains)."""
+
+    value: Conj
+    start: int = 0
+    at_least: int = 1
+
+
+@dataclass(frozen=True)
 class Arr:
     prefix: tuple[Conj, ...] = ()
     items: Conj = TRUE
     min_items: int = 0
     max_items: int | None = None
+    some: frozenset[SomeItems] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -213,7 +223,7 @@ def _and_arr(a: Arr | None, b: Arr | None) -> Arr | None:
         for i in range(n)
     )
     hi = _min_count(a.max_items, b.max_items)
-    return Arr(prefix, a.items | b.items, max(a.min_items, b.min_items), hi)
+    return Arr(prefix, a.items | b.items, max(a.min_items, b.min_items), hi, a.some | b.some)
 
 
 def _and_obj(a: Obj | None, b: Obj | None) -> Obj | None:
@@ -352,8 +362,14 @@ def _neg_arr(a: Arr) -> list[Arr]:
         out += [Arr((TRUE,) * i + (frozenset({r.flip()}),), min_items=i + 1) for r in conj]
     if a.items >= FALSE and len(a.items) == 1:
         out.append(Arr(min_items=len(a.prefix) + 1))
-    elif a.items:
-        raise NotExpressible("negating `items` needs 'some item fails', which has no grammar")
+    else:
+        start = len(a.prefix)
+        out += [Arr(some=frozenset({SomeItems(frozenset({r.flip()}), start)})) for r in a.items]
+    for some in sorted(a.some, key=repr):
+        if some.at_least != 1 or len(some.value) != 1:
+            raise NotExpressible("negating 'at least n items match' needs maxContains")
+        fail = frozenset({next(iter(some.value)).flip()})
+        out.append(Arr((TRUE,) * some.start, fail))
     return out
 
 

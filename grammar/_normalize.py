@@ -32,16 +32,14 @@ _TYPES: dict[str, Typed] = {
 # Assertions with no exact grammar: refused when strict, dropped (a documented superset) if not.
 _UNSUPPORTED = {
     "uniqueItems": "uniqueness of array items",
-    "contains": "'some item matches'",
-    "minContains": "'some item matches'",
-    "maxContains": "'some item matches'",
+    "maxContains": "'at most n items match'",
     "unevaluatedItems": "evaluation tracking",
     "unevaluatedProperties": "evaluation tracking",
     "$dynamicRef": "dynamic scoping",
     "$recursiveRef": "dynamic scoping",
 }
 _BOUNDS = (("minimum", "exclusiveMinimum", True), ("maximum", "exclusiveMaximum", False))
-_TRIVIAL = {"uniqueItems": False, "minContains": 1}
+_TRIVIAL = {"uniqueItems": False}
 
 Handler = Callable[[dict[str, Json], str], Union | None]
 
@@ -124,6 +122,8 @@ class Normalizer:
             "additionalItems": self._kw_items,
             "minItems": self._kw_item_count,
             "maxItems": self._kw_item_count,
+            "contains": self._kw_contains,
+            "minContains": self._kw_contains,
             "properties": self._kw_members,
             "patternProperties": self._kw_members,
             "additionalProperties": self._kw_members,
@@ -256,6 +256,9 @@ class Normalizer:
     def _arr_accepts(self, a: _ir.Arr, v: list[Json]) -> bool:
         if len(v) < a.min_items or (a.max_items is not None and len(v) > a.max_items):
             return False
+        for some in a.some:
+            if sum(self.accepts_conj(some.value, x) for x in v[some.start :]) < some.at_least:
+                return False
         return all(
             self.accepts_conj(a.prefix[i] if i < len(a.prefix) else a.items, item)
             for i, item in enumerate(v)
@@ -380,6 +383,15 @@ class Normalizer:
     def _kw_item_count(self, schema: dict[str, Json], ptr: str) -> Union:
         lo = _count(schema, "minItems", ptr) or 0
         return (_ir.only(array=_ir.Arr(min_items=lo, max_items=_count(schema, "maxItems", ptr))),)
+
+    def _kw_contains(self, schema: dict[str, Json], ptr: str) -> Union | None:
+        if "contains" not in schema:
+            return None  # minContains without contains
+        least = _count(schema, "minContains", ptr) if self.doc.dialect.asserts("minContains") else 1
+        if least == 0:
+            return None
+        some = _ir.SomeItems(frozenset({Ref(f"{ptr}/contains")}), 0, 1 if least is None else least)
+        return (_ir.only(array=_ir.Arr(some=frozenset({some}))),)
 
     def _kw_members(self, schema: dict[str, Json], ptr: str) -> Union:
         props = tuple(

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from grammar import _budget
 from grammar._emit import Emitter, RuleName
+from grammar._graph import explore
 
 ANY_ORDER_MAX = 6
 
@@ -89,15 +89,7 @@ def object_body(shape: Shape, out: Emitter, ws: RuleName, hint: str) -> str | No
     """GBNF for an object of this shape, or None when no object fits."""
     auto = _Automaton(shape)
     start: State = (0, frozenset(), 0, frozenset())
-    graph: dict[State, list[tuple[RuleName | None, State]]] = {}
-    todo = [start]
-    while todo:
-        state = todo.pop()
-        _budget.check()
-        if state not in graph:
-            graph[state] = auto.moves(state)
-            todo += [nxt for _, nxt in graph[state]]
-    live = _live(graph, auto)
+    graph, live = explore(start, auto.moves, auto.closes)
     if start not in live:
         return None
     names = {state: out.reserve(f"{hint}-o") for state in graph if state in live}
@@ -109,19 +101,3 @@ def object_body(shape: Shape, out: Emitter, ws: RuleName, hint: str) -> str | No
                 alts.append(names[nxt] if kv is None else f"{sep}{kv} {ws} {names[nxt]}")
         out.define(name, " | ".join(alts))
     return f'"{{" {ws} {names[start]}'
-
-
-def _live(graph: dict[State, list[tuple[RuleName | None, State]]], auto: _Automaton) -> set[State]:
-    """States from which the object can still be closed."""
-    back: dict[State, list[State]] = {}
-    for state, moves in graph.items():
-        for _, nxt in moves:
-            back.setdefault(nxt, []).append(state)
-    live = {state for state in graph if auto.closes(state)}
-    todo = list(live)
-    while todo:
-        for prev in back.get(todo.pop(), []):
-            if prev not in live:
-                live.add(prev)
-                todo.append(prev)
-    return live

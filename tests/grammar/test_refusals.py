@@ -8,9 +8,8 @@ from grammar import UnsupportedSchemaError, schema_to_gbnf
 
 REFUSALS: list[tuple[str, dict[str, Any], str, str]] = [
     ("uniqueItems", {"type": "array", "uniqueItems": True}, "uniqueItems", ""),
-    ("contains", {"items": {"contains": {"type": "integer"}}}, "contains", "/items"),
-    ("minContains", {"minContains": 2, "contains": {}}, "minContains", ""),
-    ("maxContains", {"maxContains": 2, "contains": {}}, "maxContains", ""),
+    ("maxContains", {"items": {"maxContains": 2, "contains": {}}}, "maxContains", "/items"),
+    ("not minContains", {"not": {"minContains": 2, "contains": {}}}, "not", ""),
     ("unevaluatedProperties", {"unevaluatedProperties": False}, "unevaluatedProperties", ""),
     ("unevaluatedItems", {"unevaluatedItems": False}, "unevaluatedItems", ""),
     ("dynamicRef", {"$dynamicRef": "#meta"}, "$dynamicRef", ""),
@@ -22,8 +21,8 @@ REFUSALS: list[tuple[str, dict[str, Any], str, str]] = [
     ("backreference", {"properties": {"p": {"pattern": "(a)\\1"}}}, "pattern", "/properties/p"),
     ("word boundary", {"pattern": "\\bword"}, "pattern", ""),
     ("bad property pattern", {"patternProperties": {"(?!x)": {}}}, "patternProperties", ""),
-    ("not on items", {"not": {"items": {"type": "string"}}}, "not", ""),
-    ("oneOf overlap", {"oneOf": [{"items": {"type": "string"}}, {"type": "array"}]}, "oneOf", ""),
+    ("maxItems with contains", {"maxItems": 99, "contains": {}}, "maxItems", ""),
+    ("oneOf overlap", {"oneOf": [{"multipleOf": 3}, {"minimum": 1}]}, "oneOf", ""),
     ("multipleOf fraction", {"type": "number", "multipleOf": 0.5}, "multipleOf", ""),
     ("multipleOf bounds", {"multipleOf": 3, "minimum": 1}, "multipleOf", ""),
     ("unknown type", {"type": "decimal"}, "type", ""),
