@@ -15,7 +15,10 @@ grammar, a documented subset of it (never a superset):
   (RFC 3986 `IPv6address`, no zone id);
 - uri, uri-reference: RFC 3986; iri, iri-reference: RFC 3987; uri-template: RFC 6570 levels
   1-4 (no reserved operators);
-- uuid: RFC 4122 hyphenated; json-pointer, relative-json-pointer: RFC 6901 and its draft.
+- uuid: RFC 4122 hyphenated; json-pointer, relative-json-pointer: RFC 6901 and its draft;
+- regex: ECMA-262 patterns that Python's `re` also compiles, without lookarounds,
+  backreferences or named groups, and at most MAX_GROUP_DEPTH nested groups;
+- host-name and ip-address: draft-03's names of hostname and ipv4.
 Formats that describe non-strings (OpenAPI's registry: int32, double...) or only hint at a
 user interface (password) assert nothing about strings: ANNOTATIONS. Any other format is unknown.
 """
@@ -142,6 +145,35 @@ EMAIL = f"({_ATEXT}+(\\.{_ATEXT}+)*|{_QUOTED})@({HOSTNAME}|{_ADDRESS_LITERAL})"
 
 UUID = f"{_HEX}{{8}}-{_HEX}{{4}}-{_HEX}{{4}}-{_HEX}{{4}}-{_HEX}{{12}}"
 
+# ---------------------------------------------------------------- ECMA-262 patterns (regex)
+# A subset valid in ECMA-262 and in Python's `re` alike: no lookaround, backreference, named
+# group or flag; character classes of single characters, escapes and the ranges below; counts
+# whose lower bound has one digit; at most MAX_GROUP_DEPTH nested groups (a regular language
+# cannot count brackets).
+MAX_GROUP_DEPTH = 3
+_LIT = r"[^\\^$.*+?()[\]{}|]"
+_ESC = r"\\([dDwWsSnrtfv0]|[ -/:-@[-`{-~])"
+_ITEM = r"([^\\\][\-^|&~]|\\([bdDwWsSnrtfv0]|[ -/:-@[-`{-~])|a-z|A-Z|0-9|a-f|A-F)"
+_CLASS = rf"\[\^?{_ITEM}+\]"
+
+
+def _counts() -> str:
+    """`{n}`, `{n,}`, and `{n,m}` with a one-digit n <= m, without leading zeros."""
+    n = "(0|[1-9][0-9]*)"
+    pairs = "|".join(f"{a},([{a}-9]|[1-9][0-9]+)" for a in range(10))
+    return rf"\{{({n}|{n},|{pairs})\}}"
+
+
+_QUANT = rf"([*+?]|{_counts()})\??"
+
+
+def _regex_format(depth: int) -> str:
+    group = rf"|\((\?:)?{_regex_format(depth - 1)}\)" if depth else ""
+    return rf"(({_LIT}|{_ESC}|\.|{_CLASS}{group})({_QUANT})?|[$^|]|\\[bB])*"
+
+
+REGEX = _regex_format(MAX_GROUP_DEPTH)
+
 FORMATS: dict[str, str] = {
     "date": DATE,
     "time": TIME,
@@ -161,6 +193,9 @@ FORMATS: dict[str, str] = {
     "uuid": UUID,
     "json-pointer": JSON_POINTER,
     "relative-json-pointer": RELATIVE_JSON_POINTER,
+    "regex": REGEX,
+    "host-name": HOSTNAME,  # draft-03 names
+    "ip-address": IPV4,
 }
 
 # https://spec.openapis.org/registry/format/: formats of numbers, and string formats that
@@ -181,5 +216,6 @@ ANNOTATIONS = frozenset(
         "decimal128",
         "binary",
         "password",
+        "utc-millisec",  # draft-03: milliseconds since the epoch, a number
     }
 )

@@ -51,6 +51,12 @@ EXAMPLES: dict[str, tuple[list[str], list[str]]] = {
     ),
     "json-pointer": (["", "/a/b~0c~1d", "/", "/~01"], ["a", "/~2", "/~"]),
     "relative-json-pointer": (["0", "1/a", "2#", "0/"], ["-1", "01", "/a", "1#/a", ""]),
+    "regex": (
+        ["", "^[a-z]+$", "(?:a|b)*c{2,}", "x{1,20}", "[^\\]\\-]", "\\d+\\.\\w", "a|"],
+        ["(", "[", "[]", "a**", "{3}", "x{5,3}", "(?=a)", "(a)\\1", "^*", "\\e", "[^]"],
+    ),
+    "host-name": (["example.com"], ["-x.com", "a_b"]),
+    "ip-address": (["10.0.0.1"], ["10.0.0.256"]),
 }
 
 
@@ -74,6 +80,7 @@ def test_unknown_format_is_refused_when_strict(render: Callable[[Any], str]) -> 
 
 def test_number_formats_are_annotations(render: Callable[[Any], str]) -> None:
     check({"type": "integer", "format": "int32"}, [0, 2**40], ["0", 1.5], render)
+    check({"format": "utc-millisec"}, [1700000000000, "any text"], [], render)
     check({"type": "string", "format": "password"}, ["", "hunter2"], [None], render)
 
 
