@@ -16,6 +16,7 @@ UnsupportedSchemaError, and grammars the oracle refuses, are crashes.
 from __future__ import annotations
 
 import argparse
+import collections
 import json
 import multiprocessing as mp
 import re
@@ -54,7 +55,8 @@ class Result:
     name: str
     status: str = ""  # compiled | refused | crash | timeout
     reason: str = ""
-    compile_s: float = 0.0
+    compile_s: float = 0.0  # wall clock
+    compile_cpu_s: float = 0.0  # the worker's CPU time
     instances: int = 0
     invalid_accepted: list[int] = field(default_factory=list)
     valid_rejected: list[int] = field(default_factory=list)
@@ -89,10 +91,10 @@ def _within(seconds: float, fn: Callable[[], Any]) -> Any:
 def _run(item: tuple[str, dict[str, Any], float]) -> Result:
     split, case, timeout = item
     res = Result(split, case["description"])
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.thread_time()
     try:
         gbnf = _within(timeout, lambda: grammar.schema_to_gbnf(case["schema"]))
-        res.compile_s = time.perf_counter() - start
+        res.compile_s, res.compile_cpu_s = time.perf_counter() - start, time.thread_time() - cpu
         oracle.parse_gbnf(gbnf)
         res.status = "compiled"
     except grammar.UnsupportedSchemaError as exc:
@@ -102,6 +104,7 @@ def _run(item: tuple[str, dict[str, Any], float]) -> Result:
     except Exception as exc:  # a crash is any other exception, or a grammar llama.cpp refuses
         res.status, res.reason = "crash", f"{type(exc).__name__}: {str(exc)[:300]}"
     res.compile_s = res.compile_s or time.perf_counter() - start
+    res.compile_cpu_s = res.compile_cpu_s or time.thread_time() - cpu
     if res.status == "compiled":
         try:
             _within(timeout, lambda: _check(gbnf, case.get("tests", []), res))
@@ -142,10 +145,14 @@ def measure(suite: Path, jobs: int, timeout: float, select: str | None) -> list[
 
 
 def summary(results: list[Result]) -> dict[str, Any]:
-    times = sorted(r.compile_s for r in results if r.status in ("compiled", "refused"))
+    answered = [r for r in results if r.status in ("compiled", "refused")]
+    times = sorted(r.compile_s for r in answered)
+    cpu = sorted(r.compile_cpu_s for r in answered)
 
-    def pct(q: float) -> float:
-        return round(times[min(len(times) - 1, int(q * len(times)))] * 1000, 1) if times else 0.0
+    def pct(values: list[float], q: float) -> float:
+        if not values:
+            return 0.0
+        return round(values[min(len(values) - 1, int(q * len(values)))] * 1000, 1)
 
     return {
         "schemas": len(results),
@@ -156,11 +163,33 @@ def summary(results: list[Result]) -> dict[str, Any]:
         "crashes": sum(r.status == "crash" for r in results),
         "timeouts": sum(r.status == "timeout" for r in results),
         "oracle timeouts": sum(r.check_timeout for r in results),
-        "compile p50 ms": pct(0.50),
-        "compile p99 ms": pct(0.99),
+        "compile p50 ms": pct(times, 0.50),
+        "compile p99 ms": pct(times, 0.99),
         "compile mean ms": round(statistics.fmean(times) * 1000, 1) if times else 0.0,
         f"over {SLOW_S:g} s": sum(r.compile_s > SLOW_S for r in results),
+        "compile CPU p50 ms": pct(cpu, 0.50),
+        "compile CPU p99 ms": pct(cpu, 0.99),
+        f"CPU over {SLOW_S:g} s": sum(r.compile_cpu_s > SLOW_S for r in results),
     }
+
+
+def refusal_classes(results: list[Result], top: int) -> list[tuple[str, int]]:
+    """The commonest refusal reasons, pointers left out."""
+    reasons = [re.sub(r" at [^:]*:", ":", r.reason) for r in results if r.status == "refused"]
+    reasons = [re.sub(r"unknown format .*", "unknown format", r) for r in reasons]
+    return collections.Counter(reasons).most_common(top)
+
+
+def markdown(totals: dict[str, Any], results: list[Result], baseline: dict[str, Any] | None) -> str:
+    """The table for bench/results/maskbench.md: after, and before when given."""
+    head = "| metric | before | after |\n|---|---:|---:|"
+    rows = [head if baseline else "| metric | |\n|---|---:|"]
+    for key, value in totals.items():
+        before = f" {baseline.get(key, '')} |" if baseline else ""
+        rows.append(f"| {key} |{before} {value} |")
+    rows.append("\n| refusals (top 15) | schemas |\n|---|---:|")
+    rows += [f"| {reason} | {n} |" for reason, n in refusal_classes(results, 15)]
+    return "\n".join(rows) + "\n"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -170,6 +199,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--timeout", type=float, default=60.0, help="hard limit per schema (s)")
     ap.add_argument("--select", help="regex on schema file names (e.g. '^Github_hard')")
     ap.add_argument("--json-out", type=Path, help="per-schema results")
+    ap.add_argument("--markdown", type=Path, help="write the table here")
+    ap.add_argument("--baseline", type=Path, help="a previous --json-out, for a before column")
     a = ap.parse_args(argv)
     start = time.perf_counter()
     results = measure(a.suite, a.jobs, a.timeout, a.select)
@@ -179,6 +210,9 @@ def main(argv: list[str] | None = None) -> int:
     if a.json_out:
         rows = [asdict(r) | {"passing": r.passing} for r in results]
         a.json_out.write_text(json.dumps({"summary": totals, "results": rows}, indent=0))
+    if a.markdown:
+        before = json.loads(a.baseline.read_text())["summary"] if a.baseline else None
+        a.markdown.write_text(markdown(totals, results, before))
     return 0
 
 
