@@ -74,13 +74,17 @@ def _names(value: Json, keyword: str, ptr: str) -> frozenset[str]:
     return frozenset(n for n in value if isinstance(n, str))
 
 
+class TooManyAlternatives(Exception):
+    """Intersecting unions multiplied their alternatives past MAX_ALTERNATIVES."""
+
+
 def and_unions(a: Union, b: Union, accepts: Callable[[Alt, Json], bool]) -> Union:
     out: list[Alt] = []
     for x in a:
         for y in b:
             out.append(_and_alt(x, y, accepts))
     if len(out) > MAX_ALTERNATIVES:
-        raise UnsupportedSchemaError("anyOf", "", "too many alternatives after merging")
+        raise TooManyAlternatives(f"more than {MAX_ALTERNATIVES} alternatives after merging")
     return _ir.prune(out)
 
 
@@ -153,13 +157,22 @@ class Normalizer:
         if conj not in self._conjs:
             result: Union = (ALL,)
             for ref in sorted(conj):
-                result = self.and_(result, self.ref(ref))
+                part = self.ref(ref)
+                try:
+                    result = self.and_(result, part)
+                except TooManyAlternatives as exc:  # schemas applying to one value at once
+                    raise UnsupportedSchemaError("allOf", ref.pointer, str(exc)) from exc
             self._conjs[conj] = result
         return self._conjs[conj]
 
     def ref(self, ref: Ref) -> Union:
         base = self.schema(ref.pointer)
-        return self.negate(base, ref.pointer, "not") if ref.negated else base
+        if not ref.negated:
+            return base
+        try:
+            return self.negate(base, ref.pointer, "not")
+        except TooManyAlternatives as exc:
+            raise UnsupportedSchemaError("not", ref.pointer, str(exc)) from exc
 
     def schema(self, ptr: str) -> Union:
         if ptr in self._schemas:
@@ -206,9 +219,11 @@ class Normalizer:
             if handler in done:
                 continue
             done.add(handler)
-            part = handler(schema, ptr)
-            if part is not None:
-                result = self.and_(result, part)
+            try:
+                part = handler(schema, ptr)
+                result = result if part is None else self.and_(result, part)
+            except TooManyAlternatives as exc:
+                raise UnsupportedSchemaError(keyword, ptr, str(exc)) from exc
         return result
 
     # ------------------------------------------------------------ union algebra
@@ -477,17 +492,24 @@ class Normalizer:
         context = self._kw_type(schema, ptr) if "type" in schema else (ALL,)
         subs = self._subschemas(schema, "oneOf", ptr)
         branches = [b for b in (self.and_(context, sub) for sub in subs) if b]
-        if all(self._disjoint(a, b) for i, a in enumerate(branches) for b in branches[i + 1 :]):
-            return _ir.prune([alt for b in branches for alt in b])
+        # B_i excludes every B_j it is disjoint from already: only overlapping ones are negated.
+        overlaps = {
+            (i, j)
+            for i, a in enumerate(branches)
+            for j, b in enumerate(branches)
+            if i < j and not self._disjoint(a, b)
+        }
         out: list[_ir.Alt] = []
         for i, branch in enumerate(branches):
             result = branch
             for j, other in enumerate(branches):
-                if j != i:
+                if (min(i, j), max(i, j)) in overlaps:
                     negated = self.negate(other, ptr, "oneOf")
                     if negated == (ALL,) and not self.strict:
                         continue
-                    result = self.and_(result, negated)
+                    # drop contradictions (a member both required and absent...) as they arise
+                    both = self.and_(result, negated)
+                    result = tuple(alt for alt in both if not self.alt_empty(alt, 1))
             out.extend(result)
         return _ir.prune(out)
 

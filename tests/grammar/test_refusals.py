@@ -62,3 +62,11 @@ def test_non_strict_drops_inexpressible_assertions_only() -> None:
         {"type": "array", "items": {"type": "integer"}, "uniqueItems": True}, strict=False
     )
     assert loose == schema_to_gbnf({"type": "array", "items": {"type": "integer"}})
+
+
+def test_too_many_alternatives_names_where() -> None:
+    constants = {"anyOf": [{"const": i} for i in range(20)]}
+    bounds = {"anyOf": [{"minimum": i} for i in range(20)]}
+    with pytest.raises(UnsupportedSchemaError) as info:
+        schema_to_gbnf({"properties": {"a": {"allOf": [constants, bounds]}}})
+    assert (info.value.keyword, info.value.pointer) == ("allOf", "/properties/a")
