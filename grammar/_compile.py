@@ -8,10 +8,10 @@ them in any order (duplicates of named keys excluded); larger ones follow schema
 
 from __future__ import annotations
 
-import math
+from collections.abc import Callable
 from decimal import Decimal
 
-from grammar import _budget, _regex
+from grammar import _budget, _decimal, _regex
 from grammar import _charset as cs
 from grammar._arrays import Items, Slot, array_body
 from grammar._dialect import KEYWORDS
@@ -20,9 +20,9 @@ from grammar._errors import UnsupportedSchemaError
 from grammar._ir import FALSE, Arr, Conj, Json, Num, Obj, Str, Typed, Union, Values
 from grammar._keys import names_dfa, region_value, some_range
 from grammar._normalize import Normalizer, key_conj, pattern_dfa
-from grammar._numbers import number_expr
+from grammar._numbers import negative_magnitudes, number_expr, positive_magnitudes, scientific
 from grammar._objects import Member, Shape, object_body
-from grammar._strings import json_char, json_string_literal
+from grammar._strings import char_class, json_char, json_string_literal
 
 WS_BODY = '| " " | "\\n" [ \\t]{0,40}'
 MAX_KEY_PATTERNS = 4
@@ -44,14 +44,6 @@ def _keyword(pointer: str) -> str:
 def _hint(conj: Conj) -> str:
     tokens = [t for t in _pointer(conj).rsplit("/", 2) if t]
     return "-".join(tokens[-2:]) or "value"
-
-
-def _digit_steps(m: int, r: int, first: int, names: list[RuleName]) -> list[str]:
-    """Alternatives `digit next-state` from remainder r, digits grouped by target state."""
-    targets: dict[int, list[int]] = {}
-    for d in range(first, 10):
-        targets.setdefault((10 * r + d) % m, []).append(d)
-    return [f"[{''.join(map(str, ds))}] {names[t]}" for t, ds in targets.items()]
 
 
 class Compiler:
@@ -128,8 +120,8 @@ class Compiler:
     # ------------------------------------------------------------ scalar types
 
     def _type_number(self, n: Num, hint: str) -> str | None:
-        if n.multiples:
-            return self._multiple_of(n, hint)
+        if n.multiples or n.not_multiples:
+            return self._counted_number(n, hint)
         expr = number_expr(n.lo, n.hi, n.integer, self._zero_fraction)
         if expr is None:
             return None
@@ -137,23 +129,39 @@ class Compiler:
         name = {None: "number", True: "integer", False: "fraction"}[n.integer] if plain else hint
         return self.out.rule(name, expr)
 
-    def _multiple_of(self, n: Num, hint: str) -> str | None:
-        """Integers divisible by the multipleOf values: a remainder automaton over digits."""
-        if any(m != m.to_integral_value() for m in n.multiples) or n.lo or n.hi:
-            why = "only integer multipleOf values without bounds have an exact grammar"
-            raise self._unsupported("multipleOf", ValueError(why))
-        m = math.lcm(*(int(v) for v in n.multiples))
-        if m > MAX_MODULUS:
-            raise self._unsupported("multipleOf", ValueError(f"modulus above {MAX_MODULUS}"))
-        if n.integer is False:
-            return None
-        zeros = '("." "0"+)?' if n.integer is None or self._zero_fraction else ""
-        names = [self.out.reserve(f"{hint}-mod{r}") for r in range(m)]
-        for r in range(m):
-            end = [f"| {zeros}".strip()] if r == 0 else []
-            self.out.define(names[r], " | ".join([*end, *_digit_steps(m, r, 0, names)]))
-        first = " | ".join([f'"0" {zeros}'.strip(), *_digit_steps(m, 0, 1, names)])
-        return self.out.rule(f"{hint}-multiple", f'"-"? ({first})')
+    def _counted_number(self, n: Num, hint: str) -> str | None:
+        """Numbers with multipleOf (or its negation): automata over the magnitude's digits,
+        one for the negative numbers and one for the others."""
+        for q in n.multiples | n.not_multiples:
+            if q * 10 ** max(0, -int(q.normalize().as_tuple().exponent)) > MAX_MODULUS:
+                raise self._unsupported("multipleOf", ValueError(f"modulus above {MAX_MODULUS}"))
+        alts = []
+        signs = (('"-" ', negative_magnitudes(n.lo, n.hi)), ("", positive_magnitudes(n.lo, n.hi)))
+        for sign, bounds in signs:
+            if bounds is None:
+                continue
+            dfas = [_decimal.magnitudes(), self._integer_dfa(n.integer)]
+            for bound, above in ((bounds[0], True), (bounds[1], False)):
+                if bound is not None:
+                    dfas.append(_decimal.compare(bound[0], above, bound[1]))
+            dfas += [_decimal.multiple(q) for q in sorted(n.multiples)]
+            dfas += [_regex.complement(_decimal.multiple(q)) for q in sorted(n.not_multiples)]
+            try:
+                rule = self._dfa_text(_regex.intersect(dfas), hint)
+            except _regex.RegexError as exc:
+                raise self._unsupported("multipleOf", exc) from exc
+            if rule is not None:
+                alts.append(f"{sign}{rule}")
+        return " | ".join(alts) or None
+
+    def _integer_dfa(self, integer: bool | None) -> _regex.Dfa:
+        if integer is None:
+            return _decimal.magnitudes()
+        if integer is False:
+            return _regex.compile_pattern(r"[0-9]+\.[0-9]*[1-9][0-9]*", search=False)
+        return _regex.compile_pattern(
+            r"[0-9]+(\.0+)?" if self._zero_fraction else "[0-9]+", search=False
+        )
 
     def _type_string(self, s: Str, hint: str) -> str | None:
         key = (s, hint if s.patterns else "")
@@ -183,13 +191,30 @@ class Compiler:
         if dfa.is_empty():
             return None
         if dfa not in self._dfas:
-            names = [self.out.reserve(f"{hint}-s{i}") for i in range(len(dfa.moves))]
-            for state, moves in enumerate(dfa.moves):
-                alts = [f"{self._char(chars)} {names[t]}" for chars, t in moves]
-                alts += [QUOTE] if dfa.accept[state] else []
-                self.out.define(names[state], " | ".join(alts) or self._never())
-            self._dfas[dfa] = self.out.rule(f"{hint}-string", f"{QUOTE} {names[0]}")
+            start = self._dfa_rules(dfa, f"{hint}-s", self._char, QUOTE)
+            self._dfas[dfa] = self.out.rule(f"{hint}-string", f"{QUOTE} {start}")
         return self._dfas[dfa]
+
+    def _dfa_text(self, dfa: _regex.Dfa, hint: str) -> RuleName | None:
+        """The text the automaton accepts, character by character (a number's digits)."""
+        if dfa.is_empty():
+            return None
+        if dfa not in self._dfas:
+            self._dfas[dfa] = self._dfa_rules(dfa, f"{hint}-d", char_class, "")
+        return self._dfas[dfa]
+
+    def _dfa_rules(
+        self, dfa: _regex.Dfa, hint: str, char: Callable[[cs.CharSet], str], end: str
+    ) -> RuleName:
+        """One rule per state: a character and the next state, or `end` where it accepts."""
+        names = [self.out.reserve(f"{hint}{i}") for i in range(len(dfa.moves))]
+        for state, moves in enumerate(dfa.moves):
+            alts = [f"{char(chars)} {names[t]}" for chars, t in moves]
+            if dfa.accept[state]:
+                alts.insert(0, end)  # "" makes a leading empty alternative
+            body = " | ".join(alts).strip()
+            self.out.define(names[state], body or ('""' if dfa.accept[state] else self._never()))
+        return names[0]
 
     # ------------------------------------------------------------ literal values (enum/const)
 
@@ -200,7 +225,7 @@ class Compiler:
             d = Decimal(repr(v))
             expr = number_expr((d, False), (d, False), None)
             assert expr is not None
-            return expr
+            return f"({expr}) | {scientific(d)}" if d else expr
         if isinstance(v, str):
             return json_string_literal(v)
         ws = self._ws()

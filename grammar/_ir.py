@@ -45,6 +45,7 @@ class Num:
     hi: Bound = None
     integer: bool | None = None  # True: integers only, False: non-integers only
     multiples: frozenset[Decimal] = frozenset()  # multipleOf values
+    not_multiples: frozenset[Decimal] = frozenset()  # values it is not a multiple of
 
 
 @dataclass(frozen=True)
@@ -203,7 +204,13 @@ def _and_num(a: Num | None, b: Num | None) -> Num | None:
     if a.integer is not None and b.integer is not None and a.integer != b.integer:
         return None
     integer = a.integer if a.integer is not None else b.integer
-    return Num(_max_lo(a.lo, b.lo), _min_hi(a.hi, b.hi), integer, a.multiples | b.multiples)
+    return Num(
+        _max_lo(a.lo, b.lo),
+        _min_hi(a.hi, b.hi),
+        integer,
+        a.multiples | b.multiples,
+        a.not_multiples | b.not_multiples,
+    )
 
 
 def _and_str(a: Str | None, b: Str | None) -> Str | None:
@@ -330,9 +337,8 @@ def negate_typed(t: Typed) -> list[Typed]:
 
 
 def _neg_num(n: Num) -> list[Num]:
-    if n.multiples:
-        raise NotExpressible("negating `multipleOf` has no grammar here")
-    out = []
+    out = [Num(not_multiples=frozenset({m})) for m in sorted(n.multiples)]
+    out += [Num(multiples=frozenset({m})) for m in sorted(n.not_multiples)]
     if n.lo is not None:
         out.append(Num(hi=(n.lo[0], not n.lo[1])))
     if n.hi is not None:

@@ -581,11 +581,19 @@ def _num_accepts(n: Num, d: Decimal, whole: bool | None) -> bool:
     is_integer = d == d.to_integral_value() if whole is None else whole
     if n.integer is not None and is_integer != n.integer:
         return False
-    if any(d % m != 0 for m in n.multiples):
+    if not all(_is_multiple(d, m) for m in n.multiples):
+        return False
+    if any(_is_multiple(d, m) for m in n.not_multiples):
         return False
     if n.lo is not None and (d < n.lo[0] or (n.lo[1] and d == n.lo[0])):
         return False
     return not (n.hi is not None and (d > n.hi[0] or (n.hi[1] and d == n.hi[0])))
+
+
+def _is_multiple(d: Decimal, m: Decimal) -> bool:
+    """Exactly, in integers (Decimal's % gives up on quotients past its precision)."""
+    places = max(0, -int(d.as_tuple().exponent), -int(m.as_tuple().exponent))
+    return int(d.scaleb(places)) % int(m.scaleb(places)) == 0
 
 
 def _str_accepts(s: Str, v: str) -> bool:

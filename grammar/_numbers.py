@@ -31,17 +31,29 @@ def number_expr(
         frac = tail if integer else f'"." {_NONZERO_DIGITS}'
         return f'"-"? {INT_PART} {frac}'.strip()
     alts = [] if integer else _exponent_forms(lo, hi, integer is None)
-    neg = _negative_magnitudes(lo, hi)
+    neg = negative_magnitudes(lo, hi)
     if neg is not None:
         body = _magnitude(*neg, integer, tail)
         if body:
             alts.append(f'"-" ({body})')
-    pos = _positive_magnitudes(lo, hi)
+    pos = positive_magnitudes(lo, hi)
     if pos is not None:
         body = _magnitude(*pos, integer, tail)
         if body:
             alts.append(body)
     return " | ".join(f"({a})" for a in alts) if alts else None
+
+
+def scientific(d: Decimal) -> str:
+    """A non-zero value in scientific notation, one digit before the point, as json.dumps
+    writes floats from 1e16 and below 1e-4 (1e+16, 1.5e-05): any exponent sign and case."""
+    sign, digits, exponent = d.normalize().as_tuple()
+    lead, rest = digits[0], "".join(map(str, digits[1:]))
+    power = int(exponent) + len(digits) - 1
+    fraction = f'"." "{rest}" "0"*' if rest else '("." "0"+)?'
+    marker = '"-"' if power < 0 else '"+"?'
+    minus = '"-" ' if sign else ""
+    return f'{minus}"{lead}" {fraction} [eE] {marker} "0"* "{abs(power)}"'
 
 
 def _exponent_digits(least: int) -> str:
@@ -86,7 +98,7 @@ def _zero_in(lo: Bound, hi: Bound) -> bool:
     return above and below
 
 
-def _negative_magnitudes(lo: Bound, hi: Bound) -> tuple[Bound, Bound] | None:
+def negative_magnitudes(lo: Bound, hi: Bound) -> tuple[Bound, Bound] | None:
     """Bounds on |x| for the negative numbers (and "-0") in the range."""
     if lo is not None and (lo[0] > 0 or (lo[0] == 0 and not _zero_in(lo, hi))):
         return None
@@ -98,7 +110,8 @@ def _negative_magnitudes(lo: Bound, hi: Bound) -> tuple[Bound, Bound] | None:
     return mag_lo, mag_hi
 
 
-def _positive_magnitudes(lo: Bound, hi: Bound) -> tuple[Bound, Bound] | None:
+def positive_magnitudes(lo: Bound, hi: Bound) -> tuple[Bound, Bound] | None:
+    """Bounds on x for the non-negative numbers in the range."""
     if hi is not None and (hi[0] < 0 or (hi[0] == 0 and hi[1])):
         return None
     mag_lo: Bound = (Decimal(0), False) if lo is None or lo[0] < 0 else lo

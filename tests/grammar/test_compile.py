@@ -210,3 +210,14 @@ def test_pydantic_models_round_trip(render: Callable[[Any], str]) -> None:
 )
 def test_grammars_always_validate(schema: dict[str, Any]) -> None:
     grammar.validate_gbnf(grammar.schema_to_gbnf(schema))
+
+
+def test_multiple_of_with_bounds_fractions_and_negation(render: Callable[[Any], str]) -> None:
+    money = {"type": "number", "multipleOf": 0.01, "minimum": -5, "exclusiveMaximum": 100}
+    check(money, [0, 1.5, 99.99, -5, 12.3, 7.10], [100, 0.001, -5.01, 1.234, "1"], render)
+    keys = {"type": "integer", "minimum": 1000, "multipleOf": 256}
+    check(keys, [1024, 2048], [256, 1000], render)
+    check({"multipleOf": 0.25, "maximum": 1}, [0.75, -2.5, 1], [0.3, 1.25], render)
+    check({"not": {"multipleOf": 3}}, [1, 2.5, -7], [0, 3, -6, 9.0, "x"], render)
+    # quotients beyond Decimal's precision raised DivisionImpossible
+    check({"enum": [1e308, 0.5, 0.00011], "multipleOf": 0.0001}, [1e308, 0.5], [0.00011], render)
