@@ -15,10 +15,10 @@ State = tuple[int, tuple[int, ...]]  # items written (capped), witnesses per req
 
 @dataclass(frozen=True)
 class Slot:
-    """The item at one position: written plainly, or as a witness of requirement j."""
+    """The item at one position: written plainly, or as a witness of some requirements."""
 
     plain: RuleName | None
-    witnesses: tuple[tuple[RuleName, int], ...] = ()
+    witnesses: tuple[tuple[RuleName, frozenset[int]], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -37,8 +37,8 @@ def _moves(items: Items, state: State) -> list[tuple[RuleName, State]]:
     top = max(len(items.slots), items.min_items)
     nxt = index + 1 if items.max_items is not None else min(index + 1, top)
     out = [(slot.plain, (nxt, counts))] if slot.plain is not None else []
-    for rule, j in slot.witnesses:
-        bumped = tuple(min(c + (k == j), items.needs[k]) for k, c in enumerate(counts))
+    for rule, met in slot.witnesses:
+        bumped = tuple(min(c + (k in met), items.needs[k]) for k, c in enumerate(counts))
         out.append((rule, (nxt, bumped)))
     return out
 

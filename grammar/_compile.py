@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from decimal import Decimal
+from itertools import combinations
 
 from grammar import _budget, _decimal, _regex
 from grammar import _charset as cs
@@ -285,17 +286,19 @@ class Compiler:
         if a.max_items is not None and a.max_items > MAX_COUNTED_ITEMS:
             why = f"maxItems above {MAX_COUNTED_ITEMS} with contains or a negated items"
             raise self._unsupported("maxItems", ValueError(why))
+        if len(a.some) > MAX_SOME:
+            raise self._unsupported("contains", ValueError(f"more than {MAX_SOME} contains"))
         rules = sorted(a.some, key=repr)
         slots = []
         for i in range(max([len(a.prefix), *(r.start for r in rules)]) + 1):
             conj = a.prefix[i] if i < len(a.prefix) else a.items
             plain = None if self.norm.conj_empty(conj, 1) else self.rule_for(conj)
-            witnesses = tuple(
-                (self.rule_for(conj | r.value), j)
-                for j, r in enumerate(rules)
-                if i >= r.start and not self.norm.conj_empty(conj | r.value, 1)
-            )
-            slots.append(Slot(plain, witnesses))
+            witnesses = []
+            for met in _subsets([j for j, r in enumerate(rules) if i >= r.start]):
+                both = conj.union(*(rules[j].value for j in met))
+                if not self.norm.conj_empty(both, 1):
+                    witnesses.append((self.rule_for(both), met))
+            slots.append(Slot(plain, tuple(witnesses)))
         needs = tuple(r.at_least for r in rules)
         items = Items(tuple(slots), needs, a.min_items, a.max_items)
         return array_body(items, self.out, self._ws(), hint)
@@ -337,9 +340,10 @@ class Compiler:
         """The named member `key`, and its variants meeting each requirement it is in range of."""
         text = json_string_literal(key)
         variants = []
-        for j, (in_range, need) in enumerate(ranges):
-            if in_range and not self.norm.conj_empty(value | need, 1):
-                variants.append((self._kv(text, self.rule_for(value | need)), j))
+        for met in _subsets([j for j, (in_range, _) in enumerate(ranges) if in_range]):
+            both = value.union(*(ranges[j][1] for j in met))
+            if not self.norm.conj_empty(both, 1):
+                variants.append((self._kv(text, self.rule_for(both)), met))
         return Member(self._kv(text, self.rule_for(value)), key in required, tuple(variants))
 
     def _member_value(self, o: Obj, key: str) -> Conj | None:
@@ -386,10 +390,11 @@ class Compiler:
                 if key is None:
                     continue
                 variants = []
-                for j, (in_range, need) in enumerate(ranges):
-                    both = self._key_rule([*dfas, in_range], hint)
-                    if both is not None and not self.norm.conj_empty(value | need, 1):
-                        variants.append((self._kv(both, self.rule_for(value | need)), j))
+                for met in _subsets(list(range(len(ranges)))):
+                    keys = self._key_rule([*dfas, *(ranges[j][0] for j in met)], hint)
+                    both = value.union(*(ranges[j][1] for j in met))
+                    if keys is not None and not self.norm.conj_empty(both, 1):
+                        variants.append((self._kv(keys, self.rule_for(both)), met))
                 out.append(Member(self._kv(key, self.rule_for(value)), False, tuple(variants)))
             return out
         except _regex.RegexError as exc:
@@ -399,6 +404,11 @@ class Compiler:
         if not dfas:
             return self._type_string(Str(), hint)
         return self._dfa_string(_regex.intersect(dfas), f"{hint}-key")
+
+
+def _subsets(indices: list[int]) -> list[frozenset[int]]:
+    """The non-empty sets of requirements one member or item may meet at once."""
+    return [frozenset(c) for n in range(1, len(indices) + 1) for c in combinations(indices, n)]
 
 
 def _possible_needs(

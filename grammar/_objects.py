@@ -24,7 +24,7 @@ State = tuple[int, frozenset[int], int, frozenset[int]]  # next (ordered), seen,
 class Member:
     kv: RuleName
     required: bool = False
-    witnesses: tuple[tuple[RuleName, int], ...] = ()  # the member also meeting requirement j
+    witnesses: tuple[tuple[RuleName, frozenset[int]], ...] = ()  # also meeting requirements
 
 
 @dataclass(frozen=True)
@@ -82,7 +82,7 @@ def _writes(member: Member, nxt: State) -> list[tuple[RuleName | None, State]]:
     """Writing `member` plainly, or as a witness of a requirement."""
     pos, seen, count, met = nxt
     out: list[tuple[RuleName | None, State]] = [(member.kv, nxt)]
-    return out + [(kv, (pos, seen, count, met | {j})) for kv, j in member.witnesses]
+    return out + [(kv, (pos, seen, count, met | met_now)) for kv, met_now in member.witnesses]
 
 
 def object_body(shape: Shape, out: Emitter, ws: RuleName, hint: str) -> str | None:

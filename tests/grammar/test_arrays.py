@@ -33,3 +33,8 @@ def test_negated_items_need_some_failing_item(render: Callable[[Any], str]) -> N
 def test_one_of_array_branches(render: Callable[[Any], str]) -> None:
     schema = {"oneOf": [{"items": {"type": "string"}}, {"contains": {"const": "x"}}]}
     check(schema, [["a"], [], [1, "x"]], [["x"], ["a", "x"]], render)
+
+
+def test_one_item_can_meet_several_contains(render: Callable[[Any], str]) -> None:
+    schema = {"allOf": [{"contains": {"minimum": 5}}, {"contains": {"maximum": 5}}]}
+    check(schema, [[5], [9, 1], [1, 2, 7]], [[], [9], [1, 4]], render)

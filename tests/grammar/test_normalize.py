@@ -38,3 +38,11 @@ def test_one_of_with_a_closed_branch(render: Callable[[Any], str]) -> None:
         ],
     }
     check(schema, [{"a": 1}, {}, {"b": 1}, {"a": 1, "b": 2}], [{"c": 1}], render)
+
+
+def test_one_member_can_meet_several_some_member_rules(render: Callable[[Any], str]) -> None:
+    def names_outside(*names: str) -> dict[str, Any]:
+        return {"propertyNames": {"not": {"enum": list(names)}}}
+
+    schema = {"not": {"anyOf": [names_outside("1", "3"), names_outside("2", "3")]}}
+    check(schema, [{"3": 0}, {"1": 0, "2": 0}, {"2": 0, "x": 0, "1": 0}], [{}, {"1": 0}], render)
