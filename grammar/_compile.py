@@ -331,6 +331,7 @@ class Compiler:
             o.max_props,
             tuple((index[k], frozenset(index[n] for n in need)) for k, need in needs),
             len(ranges),
+            tuple(index[k] for k in (*o.order, *sorted(o.required - set(o.order))) if k in index),
         )
         return object_body(shape, self.out, self._ws(), hint)
 

@@ -113,6 +113,7 @@ class Obj:
     max_props: int | None = None
     dependent: frozenset[tuple[str, frozenset[str]]] = frozenset()  # key -> keys it requires
     some: frozenset[Some] = frozenset()
+    order: tuple[str, ...] = ()  # the order `required` lists its names in, first seen first
 
 
 @dataclass(frozen=True)
@@ -244,6 +245,7 @@ def _and_obj(a: Obj | None, b: Obj | None) -> Obj | None:
         _min_count(a.max_props, b.max_props),
         a.dependent | b.dependent,
         a.some | b.some,
+        a.order + tuple(k for k in b.order if k not in a.order),
     )
 
 

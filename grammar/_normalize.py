@@ -67,11 +67,11 @@ def _table(schema: dict[str, Json], keyword: str, ptr: str) -> dict[str, Json]:
     return value
 
 
-def _names(value: Json, keyword: str, ptr: str) -> frozenset[str]:
-    """A list of property names."""
+def _names(value: Json, keyword: str, ptr: str) -> tuple[str, ...]:
+    """A list of property names, in order, each once."""
     if not isinstance(value, list) or not all(isinstance(n, str) for n in value):
         raise UnsupportedSchemaError(keyword, ptr, "must be an array of strings")
-    return frozenset(n for n in value if isinstance(n, str))
+    return tuple(dict.fromkeys(n for n in value if isinstance(n, str)))
 
 
 class TooManyAlternatives(Exception):
@@ -430,7 +430,7 @@ class Normalizer:
 
     def _kw_required(self, schema: dict[str, Json], ptr: str) -> Union:
         names = _names(schema["required"], "required", ptr)
-        return (_ir.only(object=Obj(required=names)),)
+        return (_ir.only(object=Obj(required=frozenset(names), order=names)),)
 
     def _kw_property_names(self, schema: dict[str, Json], ptr: str) -> Union:
         return (_ir.only(object=Obj(names=frozenset({Ref(f"{ptr}/propertyNames")}))),)
@@ -448,7 +448,7 @@ class Normalizer:
                 continue
             for key, dep in _table(schema, keyword, ptr).items():
                 if isinstance(dep, list) and keyword != "dependentSchemas":
-                    needs += [(key, _names(dep, keyword, ptr))] if dep else []
+                    needs += [(key, frozenset(_names(dep, keyword, ptr)))] if dep else []
                 elif isinstance(dep, dict | bool) and keyword != "dependentRequired":
                     then = self.schema(f"{ptr}/{keyword}/{escape_token(key)}")
                     result = self.and_(result, self._if_member(key, then))

@@ -52,3 +52,34 @@ def test_negated_counts_and_dependencies(render: Callable[[Any], str]) -> None:
     check(
         {"not": {"dependentRequired": {"a": ["b"]}}}, [{"a": 1}], [{}, {"a": 1, "b": 1}, 1], render
     )
+
+
+def test_large_objects_take_members_in_any_order(render: Callable[[Any], str]) -> None:
+    props = {k: {"type": "integer"} for k in "abcdefgh"}
+    schema = {"properties": props, "required": ["b", "g"]}
+    good = [
+        {"g": 1, "b": 2},
+        {"x": "extra", "h": 1, "g": 2, "a": 3, "b": 4},
+        dict.fromkeys("hgfedcba", 0),
+    ]
+    check(schema, good, [{"b": 1}, {"g": 1, "b": "2"}, {"a": "1", "b": 1, "g": 1}], render)
+    many = {"properties": props, "required": list(props)}  # more required than tracked: in order
+    check(many, [dict.fromkeys("abcdefgh", 0)], [dict.fromkeys("bacdefgh", 0)], render)
+
+
+def test_large_objects_with_dependencies_in_any_order(render: Callable[[Any], str]) -> None:
+    props = {k: {"type": "string"} for k in "abcdefgh"}
+    schema = {"properties": props, "dependentRequired": {"h": ["a"]}, "required": ["b"]}
+    check(schema, [{"h": "", "b": "", "a": ""}, {"c": "", "b": ""}], [{"h": "", "b": ""}], render)
+    many = {"properties": props, "required": list("abcdefg"), "dependentRequired": {"h": ["a"]}}
+    check(many, [dict.fromkeys("abcdefgh", "")], [dict.fromkeys("bacdefgh", "")], render)
+
+
+def test_many_required_members_in_either_order_the_schema_gives(
+    render: Callable[[Any], str],
+) -> None:
+    props = {k: {"type": "integer"} for k in "abcdefgh"}
+    schema = {"properties": props, "required": list("gfedcba")}  # h optional
+    by_required = {"h": 0, **dict.fromkeys("gfedcba", 0)}  # optional members anywhere
+    good = [dict.fromkeys("abcdefgh", 0), by_required, dict.fromkeys("gfedhcba", 0)]
+    check(schema, good, [dict.fromkeys("bacdefg", 0), dict.fromkeys("gfedcb", 0)], render)
