@@ -3,8 +3,10 @@
     grammar.schema_to_gbnf({"type": "object", "properties": {...}})  # -> GBNF text
     grammar.validate_gbnf(text)                                     # raises GrammarSyntaxError
 
-Pipeline: _resolve (index $id/$ref) -> _normalize (keywords to a typed normal form) ->
-_compile (rules per type) -> _emit (names, text) -> _validate (llama.cpp's parsing rules).
+Pipeline, under a compile budget (_budget): _dialect (which draft) -> _resolve (index $id/$ref)
+-> _normalize (keywords to a typed normal form, _ir; negations in _negate) -> _compile (rules
+per type; automata in _regex/_dfa/_decimal/_keys, objects and arrays in _objects/_arrays) ->
+_emit (names, text) -> _validate (llama.cpp's parsing rules).
 """
 
 from grammar._api import json_object_gbnf, model_to_gbnf, schema_to_gbnf, schema_to_gbnf_cached

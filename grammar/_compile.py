@@ -12,7 +12,7 @@ from collections.abc import Callable
 from decimal import Decimal
 from itertools import combinations
 
-from grammar import _budget, _decimal, _regex
+from grammar import _budget, _decimal, _dfa, _regex
 from grammar import _charset as cs
 from grammar._arrays import Items, Slot, array_body
 from grammar._dialect import KEYWORDS
@@ -56,7 +56,7 @@ class Compiler:
         self._rules: dict[Conj, RuleName] = {}
         self._todo: list[Conj] = []
         self._chars: dict[cs.CharSet, RuleName] = {}
-        self._dfas: dict[_regex.Dfa, RuleName] = {}
+        self._dfas: dict[_dfa.Dfa, RuleName] = {}
         self._strings: dict[tuple[Str, str], str | None] = {}
         self._ptr = ""
         self._zero_fraction = norm.doc.dialect.zero_fraction_integers
@@ -146,16 +146,16 @@ class Compiler:
                 if bound is not None:
                     dfas.append(_decimal.compare(bound[0], above, bound[1]))
             dfas += [_decimal.multiple(q) for q in sorted(n.multiples)]
-            dfas += [_regex.complement(_decimal.multiple(q)) for q in sorted(n.not_multiples)]
+            dfas += [_dfa.complement(_decimal.multiple(q)) for q in sorted(n.not_multiples)]
             try:
-                rule = self._dfa_text(_regex.intersect(dfas), hint)
-            except _regex.RegexError as exc:
+                rule = self._dfa_text(_dfa.intersect(dfas), hint)
+            except _dfa.RegexError as exc:
                 raise self._unsupported("multipleOf", exc) from exc
             if rule is not None:
                 alts.append(f"{sign}{rule}")
         return " | ".join(alts) or None
 
-    def _integer_dfa(self, integer: bool | None) -> _regex.Dfa:
+    def _integer_dfa(self, integer: bool | None) -> _dfa.Dfa:
         if integer is None:
             return _decimal.magnitudes()
         if integer is False:
@@ -177,17 +177,15 @@ class Compiler:
             body = f"{QUOTE} {self.out.repeat(self._char(cs.ANY), s.min_len, s.max_len)} {QUOTE}"
             return self.out.rule("string" if s == Str() else f"{hint}-string", body)
         try:
-            dfas = (
-                [_regex.length(s.min_len, s.max_len)] if s.min_len or s.max_len is not None else []
-            )
+            dfas = [_dfa.length(s.min_len, s.max_len)] if s.min_len or s.max_len is not None else []
             for p in sorted(s.patterns, key=repr):
                 dfa = pattern_dfa(p)
-                dfas.append(_regex.complement(dfa) if p.negated else dfa)
-            return self._dfa_string(_regex.intersect(dfas), hint)
-        except _regex.RegexError as exc:
+                dfas.append(_dfa.complement(dfa) if p.negated else dfa)
+            return self._dfa_string(_dfa.intersect(dfas), hint)
+        except _dfa.RegexError as exc:
             raise self._unsupported("pattern", exc) from exc
 
-    def _dfa_string(self, dfa: _regex.Dfa, hint: str) -> RuleName | None:
+    def _dfa_string(self, dfa: _dfa.Dfa, hint: str) -> RuleName | None:
         """A JSON string whose decoded text the automaton accepts."""
         if dfa.is_empty():
             return None
@@ -196,7 +194,7 @@ class Compiler:
             self._dfas[dfa] = self.out.rule(f"{hint}-string", f"{QUOTE} {start}")
         return self._dfas[dfa]
 
-    def _dfa_text(self, dfa: _regex.Dfa, hint: str) -> RuleName | None:
+    def _dfa_text(self, dfa: _dfa.Dfa, hint: str) -> RuleName | None:
         """The text the automaton accepts, character by character (a number's digits)."""
         if dfa.is_empty():
             return None
@@ -205,7 +203,7 @@ class Compiler:
         return self._dfas[dfa]
 
     def _dfa_rules(
-        self, dfa: _regex.Dfa, hint: str, char: Callable[[cs.CharSet], str], end: str
+        self, dfa: _dfa.Dfa, hint: str, char: Callable[[cs.CharSet], str], end: str
     ) -> RuleName:
         """One rule per state: a character and the next state, or `end` where it accepts."""
         names = [self.out.reserve(f"{hint}{i}") for i in range(len(dfa.moves))]
@@ -354,24 +352,24 @@ class Compiler:
             return None
         return None if self.norm.conj_empty(conj, 1) else conj
 
-    def _some_ranges(self, o: Obj) -> list[tuple[_regex.Dfa, Conj]]:
+    def _some_ranges(self, o: Obj) -> list[tuple[_dfa.Dfa, Conj]]:
         if len(o.some) > MAX_SOME:
             why = f"more than {MAX_SOME} 'some member matches' rules"
             raise self._unsupported("not", ValueError(why))
         try:
             return [(some_range(self.norm, s), s.value) for s in sorted(o.some, key=repr)]
-        except _regex.RegexError as exc:
+        except _dfa.RegexError as exc:
             raise self._unsupported("patternProperties", exc) from exc
 
     def _extras(
-        self, o: Obj, known: list[str], ranges: list[tuple[_regex.Dfa, Conj]], hint: str
+        self, o: Obj, known: list[str], ranges: list[tuple[_dfa.Dfa, Conj]], hint: str
     ) -> list[Member]:
         """Members with keys outside `known`, one per set of matching patterns."""
         sources = sorted({src for part in o.parts for src, _ in part.patterns})
         if len(sources) > MAX_KEY_PATTERNS:
             raise self._unsupported("patternProperties", ValueError("too many patterns to combine"))
         try:
-            base: list[_regex.Dfa] | None = None
+            base: list[_dfa.Dfa] | None = None
             out = []
             for mask in range(2 ** len(sources)):
                 chosen = {src for i, src in enumerate(sources) if mask >> i & 1}
@@ -379,12 +377,12 @@ class Compiler:
                 if self.norm.conj_empty(value, 1):
                     continue
                 if base is None:
-                    base = [_regex.complement(_regex.words(known))] if known else []
+                    base = [_dfa.complement(_dfa.words(known))] if known else []
                     base += [names_dfa(self.norm, o.names)] if o.names else []
                 dfas = base + [
                     _regex.compile_pattern(src)
                     if src in chosen
-                    else _regex.complement(_regex.compile_pattern(src))
+                    else _dfa.complement(_regex.compile_pattern(src))
                     for src in sources
                 ]
                 key = self._key_rule(dfas, hint)
@@ -398,13 +396,13 @@ class Compiler:
                         variants.append((self._kv(keys, self.rule_for(both)), met))
                 out.append(Member(self._kv(key, self.rule_for(value)), False, tuple(variants)))
             return out
-        except _regex.RegexError as exc:
+        except _dfa.RegexError as exc:
             raise self._unsupported("patternProperties", exc) from exc
 
-    def _key_rule(self, dfas: list[_regex.Dfa], hint: str) -> str | None:
+    def _key_rule(self, dfas: list[_dfa.Dfa], hint: str) -> str | None:
         if not dfas:
             return self._type_string(Str(), hint)
-        return self._dfa_string(_regex.intersect(dfas), f"{hint}-key")
+        return self._dfa_string(_dfa.intersect(dfas), f"{hint}-key")
 
 
 def _subsets(indices: list[int]) -> list[frozenset[int]]:

@@ -15,8 +15,8 @@ from decimal import Decimal
 from typing import TypeVar
 
 from grammar import _charset as cs
-from grammar import _regex
-from grammar._regex import Dfa
+from grammar import _dfa, _regex
+from grammar._dfa import Dfa
 
 S = TypeVar("S", bound=Hashable)
 _CHARS = "0123456789."
@@ -46,7 +46,7 @@ def _build(start: S, step: Callable[[S, str], S | None], accept: Callable[[S], b
                 if len(todo) < len(index):
                     todo.append(nxt)
         moves.append(tuple((cs.normalize(r), t) for t, r in targets.items()))
-    return _regex.intersect([magnitudes(), Dfa(tuple(moves), tuple(map(accept, todo)))])
+    return _dfa.intersect([magnitudes(), Dfa(tuple(moves), tuple(map(accept, todo)))])
 
 
 def compare(bound: Decimal, above: bool, strict: bool) -> Dfa:

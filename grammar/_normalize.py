@@ -11,11 +11,13 @@ from collections.abc import Callable
 from decimal import Decimal
 
 from grammar import _budget, _ir
+from grammar._dfa import Dfa, RegexError, literal
 from grammar._dialect import KEYWORDS
 from grammar._errors import UnsupportedSchemaError
 from grammar._formats import ANNOTATIONS, FORMATS
 from grammar._ir import ALL, FALSE, TRUE, Alt, Conj, Json, Num, Obj, Pattern, Ref, Str, Typed, Union
-from grammar._regex import Dfa, RegexError, compile_pattern, literal
+from grammar._negate import NotExpressible, negate_typed, negate_value, without
+from grammar._regex import compile_pattern
 from grammar._resolve import Document, escape_token
 
 MAX_ALTERNATIVES = 256
@@ -237,10 +239,10 @@ class Normalizer:
             for alt in union:
                 if isinstance(alt, _ir.Values):
                     for v in alt.decoded():
-                        result = self.and_(result, tuple(_ir.negate_value(v)))
+                        result = self.and_(result, tuple(negate_value(v)))
                 else:
-                    result = self.and_(result, tuple(_ir.negate_typed(alt)))
-        except _ir.NotExpressible as exc:
+                    result = self.and_(result, tuple(negate_typed(alt)))
+        except NotExpressible as exc:
             if self.strict:
                 raise UnsupportedSchemaError(keyword, ptr, str(exc)) from exc
             return (ALL,)
@@ -459,7 +461,7 @@ class Normalizer:
     def _if_member(self, key: str, then: Union) -> Union:
         """Objects with member `key` match `then`; every other value passes."""
         present = self.and_((Typed(object=Obj(required=frozenset({key}))),), then)
-        return _ir.prune([_ir.only(object=_ir.without(key)), *present])
+        return _ir.prune([_ir.only(object=without(key)), *present])
 
     def _refuse(self, keyword: str, ptr: str, what: str) -> None:
         """Raise for an assertion no grammar can express; when not strict, drop it instead."""
