@@ -1,6 +1,7 @@
-"""The item automaton of an array that must contain matching items (contains, or a negated
-`items`): a state is the index reached, capped where positions stop differing, and how
-many witnesses each requirement has had; only states that can still close are emitted.
+"""Item automata for arrays a plain repetition cannot express. With contains (or a negated
+`items`): a state is the index reached, capped where positions stop differing, and how many
+witnesses each requirement has had. With uniqueItems over a finite set of values: a state is
+the set of values used. Only states that can still close are emitted.
 """
 
 from __future__ import annotations
@@ -61,5 +62,32 @@ def array_body(items: Items, out: Emitter, ws: RuleName, hint: str) -> str | Non
         sep = f'"," {ws} ' if state[0] else ""
         alts = ['"]"'] if _closes(items, state) else []
         alts += [f"{sep}{rule} {ws} {names[nxt]}" for rule, nxt in graph[state] if nxt in live]
+        out.define(name, " | ".join(alts))
+    return f'"[" {ws} {names[start]}'
+
+
+def unique_body(
+    choices: list[RuleName], lo: int, hi: int | None, out: Emitter, ws: RuleName, hint: str
+) -> str | None:
+    """An array of distinct items, each one of `choices` (uniqueItems over a finite set)."""
+    top = len(choices) if hi is None else min(hi, len(choices))
+
+    def moves(used: frozenset[int]) -> list[tuple[int, frozenset[int]]]:
+        if len(used) >= top:
+            return []
+        return [(i, used | {i}) for i in range(len(choices)) if i not in used]
+
+    def closes(used: frozenset[int]) -> bool:
+        return lo <= len(used) <= top
+
+    start: frozenset[int] = frozenset()
+    graph, live = explore(start, moves, closes)
+    if start not in live:
+        return None
+    names = {state: out.reserve(f"{hint}-u") for state in graph if state in live}
+    for state, name in names.items():
+        sep = f'"," {ws} ' if state else ""
+        alts = ['"]"'] if closes(state) else []
+        alts += [f"{sep}{choices[i]} {ws} {names[nxt]}" for i, nxt in graph[state] if nxt in live]
         out.define(name, " | ".join(alts))
     return f'"[" {ws} {names[start]}'

@@ -14,11 +14,11 @@ from itertools import combinations
 
 from grammar import _budget, _decimal, _dfa, _regex
 from grammar import _charset as cs
-from grammar._arrays import Items, Slot, array_body
+from grammar._arrays import Items, Slot, array_body, unique_body
 from grammar._dialect import KEYWORDS
 from grammar._emit import NEVER_BODY, Emitter, RuleName
 from grammar._errors import UnsupportedSchemaError
-from grammar._ir import FALSE, Arr, Conj, Json, Num, Obj, Str, Typed, Union, Values
+from grammar._ir import FALSE, Arr, Conj, Json, Num, Obj, Str, Typed, Union, Values, json_key
 from grammar._keys import names_dfa, region_value, some_range
 from grammar._normalize import Normalizer, key_conj, pattern_dfa
 from grammar._numbers import negative_magnitudes, number_expr, positive_magnitudes, scientific
@@ -29,6 +29,7 @@ WS_BODY = '| " " | "\\n" [ \\t]{0,40}'
 MAX_KEY_PATTERNS = 4
 MAX_SOME = 3
 MAX_COUNTED_ITEMS = 64
+MAX_UNIQUE = 8
 MAX_MODULUS = 1000
 QUOTE = '"\\""'
 
@@ -245,6 +246,13 @@ class Compiler:
     # ------------------------------------------------------------ arrays
 
     def _type_array(self, a: Arr, hint: str) -> str | None:
+        if a.unique and (a.max_items is None or a.max_items > 1):
+            values = self._finite_items(a)
+            if values is not None:
+                return self._unique_array(values, a, hint)
+            if self.norm.strict:
+                why = f"a grammar can only keep apart up to {MAX_UNIQUE} items of a finite set"
+                raise self._unsupported("uniqueItems", ValueError(why))
         if a.some:
             return self._witnessed_array(a, hint)
         hi = a.max_items
@@ -278,6 +286,27 @@ class Compiler:
             state = self.out.rule(f"{hint}-a{i}", body)
         first = f"{elements[0]} {ws} {state}"
         return f'"[" {ws} ' + (f'("]" | {first})' if a.min_items == 0 else first)
+
+    def _finite_items(self, a: Arr) -> list[Json] | None:
+        """The values an item may take, when they are few (no tuple, no contains)."""
+        if a.prefix or a.some:
+            return None
+        values: list[Json] = []
+        for alt in self.norm.conj(a.items):
+            if isinstance(alt, Values):
+                values += alt.decoded()
+            elif alt.number or alt.string or alt.array or alt.object:
+                return None
+            else:
+                values += [None] if alt.null else []
+                values += sorted(alt.boolean)
+        unique = list({json_key(v): v for v in values}.values())
+        return unique if len(unique) <= MAX_UNIQUE else None
+
+    def _unique_array(self, values: list[Json], a: Arr, hint: str) -> str | None:
+        """Distinct items from a finite set: a state per set of values used so far."""
+        choices = [self.out.rule(f"{hint}-v", self._value(v, hint)) for v in values]
+        return unique_body(choices, a.min_items, a.max_items, self.out, self._ws(), hint)
 
     def _witnessed_array(self, a: Arr, hint: str) -> str | None:
         """An array that must contain items matching some schemas, position by position."""

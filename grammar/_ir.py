@@ -74,6 +74,7 @@ class Arr:
     min_items: int = 0
     max_items: int | None = None
     some: frozenset[SomeItems] = frozenset()
+    unique: bool = False  # uniqueItems
 
 
 @dataclass(frozen=True)
@@ -227,7 +228,14 @@ def _and_arr(a: Arr | None, b: Arr | None) -> Arr | None:
         for i in range(n)
     )
     hi = _min_count(a.max_items, b.max_items)
-    return Arr(prefix, a.items | b.items, max(a.min_items, b.min_items), hi, a.some | b.some)
+    return Arr(
+        prefix,
+        a.items | b.items,
+        max(a.min_items, b.min_items),
+        hi,
+        a.some | b.some,
+        a.unique or b.unique,
+    )
 
 
 def _and_obj(a: Obj | None, b: Obj | None) -> Obj | None:

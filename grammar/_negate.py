@@ -70,6 +70,8 @@ def _neg_str(s: Str) -> list[Str]:
 
 
 def _neg_arr(a: Arr) -> list[Arr]:
+    if a.unique:
+        raise NotExpressible("negating uniqueItems needs 'two items are equal'")
     out = []
     if a.min_items > 0:
         out.append(Arr(max_items=a.min_items - 1))

@@ -33,7 +33,6 @@ _TYPES: dict[str, Typed] = {
 }
 # Assertions with no exact grammar: refused when strict, dropped (a documented superset) if not.
 _UNSUPPORTED = {
-    "uniqueItems": "uniqueness of array items",
     "maxContains": "'at most n items match'",
     "unevaluatedItems": "evaluation tracking",
     "unevaluatedProperties": "evaluation tracking",
@@ -41,7 +40,6 @@ _UNSUPPORTED = {
     "$recursiveRef": "dynamic scoping",
 }
 _BOUNDS = (("minimum", "exclusiveMinimum", True), ("maximum", "exclusiveMaximum", False))
-_TRIVIAL = {"uniqueItems": False}
 
 Handler = Callable[[dict[str, Json], str], Union | None]
 
@@ -129,6 +127,7 @@ class Normalizer:
             "minItems": self._kw_item_count,
             "maxItems": self._kw_item_count,
             "contains": self._kw_contains,
+            "uniqueItems": self._kw_unique_items,
             "minContains": self._kw_contains,
             "properties": self._kw_members,
             "patternProperties": self._kw_members,
@@ -214,8 +213,7 @@ class Normalizer:
                 continue  # an annotation, or a keyword of another draft
             _budget.at(keyword, ptr)
             if keyword in _UNSUPPORTED:
-                if _TRIVIAL.get(keyword, object()) != schema[keyword]:
-                    self._refuse(keyword, ptr, _UNSUPPORTED[keyword])
+                self._refuse(keyword, ptr, _UNSUPPORTED[keyword])
                 continue
             handler = self._handlers[keyword]
             if handler in done:
@@ -276,6 +274,8 @@ class Normalizer:
         for some in a.some:
             if sum(self.accepts_conj(some.value, x) for x in v[some.start :]) < some.at_least:
                 return False
+        if a.unique and len({_ir.json_key(x) for x in v}) < len(v):
+            return False
         return all(
             self.accepts_conj(a.prefix[i] if i < len(a.prefix) else a.items, item)
             for i, item in enumerate(v)
@@ -400,6 +400,11 @@ class Normalizer:
     def _kw_item_count(self, schema: dict[str, Json], ptr: str) -> Union:
         lo = _count(schema, "minItems", ptr) or 0
         return (_ir.only(array=_ir.Arr(min_items=lo, max_items=_count(schema, "maxItems", ptr))),)
+
+    def _kw_unique_items(self, schema: dict[str, Json], ptr: str) -> Union | None:
+        if schema["uniqueItems"] is not True:
+            return None
+        return (_ir.only(array=_ir.Arr(unique=True)),)
 
     def _kw_contains(self, schema: dict[str, Json], ptr: str) -> Union | None:
         if "contains" not in schema:

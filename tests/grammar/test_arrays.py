@@ -38,3 +38,14 @@ def test_one_of_array_branches(render: Callable[[Any], str]) -> None:
 def test_one_item_can_meet_several_contains(render: Callable[[Any], str]) -> None:
     schema = {"allOf": [{"contains": {"minimum": 5}}, {"contains": {"maximum": 5}}]}
     check(schema, [[5], [9, 1], [1, 2, 7]], [[], [9], [1, 4]], render)
+
+
+def test_unique_items_from_a_finite_set(render: Callable[[Any], str]) -> None:
+    schema = {"type": "array", "items": {"enum": ["a", "b", 1, None]}, "uniqueItems": True}
+    good = [[], ["a"], ["b", "a"], [None, 1, "a", "b"]]
+    check(schema, good, [["a", "a"], [1, 1.0], ["a", "b", "a"], ["c"]], render)
+    pair = {"items": {"type": "boolean"}, "uniqueItems": True, "minItems": 2}
+    check(pair, [[True, False], [False, True]], [[True], [True, True], [1, 0]], render)
+    check(
+        {"items": {"type": "string"}, "uniqueItems": True, "maxItems": 1}, [[], ["x"]], [], render
+    )

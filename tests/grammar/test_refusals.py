@@ -7,7 +7,13 @@ import pytest
 from grammar import UnsupportedSchemaError, schema_to_gbnf
 
 REFUSALS: list[tuple[str, dict[str, Any], str, str]] = [
-    ("uniqueItems", {"type": "array", "uniqueItems": True}, "uniqueItems", ""),
+    (
+        "uniqueItems",
+        {"type": "array", "items": {"type": "string"}, "uniqueItems": True},
+        "uniqueItems",
+        "",
+    ),
+    ("not uniqueItems", {"not": {"uniqueItems": True}}, "not", ""),
     ("maxContains", {"items": {"maxContains": 2, "contains": {}}}, "maxContains", "/items"),
     ("not minContains", {"not": {"minContains": 2, "contains": {}}}, "not", ""),
     ("unevaluatedProperties", {"unevaluatedProperties": False}, "unevaluatedProperties", ""),
