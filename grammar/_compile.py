@@ -178,11 +178,16 @@ class Compiler:
             body = f"{QUOTE} {self.out.repeat(self._char(cs.ANY), s.min_len, s.max_len)} {QUOTE}"
             return self.out.rule("string" if s == Str() else f"{hint}-string", body)
         try:
-            dfas = [_dfa.length(s.min_len, s.max_len)] if s.min_len or s.max_len is not None else []
+            dfas = []
             for p in sorted(s.patterns, key=repr):
                 dfa = pattern_dfa(p)
                 dfas.append(_dfa.complement(dfa) if p.negated else dfa)
-            return self._dfa_string(_dfa.intersect(dfas), hint)
+            text = _dfa.intersect(dfas)
+            if s.min_len or s.max_len is not None:
+                longest = text.longest()  # a bound the patterns already keep costs nothing
+                if s.min_len or longest is None or s.max_len is None or longest > s.max_len:
+                    text = _dfa.intersect([_dfa.length(s.min_len, s.max_len), text])
+            return self._dfa_string(text, hint)
         except _dfa.RegexError as exc:
             raise self._unsupported("pattern", exc) from exc
 

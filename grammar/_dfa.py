@@ -55,6 +55,33 @@ class Dfa:
     def is_empty(self) -> bool:
         return not self.live()[0]
 
+    def longest(self) -> int | None:
+        """The length of the longest accepted string; None when unbounded (or none)."""
+        longest: dict[int, int | None] = {}
+        for state in self._post_order():
+            targets = [t for _, t in self.moves[state]]
+            if any(t not in longest for t in targets):  # a cycle back to an open state
+                return None
+            best = max((n for t in targets if (n := longest[t]) is not None), default=None)
+            longest[state] = best + 1 if best is not None else 0 if self.accept[state] else None
+        return longest.get(0)
+
+    def _post_order(self) -> list[int]:
+        """States reachable from the start, each after every state it moves to (if acyclic)."""
+        order: list[int] = []
+        seen = {0}
+        stack = [(0, iter(self.moves[0]))]
+        while stack:
+            state, it = stack[-1]
+            nxt = next(it, None)
+            if nxt is None:
+                order.append(state)
+                stack.pop()
+            elif nxt[1] not in seen:
+                seen.add(nxt[1])
+                stack.append((nxt[1], iter(self.moves[nxt[1]])))
+        return order
+
 
 def _atom_rows(dfa: Dfa, live: list[bool]) -> tuple[list[int], list[list[int]]]:
     """Cut the alphabet into atoms no move splits; per state, the live target of each atom

@@ -87,3 +87,8 @@ def test_number_formats_are_annotations(render: Callable[[Any], str]) -> None:
 def test_format_asserts_in_every_draft(render: Callable[[Any], str]) -> None:
     for draft in ("https://json-schema.org/draft/2020-12/schema", DRAFT4):
         check({"$schema": draft, "format": "email"}, ["a@b.c", 3], ["not an email"], render)
+
+
+def test_a_length_bound_the_format_already_keeps_is_free(render: Callable[[Any], str]) -> None:
+    schema = {"type": "string", "format": "hostname", "maxLength": 255}  # hostnames <= 249
+    check(schema, ["example.com"], ["-x", "a" * 64], render)
