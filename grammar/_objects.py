@@ -4,7 +4,7 @@ Up to ANY_ORDER_MAX named members come in any order, each at most once. Larger o
 every member's value exact but track only the members a rule is about (required ones, and
 those a dependency names): all members come in any order, tracked ones at most once, while
 an untracked one may be repeated (JSON parsers keep the last value, which matches its schema
-as the first did). Past ANY_ORDER_MAX tracked members, the required ones follow one of the
+as the first did). Past TRACKED_MAX tracked members, the required ones follow one of the
 two orders the schema gives: `properties` order (all members then come in that order) or
 `required` order (optional members may then come anywhere). With a minProperties above the
 required count, only the first. Extra members (keys outside the named ones) may repeat and
@@ -21,6 +21,7 @@ from grammar._emit import Emitter, RuleName
 from grammar._graph import explore
 
 ANY_ORDER_MAX = 6
+TRACKED_MAX = 4  # 2**3 states per object: larger objects must stay cheap
 
 State = tuple[int, frozenset[int], int, frozenset[int]]  # next, seen, count, met
 
@@ -119,7 +120,7 @@ def _modes(shape: Shape) -> list[str]:
         return ["any"]
     if shape.min_count > len(required):
         return ["schema"]
-    if len(named) <= ANY_ORDER_MAX:
+    if len(named) <= TRACKED_MAX:
         return ["any"]
     schema_order = tuple(required)
     return ["required"] if shape.required_order == schema_order else ["schema", "required"]
