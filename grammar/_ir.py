@@ -19,6 +19,7 @@ Json: TypeAlias = "bool | int | float | str | list[Json] | dict[str, Json] | Non
 Bound = tuple[Decimal, bool] | None  # (value, exclusive)
 FALSE_POINTER = "\x00false"
 TRUE_POINTER = "\x00true"
+CONST_POINTER = "\x00const:"  # followed by a JSON value: the schema {"enum": [value]}
 
 
 @dataclass(frozen=True, order=True)

@@ -8,11 +8,13 @@ refusal naming the keyword.
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 from decimal import Decimal
 
 from grammar._ir import (
     ALL,
+    CONST_POINTER,
     FALSE,
     TRUE,
     Arr,
@@ -21,6 +23,7 @@ from grammar._ir import (
     Obj,
     ObjPart,
     Pattern,
+    Ref,
     Some,
     SomeItems,
     Str,
@@ -141,6 +144,11 @@ def without(key: str) -> Obj:
     return Obj((ObjPart(props=((key, FALSE),)),))
 
 
+def const_ref(v: Json) -> Ref:
+    """A reference to the schema {"enum": [v]} (enum: a keyword of every draft)."""
+    return Ref(CONST_POINTER + json.dumps(v, sort_keys=True))
+
+
 def negate_value(v: Json) -> list[Typed]:
     """Alternatives covering every JSON value except `v`."""
     if v is None:
@@ -152,4 +160,14 @@ def negate_value(v: Json) -> list[Typed]:
         return [replace(ALL, number=Num(hi=(d, True))), Typed(number=Num(lo=(d, True)))]
     if isinstance(v, str):
         return [replace(ALL, string=Str(patterns=frozenset({Pattern(v, "literal", True)})))]
-    raise NotExpressible("negating an array or object value has no finite grammar")
+    if isinstance(v, list):
+        other = [Arr(min_items=len(v) + 1)] + ([Arr(max_items=len(v) - 1)] if v else [])
+        for i, item in enumerate(v):
+            other.append(Arr((TRUE,) * i + (frozenset({const_ref(item).flip()}),), min_items=i + 1))
+        return [replace(ALL, array=None)] + [Typed(array=a) for a in other]
+    keys = frozenset(v)
+    changed = [without(k) for k in sorted(keys)] + [Obj(some=frozenset({Some(TRUE, None, keys)}))]
+    for k, item in sorted(v.items()):
+        flipped = ObjPart(props=((k, frozenset({const_ref(item).flip()})),))
+        changed.append(Obj((flipped,), frozenset({k})))
+    return [replace(ALL, object=None)] + [Typed(object=o) for o in changed]

@@ -7,6 +7,7 @@ one branch, and a keyword constrains only the types it applies to. Child schemas
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from decimal import Decimal
 
@@ -195,6 +196,8 @@ class Normalizer:
             return False
         if ptr == _ir.TRUE_POINTER:
             return True
+        if ptr.startswith(_ir.CONST_POINTER):
+            return {"enum": [json.loads(ptr.removeprefix(_ir.CONST_POINTER))]}
         return self.doc.schemas[ptr]
 
     def _schema(self, schema: Json, ptr: str) -> Union:

@@ -46,3 +46,13 @@ def test_one_member_can_meet_several_some_member_rules(render: Callable[[Any], s
 
     schema = {"not": {"anyOf": [names_outside("1", "3"), names_outside("2", "3")]}}
     check(schema, [{"3": 0}, {"1": 0, "2": 0}, {"2": 0, "x": 0, "1": 0}], [{}, {"1": 0}], render)
+
+
+def test_negated_array_and_object_values(render: Callable[[Any], str]) -> None:
+    value = {"a": [1, {"b": None}]}
+    good = [{"a": [1]}, {"a": [1, {"b": None}], "c": 0}, {}, {"a": [2, {"b": None}]}, 3, [1]]
+    bad = [value, {"a": [1.0, {"b": None}]}]
+    check({"not": {"const": value}}, good, bad, render)
+    check({"not": {"enum": [[], {}]}}, [[1], {"a": 1}, 0, "x"], [[], {}], render)
+    draft4 = {"$schema": "http://json-schema.org/draft-04/schema#"}  # which has no const
+    check({**draft4, "not": {"enum": [["x"]]}}, [["y"], []], [["x"]], render)
