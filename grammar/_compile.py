@@ -26,7 +26,7 @@ from grammar._objects import Member, Shape, object_body
 from grammar._strings import char_class, json_char, json_string_literal
 
 WS_BODY = '| " " | "\\n" [ \\t]{0,40}'
-MAX_KEY_PATTERNS = 4
+MAX_KEY_PATTERNS = 6
 MAX_SOME = 3
 MAX_COUNTED_ITEMS = 64
 MAX_UNIQUE = 8

@@ -83,3 +83,9 @@ def test_many_required_members_in_either_order_the_schema_gives(
     by_required = {"h": 0, **dict.fromkeys("gfedcba", 0)}  # optional members anywhere
     good = [dict.fromkeys("abcdefgh", 0), by_required, dict.fromkeys("gfedhcba", 0)]
     check(schema, good, [dict.fromkeys("bacdefg", 0), dict.fromkeys("gfedcb", 0)], render)
+
+
+def test_five_pattern_properties(render: Callable[[Any], str]) -> None:
+    patterns = {f"^{c}": {"type": "integer", "minimum": i} for i, c in enumerate("abcde")}
+    schema = {"patternProperties": patterns, "additionalProperties": False}
+    check(schema, [{"a": 0, "e1": 4}, {}], [{"z": 1}, {"e": 3}, {"b": "x"}], render)

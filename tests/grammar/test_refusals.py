@@ -80,3 +80,10 @@ def test_too_many_alternatives_names_where() -> None:
     with pytest.raises(UnsupportedSchemaError) as info:
         schema_to_gbnf({"properties": {"a": {"allOf": [constants, bounds]}}})
     assert (info.value.keyword, info.value.pointer) == ("allOf", "/properties/a")
+
+
+def test_too_many_pattern_properties_are_refused() -> None:
+    patterns = {f"^{c}": {} for c in "abcdefg"}
+    with pytest.raises(UnsupportedSchemaError) as info:
+        schema_to_gbnf({"items": {"patternProperties": patterns}})
+    assert (info.value.keyword, info.value.pointer) == ("patternProperties", "/items")
