@@ -75,6 +75,23 @@ def _names(value: Json, keyword: str, ptr: str) -> tuple[str, ...]:
     return tuple(dict.fromkeys(n for n in value if isinstance(n, str)))
 
 
+_KINDS = frozenset({"null", "boolean", "number", "string", "array", "object"})
+
+
+def _kind(v: Json) -> str:
+    if v is None:
+        return "null"
+    if isinstance(v, bool):
+        return "boolean"
+    if isinstance(v, int | float):
+        return "number"
+    return "string" if isinstance(v, str) else "array" if isinstance(v, list) else "object"
+
+
+class ReferenceCycle(UnsupportedSchemaError):
+    """A schema reached again before any instance step (`$ref` to itself, directly or not)."""
+
+
 class TooManyAlternatives(Exception):
     """Intersecting unions multiplied their alternatives past MAX_ALTERNATIVES."""
 
@@ -180,7 +197,7 @@ class Normalizer:
         if ptr in self._schemas:
             return self._schemas[ptr]
         if ptr in self._active:
-            raise UnsupportedSchemaError("$ref", ptr, "reference cycle without an instance step")
+            raise ReferenceCycle("$ref", ptr, "reference cycle without an instance step")
         if len(self._active) > MAX_APPLICATOR_DEPTH:
             raise UnsupportedSchemaError("allOf", ptr, "applicators nested too deeply")
         self._active.append(ptr)
@@ -541,7 +558,40 @@ class Normalizer:
 
     def conj_empty(self, conj: Conj, depth: int) -> bool:
         """True only when provably no value matches (looking `depth` levels into children)."""
-        return all(self.alt_empty(alt, depth) for alt in self.conj(conj))
+        try:
+            union = self.conj(conj)
+        except ReferenceCycle:  # a child of a schema being normalised: compare types only
+            kinds = [self._kinds(r.pointer, set()) for r in conj if not r.negated]
+            return not frozenset(_KINDS).intersection(*kinds)
+        return all(self.alt_empty(alt, depth) for alt in union)
+
+    def _kinds(self, ptr: str, path: set[str]) -> frozenset[str]:
+        """The JSON types a schema's values can have, read from the schema alone (a superset,
+        safe on schemas still being normalised; `path` holds the pointers being read)."""
+        schema = self._lookup(ptr)
+        if schema is False:
+            return frozenset()
+        if not isinstance(schema, dict) or ptr in path:
+            return _KINDS
+        path.add(ptr)
+        kinds = _KINDS
+        declared = schema.get("type")
+        if isinstance(declared, str | list):
+            names = declared if isinstance(declared, list) else [declared]
+            kinds = frozenset("number" if n == "integer" else str(n) for n in names)
+        values = schema.get("enum", [schema["const"]] if "const" in schema else None)
+        if isinstance(values, list):
+            kinds &= frozenset(map(_kind, values))
+        ref = schema.get("$ref")
+        if isinstance(ref, str):
+            kinds &= self._kinds(self.doc.resolve(ptr, ref), path)
+        for keyword in ("anyOf", "oneOf"):
+            subs = schema.get(keyword)
+            if isinstance(subs, list):
+                branches = [self._kinds(f"{ptr}/{keyword}/{i}", path) for i in range(len(subs))]
+                kinds &= frozenset().union(*branches)
+        path.discard(ptr)
+        return kinds
 
     def alt_empty(self, alt: Alt, depth: int) -> bool:
         if isinstance(alt, _ir.Values):

@@ -56,3 +56,17 @@ def test_negated_array_and_object_values(render: Callable[[Any], str]) -> None:
     check({"not": {"enum": [[], {}]}}, [[1], {"a": 1}, 0, "x"], [[], {}], render)
     draft4 = {"$schema": "http://json-schema.org/draft-04/schema#"}  # which has no const
     check({**draft4, "not": {"enum": [["x"]]}}, [["y"], []], [["x"]], render)
+
+
+def test_one_of_with_recursive_branches(render: Callable[[Any], str]) -> None:
+    # telling the branches apart needs the normal form of `node`, still being computed
+    wrap = {"type": "object", "required": ["child"], "additionalProperties": False}
+    node = {
+        "oneOf": [
+            {**wrap, "properties": {"child": {"$ref": "#/$defs/node"}}},
+            {**wrap, "properties": {"child": {"type": "integer"}}},
+        ]
+    }
+    schema = {"$defs": {"node": node}, "$ref": "#/$defs/node"}
+    good = [{"child": 1}, {"child": {"child": 2}}]
+    check(schema, good, [{}, {"child": "x"}, {"child": {"child": {}}}], render)
