@@ -10,6 +10,7 @@ _emit (names, text) -> _validate (llama.cpp's parsing rules).
 """
 
 from grammar._api import json_object_gbnf, model_to_gbnf, schema_to_gbnf, schema_to_gbnf_cached
+from grammar._dialect import formats_assert
 from grammar._errors import GrammarError, GrammarSyntaxError, UnsupportedSchemaError
 from grammar._validate import validate_gbnf
 
@@ -20,6 +21,7 @@ __all__ = [
     "GrammarError",
     "GrammarSyntaxError",
     "UnsupportedSchemaError",
+    "formats_assert",
     "json_object_gbnf",
     "model_to_gbnf",
     "schema_to_gbnf",

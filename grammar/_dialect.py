@@ -6,7 +6,11 @@ is not one); `$id: "#name"` anchors before 2019-09; `$ref` hiding its siblings u
 draft-07. A keyword is an assertion only in the drafts that define it (`if` from draft-07,
 `dependencies` up to draft-07...), as validators such as `jsonschema` treat it; elsewhere it
 is an unknown keyword, which JSON Schema ignores. Without `$schema`, draft 2020-12 applies.
-`format` asserts in every draft (see grammar/_formats.py).
+
+`format` asserts (see grammar/_formats.py) unless the root `$schema` names draft 2019-09 or
+2020-12, whose default format-annotation vocabulary makes it an annotation: drafts 04-07 let
+validators assert formats, and schemas without `$schema` (what API clients send) get them
+asserted as OpenAI structured outputs do. `formats_assert` gives the rule to answer checks.
 """
 
 from __future__ import annotations
@@ -68,6 +72,7 @@ KEYWORDS = frozenset().union(*_VOCABULARY.values())
 @dataclass(frozen=True)
 class Dialect:
     draft: int  # 4 (also 3 and 5), 6, 7, 2019 or 2020
+    declared: bool = False  # the root `$schema` names this draft
 
     @property
     def id_keyword(self) -> str:
@@ -87,6 +92,11 @@ class Dialect:
         """Whether `1.0` is an integer (from draft-06 on)."""
         return self.draft >= 6
 
+    @property
+    def formats_assert(self) -> bool:
+        """Whether `format` is an assertion: not when 2019-09 or 2020-12 is declared."""
+        return not (self.declared and self.draft >= 2019)
+
     def asserts(self, keyword: str) -> bool:
         """Whether `keyword` is an assertion or applicator of this draft."""
         return keyword in _VOCABULARY[self.draft]
@@ -99,4 +109,9 @@ def dialect_of(schema: Json) -> Dialect:
     if found is None:
         return Dialect(2020)
     number = int(found.group(1) or found.group(2))
-    return Dialect(4 if number <= 5 else number if number in (6, 7, 2019) else 2020)
+    return Dialect(4 if number <= 5 else number if number in (6, 7, 2019) else 2020, True)
+
+
+def formats_assert(schema: Json) -> bool:
+    """Whether `schema`'s `format` keywords are assertions (see the module docstring)."""
+    return dialect_of(schema).formats_assert

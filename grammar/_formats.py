@@ -21,6 +21,8 @@ grammar, a documented subset of it (never a superset):
 - host-name and ip-address: draft-03's names of hostname and ipv4.
 Formats that describe non-strings (OpenAPI's registry: int32, double...) or only hint at a
 user interface (password) assert nothing about strings: ANNOTATIONS. Any other format is unknown.
+Formats assert unless the root `$schema` declares draft 2019-09 or 2020-12, where `format` is an
+annotation by default (grammar/_dialect.py, `grammar.formats_assert`).
 """
 
 from __future__ import annotations

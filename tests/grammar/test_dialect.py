@@ -5,11 +5,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import grammar
 from tests.grammar.conftest import check
 
 DRAFT4 = "http://json-schema.org/draft-04/schema#"
 DRAFT6 = "http://json-schema.org/draft-06/schema#"
 DRAFT7 = "http://json-schema.org/draft-07/schema#"
+DRAFT2019 = "https://json-schema.org/draft/2019-09/schema"
 
 
 def test_draft4_id_sets_the_base_uri(render: Callable[[Any], str]) -> None:
@@ -63,3 +65,15 @@ def test_draft4_integers_have_no_fraction(render: Callable[[Any], str]) -> None:
     check({"$schema": DRAFT4, "type": "integer"}, [12345], [12345.0], render)
     check({"$schema": DRAFT4, "type": "integer", "multipleOf": 3}, [6], [6.0, 7], render)
     check({"$schema": DRAFT6, "type": "integer", "maximum": 9}, [3, 3.0], [10], render)
+
+
+def test_formats_annotate_only_where_2019_09_or_2020_12_is_declared(
+    render: Callable[[Any], str],
+) -> None:
+    date = {"type": "string", "format": "date"}
+    for draft in ("https://json-schema.org/draft/2020-12/schema", DRAFT2019):
+        assert not grammar.formats_assert({"$schema": draft})
+        check({"$schema": draft, **date}, ["2024-01-31", "soon"], [1], render)
+    for schema in ({}, {"$schema": DRAFT4}, {"$schema": DRAFT7}):
+        assert grammar.formats_assert(schema)
+        check({**schema, **date}, ["2024-01-31"], ["soon", "2024-02-30"], render)

@@ -10,7 +10,6 @@ import pytest
 from grammar import UnsupportedSchemaError, schema_to_gbnf
 from tests.grammar.conftest import check
 
-DRAFT4 = "http://json-schema.org/draft-04/schema#"
 LONG = "a" * 63
 EXAMPLES: dict[str, tuple[list[str], list[str]]] = {
     "date": (["2024-02-29", "1999-12-31"], ["2023-02-29", "1999-13-01", "99-01-01"]),
@@ -82,11 +81,6 @@ def test_number_formats_are_annotations(render: Callable[[Any], str]) -> None:
     check({"type": "integer", "format": "int32"}, [0, 2**40], ["0", 1.5], render)
     check({"format": "utc-millisec"}, [1700000000000, "any text"], [], render)
     check({"type": "string", "format": "password"}, ["", "hunter2"], [None], render)
-
-
-def test_format_asserts_in_every_draft(render: Callable[[Any], str]) -> None:
-    for draft in ("https://json-schema.org/draft/2020-12/schema", DRAFT4):
-        check({"$schema": draft, "format": "email"}, ["a@b.c", 3], ["not an email"], render)
 
 
 def test_a_length_bound_the_format_already_keeps_is_free(render: Callable[[Any], str]) -> None:
