@@ -30,11 +30,13 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-import grammar
-
-TOOLS = Path(__file__).resolve().parents[2] / "shared" / "tools"
-sys.path.insert(0, str(TOOLS))
+# the checkout this file is in, not whichever one the venv installed in editable mode
+PROJECT = Path(__file__).resolve().parents[1]
+TOOLS = PROJECT.parent / "shared" / "tools"
+sys.path[:0] = [str(PROJECT), str(TOOLS)]
 import oracle  # noqa: E402
+
+import grammar  # noqa: E402
 
 SUITE = Path("/tmp/maskbench-suite")
 UNTESTED = "_untested_schemas.json.list"
