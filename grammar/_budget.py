@@ -1,11 +1,15 @@
-"""The compile budget: a schema compiles, or is refused, within COMPILE_SECONDS of CPU.
+"""The compile budget: a schema compiles, or is refused, within LIMIT_SECONDS of CPU.
 
 Every pass calls `check()` where its work can grow with the schema (each keyword normalised,
 each rule compiled, each automaton state built, each rule validated) and names where it is
 with `at()`. Past the deadline, UnsupportedSchemaError names the budget, the keyword and the
 pointer being compiled, instead of letting a pathological schema hold a request for minutes.
 The clock is the compiling thread's CPU time, so whether a schema fits does not depend on
-how loaded the machine is or on what other threads do.
+how loaded the machine is or on what other threads do. The promise is an answer within
+LIMIT_SECONDS of CPU; the deadline leaves room for the work between two checks (under 0.1 s
+on MaskBench) and for a long-lived process being slower than a fresh one (garbage collection
+over a larger heap): after 1,000 MaskBench schemas in one process, one answer came 0.6 s past
+a 1.5 s deadline, and a schema that compiles in 1.0 s alone took 2.1 s.
 """
 
 from __future__ import annotations
@@ -18,7 +22,8 @@ from dataclasses import dataclass
 
 from grammar._errors import UnsupportedSchemaError
 
-COMPILE_SECONDS = 1.5
+LIMIT_SECONDS = 2.0
+COMPILE_SECONDS = 1.25
 
 
 @dataclass
