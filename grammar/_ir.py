@@ -317,9 +317,5 @@ def _obj_empty(o: Obj) -> bool:
 
 def prune(alts: list[Alt]) -> Union:
     """Drop shallowly empty alternatives and duplicates, keeping order."""
-    out: list[Alt] = []
-    for alt in alts:
-        empty = not alt.texts if isinstance(alt, Values) else typed_empty(alt)
-        if not empty and alt not in out:
-            out.append(alt)
-    return tuple(out)
+    kept = (a for a in alts if (a.texts if isinstance(a, Values) else not typed_empty(a)))
+    return tuple(dict.fromkeys(kept))

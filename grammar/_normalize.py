@@ -96,14 +96,22 @@ class TooManyAlternatives(Exception):
     """Intersecting unions multiplied their alternatives past MAX_ALTERNATIVES."""
 
 
-def and_unions(a: Union, b: Union, accepts: Callable[[Alt, Json], bool]) -> Union:
-    out: list[Alt] = []
+def and_unions(
+    a: Union, b: Union, accepts: Callable[[Alt, Json], bool], empty: Callable[[Alt], bool]
+) -> Union:
+    """Both unions at once. Past MAX_ALTERNATIVES (up to 4 times as many), alternatives that
+    `empty` proves empty are dropped first: conditions on one member's value (`if` on a
+    discriminator) multiply into alternatives whose member must match two constants."""
+    both: list[Alt] = []
     for x in a:
-        for y in b:
-            out.append(_and_alt(x, y, accepts))
+        _budget.check()
+        both += [_and_alt(x, y, accepts) for y in b]
+    out = _ir.prune(both)
+    if MAX_ALTERNATIVES < len(out) <= 4 * MAX_ALTERNATIVES:
+        out = tuple(alt for alt in out if not empty(alt))
     if len(out) > MAX_ALTERNATIVES:
         raise TooManyAlternatives(f"more than {MAX_ALTERNATIVES} alternatives after merging")
-    return _ir.prune(out)
+    return out
 
 
 def _and_alt(x: Alt, y: Alt, accepts: Callable[[Alt, Json], bool]) -> Alt:
@@ -123,6 +131,7 @@ class Normalizer:
         self._schemas: dict[str, Union] = {}
         self._conjs: dict[Conj, Union] = {}
         self._active: list[str] = []
+        self._proving = False  # inside _surely_empty, which does not nest
         self._handlers = self._build_dispatch()
 
     def _build_dispatch(self) -> dict[str, Handler]:
@@ -249,7 +258,21 @@ class Normalizer:
     # ------------------------------------------------------------ union algebra
 
     def and_(self, a: Union, b: Union) -> Union:
-        return and_unions(a, b, self.accepts)
+        return and_unions(a, b, self.accepts, self._surely_empty)
+
+    def _surely_empty(self, alt: Alt) -> bool:
+        """Whether `alt` is provably empty, looking one level into its required members
+        (whose own alternatives are not pruned so: the work stays linear)."""
+        if self._proving:
+            return False
+        self._proving = True
+        try:
+            return self.alt_empty(alt, 1)
+        except UnsupportedSchemaError:  # a member refused: it decides nothing here
+            _budget.check()  # unless the budget ran out
+            return False
+        finally:
+            self._proving = False
 
     def negate(self, union: Union, ptr: str, keyword: str) -> Union:
         result: Union = (ALL,)

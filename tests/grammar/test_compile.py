@@ -110,6 +110,17 @@ def test_one_of_keeps_exclusivity(render: Callable[[Any], str]) -> None:
     check({"oneOf": [{"type": "integer"}, {"minimum": 2}]}, [1, 2.5, "x"], [3, 2], render)
 
 
+def test_conditions_on_a_discriminator_stay_few_alternatives(render: Callable[[Any], str]) -> None:
+    # 2**9 products of (if and then) or (not if), all but 11 requiring two values of "kind"
+    value_types = dict(zip("abcdefghi", ["string", "integer"] * 5, strict=False))
+    chain = [
+        {"if": {"properties": {"kind": {"const": k}}}, "then": {"properties": {"v": {"type": t}}}}
+        for k, t in value_types.items()
+    ]
+    good = [{"kind": "a", "v": "x"}, {"kind": "b", "v": 1}, {"kind": "z", "v": []}, {}]
+    check({"type": "object", "allOf": chain}, good, [{"kind": "a", "v": 1}, {"v": 1}], render)
+
+
 def test_unsatisfiable_schema_accepts_nothing(render: Callable[[Any], str]) -> None:
     check(False, [], [None, 0, "", [], {}], render)
     check({"allOf": [{"type": "string"}, {"type": "integer"}]}, [], ["a", 1], render)

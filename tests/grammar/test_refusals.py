@@ -75,10 +75,10 @@ def test_non_strict_drops_inexpressible_assertions_only() -> None:
 
 
 def test_too_many_alternatives_names_where() -> None:
-    constants = {"anyOf": [{"const": i} for i in range(20)]}
-    bounds = {"anyOf": [{"minimum": i} for i in range(20)]}
+    lengths = {"anyOf": [{"minLength": i} for i in range(20)]}
+    prefixes = {"anyOf": [{"pattern": f"^{c}"} for c in "abcdefghijklmnopqrst"]}
     with pytest.raises(UnsupportedSchemaError) as info:
-        schema_to_gbnf({"properties": {"a": {"allOf": [constants, bounds]}}})
+        schema_to_gbnf({"properties": {"a": {"allOf": [lengths, prefixes]}}})
     assert (info.value.keyword, info.value.pointer) == ("allOf", "/properties/a")
 
 
