@@ -2,6 +2,7 @@
 
     grammar.schema_to_gbnf({"type": "object", "properties": {...}})  # -> GBNF text
     grammar.validate_gbnf(text)                                     # raises GrammarSyntaxError
+    grammar.formats_assert(schema)  # whether `format` asserts (not in declared 2019-09/2020-12)
 
 Pipeline, under a compile budget (_budget): _dialect (which draft) -> _resolve (index $id/$ref)
 -> _normalize (keywords to a typed normal form, _ir; negations in _negate) -> _compile (rules
