@@ -27,7 +27,7 @@ from grammar._strings import char_class, json_char, json_string_literal
 
 WS_BODY = '| " " | "\\n" [ \\t]{0,40}'
 MAX_KEY_PATTERNS = 6
-MAX_SOME = 3
+MAX_SOME = 4
 MAX_COUNTED_ITEMS = 64
 MAX_UNIQUE = 8
 MAX_MODULUS = 1000

@@ -48,6 +48,13 @@ def test_one_member_can_meet_several_some_member_rules(render: Callable[[Any], s
     check(schema, [{"3": 0}, {"1": 0, "2": 0}, {"2": 0, "x": 0, "1": 0}], [{}, {"1": 0}], render)
 
 
+def test_four_some_member_rules(render: Callable[[Any], str]) -> None:
+    some_key_has = [{"not": {"propertyNames": {"not": {"pattern": c}}}} for c in "abcd"]
+    schema = {"allOf": some_key_has, "propertyNames": {"pattern": "^..$"}, "maxProperties": 2}
+    good = [{"ab": 1, "cd": 2}, {"db": 0, "ac": 0}]
+    check(schema, good, [{"ab": 1, "cc": 2}, {"ab": 1}, {"abcd": 0}], render)
+
+
 def test_negated_array_and_object_values(render: Callable[[Any], str]) -> None:
     value = {"a": [1, {"b": None}]}
     good = [{"a": [1]}, {"a": [1, {"b": None}], "c": 0}, {}, {"a": [2, {"b": None}]}, 3, [1]]
