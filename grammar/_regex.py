@@ -2,8 +2,10 @@
 
 parse -> Thompson NFA -> subset construction -> minimise. Automata run over code points; anchors
 `^`/`$` are honoured anywhere (no multiline flag), and `search` wraps the pattern in `.*` on both
-sides because JSON Schema patterns are unanchored. Lookarounds, backreferences and word
-boundaries have no regular equivalent here and raise RegexError.
+sides because JSON Schema patterns are unanchored. Lookaheads right after a leading `^`
+(`^(?!X)R`) constrain the string's start: R's automaton intersected with (the complement of)
+X followed by anything. Other lookarounds, backreferences and word boundaries have no regular
+equivalent here and raise RegexError.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from dataclasses import dataclass
 from grammar import _budget
 from grammar import _charset as cs
 from grammar._charset import CharSet
-from grammar._dfa import MAX_DFA_STATES, Dfa, RegexError, minimize
+from grammar._dfa import MAX_DFA_STATES, Dfa, RegexError, complement, intersect, minimize
 
 MAX_NFA_STATES = 20_000
 MAX_GROUP_DEPTH = 100
@@ -51,7 +53,14 @@ class Anchor:
     kind: str  # "bol" or "eol"
 
 
-Node = Chars | Cat | Alt | Rep | Anchor
+@dataclass(frozen=True)
+class Look:
+    node: Node
+    negated: bool
+
+
+Node = Chars | Cat | Alt | Rep | Anchor | Look
+_NO_LOOKAROUND = "lookaround assertions have no grammar equivalent"
 
 _QUANT = re.compile(r"\{(\d+)(,(\d*))?\}")
 _CLASS_ESCAPES = {"d": cs.DIGIT, "w": cs.WORD, "s": cs.SPACE}
@@ -104,8 +113,8 @@ class _Parser:
                 raise RegexError("quantifier {m,n} with n < m")
         if self._peek() == "?":
             self.pos += 1  # lazy quantifiers match the same language
-        if isinstance(atom, Anchor):
-            raise RegexError("quantified anchor")
+        if isinstance(atom, Anchor | Look):
+            raise RegexError("quantified anchor or lookaround")
         return Rep(atom, lo, hi)
 
     def _atom(self, depth: int) -> Node:
@@ -130,7 +139,9 @@ class _Parser:
         return Chars(((ord(c), ord(c)),))
 
     def _group(self, depth: int) -> Node:
-        if self.src.startswith("?:", self.pos):
+        look = self.src[self.pos : self.pos + 2] in ("?=", "?!")
+        negated = self.src.startswith("?!", self.pos)
+        if look or self.src.startswith("?:", self.pos):
             self.pos += 2
         elif self.src.startswith("?<", self.pos) and self.src[self.pos + 2 : self.pos + 3] not in (
             "=",
@@ -141,12 +152,12 @@ class _Parser:
                 raise RegexError("unterminated group name")
             self.pos = end + 1
         elif self._peek() == "?":
-            raise RegexError("lookaround assertions have no grammar equivalent")
+            raise RegexError(_NO_LOOKAROUND)
         node = self._alt(depth + 1)
         if self._peek() != ")":
             raise RegexError("missing ')'")
         self.pos += 1
-        return node
+        return Look(node, negated) if look else node
 
     def _class(self) -> CharSet:
         negated = self._peek() == "^"
@@ -269,6 +280,8 @@ class _Nfa:
                 s, e = self.build(child)
                 self.eps[start].append(("", s))
                 self.eps[e].append(("", end))
+        elif isinstance(node, Look):
+            raise RegexError(_NO_LOOKAROUND)
         else:
             self._repeat(node, start, end)
         return start, end
@@ -358,6 +371,20 @@ _ANY_STAR = Rep(Chars(cs.ANY), 0, None)
 def compile_pattern(pattern: str, search: bool = True) -> Dfa:
     """The strings a pattern matches: anywhere in the string (`search`) or as a whole."""
     node = _Parser(pattern).parse()
+    items = node.items if isinstance(node, Cat) else (node,)
+    if items[0] != Anchor("bol"):
+        return _automaton(node, search)
+    n = 1
+    while n < len(items) and isinstance(items[n], Look):
+        n += 1
+    dfas = [_automaton(Cat((items[0], *items[n:])), search)]
+    for look in (item for item in items[1:n] if isinstance(item, Look)):
+        start = _automaton(Cat((look.node, _ANY_STAR)), False)  # the string starts with it
+        dfas.append(complement(start) if look.negated else start)
+    return intersect(dfas)
+
+
+def _automaton(node: Node, search: bool) -> Dfa:
     if search:
         node = Cat((_ANY_STAR, node, _ANY_STAR))
     nfa = _Nfa()

@@ -56,6 +56,13 @@ def test_unanchored_pattern_means_contains(render: Callable[[Any], str]) -> None
     check({"type": "string", "pattern": "^[a-f]+$"}, ["abc"], ["abcg", ""], render)
 
 
+def test_lookaheads_at_the_start(render: Callable[[Any], str]) -> None:
+    java_class = {"pattern": r"^(?!org\.bukkit\.)([a-z]+\.)*[A-Za-z]+$"}
+    check(java_class, ["a.B", "org.X", "orgx.bukkit.X"], ["org.bukkit.X", "a."], render)
+    short_word = {"pattern": "^(?=.{1,4}$)(?!(None|True)$)[A-Za-z]+"}
+    check(short_word, ["Non", "Nonx", "abc"], ["None", "True", "", "abcde", "1ab"], render)
+
+
 def test_formats(render: Callable[[Any], str]) -> None:
     check(
         {"type": "string", "format": "date"},
