@@ -344,6 +344,7 @@ class Compiler:
     def _type_object(self, o: Obj, hint: str) -> str | None:
         known = list(dict.fromkeys(k for part in o.parts for k, _ in part.props))
         mentioned = o.required.union(*(need | {key} for key, need in o.dependent))
+        known += [k for k in o.order if k not in known]  # required ones, as `required` lists them
         known += sorted(mentioned - set(known))
         possible = {key: self._member_value(o, key) for key in known}
         needs = _possible_needs(o, possible)

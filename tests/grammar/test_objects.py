@@ -85,6 +85,14 @@ def test_many_required_members_in_either_order_the_schema_gives(
     check(schema, good, [dict.fromkeys("bacdefg", 0), dict.fromkeys("gfedcb", 0)], render)
 
 
+def test_required_members_without_properties_follow_in_required_order(
+    render: Callable[[Any], str],
+) -> None:
+    schema = {"properties": {key: {} for key in "abcde"}, "required": list("ezcydx")}
+    in_schema_order = dict.fromkeys("abcdezyx", 0)  # z, y, x: unnamed, in `required` order
+    check(schema, [in_schema_order], [dict.fromkeys("abcdezy", 0)], render)
+
+
 def test_five_pattern_properties(render: Callable[[Any], str]) -> None:
     patterns = {f"^{c}": {"type": "integer", "minimum": i} for i, c in enumerate("abcde")}
     schema = {"patternProperties": patterns, "additionalProperties": False}
