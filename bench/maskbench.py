@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import collections
+import gc
 import json
 import multiprocessing as mp
 import re
@@ -139,6 +140,7 @@ def measure(suite: Path, jobs: int, timeout: float, select: str | None) -> list[
     pattern = re.compile(select) if select else None
     items = [(split, case, timeout) for split, case in _cases(suite, pattern)]
     items.sort(key=lambda it: -len(json.dumps(it[1]["schema"])))  # big ones first
+    gc.freeze()  # the loaded suite: not for the workers' collector to walk (and copy on write)
     if jobs <= 1:
         _init()
         return [_run(it) for it in items]
