@@ -372,7 +372,7 @@ def compile_pattern(pattern: str, search: bool = True) -> Dfa:
     """The strings a pattern matches: anywhere in the string (`search`) or as a whole."""
     node = _Parser(pattern).parse()
     items = node.items if isinstance(node, Cat) else (node,)
-    if items[0] != Anchor("bol"):
+    if not items or items[0] != Anchor("bol"):
         return _automaton(node, search)
     n = 1
     while n < len(items) and isinstance(items[n], Look):

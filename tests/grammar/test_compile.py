@@ -61,6 +61,8 @@ def test_lookaheads_at_the_start(render: Callable[[Any], str]) -> None:
     check(java_class, ["a.B", "org.X", "orgx.bukkit.X"], ["org.bukkit.X", "a."], render)
     short_word = {"pattern": "^(?=.{1,4}$)(?!(None|True)$)[A-Za-z]+"}
     check(short_word, ["Non", "Nonx", "abc"], ["None", "True", "", "abcde", "1ab"], render)
+    check({"pattern": ""}, ["", "x"], [], render)
+    check({"type": "string", "pattern": "^(?!)"}, [], ["", "x"], render)
 
 
 def test_formats(render: Callable[[Any], str]) -> None:
