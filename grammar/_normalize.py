@@ -268,7 +268,7 @@ class Normalizer:
         self._proving = True
         try:
             return self.alt_empty(alt, 1)
-        except UnsupportedSchemaError:  # a member refused: it decides nothing here
+        except (UnsupportedSchemaError, TooManyAlternatives):  # a member refused: not a proof
             _budget.check()  # unless the budget ran out
             return False
         finally:
