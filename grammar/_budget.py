@@ -7,10 +7,11 @@ pointer being compiled, instead of letting a pathological schema hold a request 
 
 Two deadlines. COMPILE_SECONDS of the compiling thread's CPU time is what a schema may cost:
 on an idle machine it decides alone, the same way every time. WALL_SECONDS of elapsed time
-keeps the promise when the machine is busy: on this shared 2-core VM, thread CPU time itself
-grew up to 9 times under contention (0.4 s alone, 3.5 s in a loaded MaskBench run), and
-elapsed time more. A refusal for the wall clock says the server was busy, and is not cached.
-Both leave room for the work between two checks (under 0.1 s of CPU on MaskBench).
+keeps the promise when the machine is busy (with four busy processes on two cores, a schema
+costing 0.9 s of CPU takes twice that). A refusal for the wall clock says the server was busy,
+and is not cached. Both leave room for the work between two checks (under 0.1 s of CPU on
+MaskBench) and a garbage collection pass, which no check can interrupt: it is short with the
+gateway's heap, but took 2.8 s in a benchmark worker holding 6 million objects.
 """
 
 from __future__ import annotations
