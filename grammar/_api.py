@@ -3,26 +3,28 @@
 from __future__ import annotations
 
 import functools
-from typing import Any
 
 import orjson
 import pydantic
 
+from grammar._budget import budget
 from grammar._compile import Compiler
+from grammar._dialect import dialect_of
 from grammar._emit import Emitter
-from grammar._ir import Ref
+from grammar._ir import Json, Ref
 from grammar._normalize import Normalizer
 from grammar._resolve import index
 from grammar._validate import validate_gbnf
 
 
-def schema_to_gbnf(schema: dict[str, Any] | bool, *, strict: bool = True) -> str:
+def schema_to_gbnf(schema: dict[str, Json] | bool, *, strict: bool = True) -> str:
     """Compile a JSON Schema (draft 2020-12) to a llama.cpp GBNF grammar accepting exactly its
     instances; raise UnsupportedSchemaError where that is impossible (when `strict`; otherwise
     such assertions are dropped and the grammar accepts a superset)."""
-    norm = Normalizer(index(schema), strict)
-    text = Compiler(norm, Emitter()).compile(frozenset({Ref("")}))
-    validate_gbnf(text)
+    with budget():
+        norm = Normalizer(index(schema, dialect_of(schema)), strict)
+        text = Compiler(norm, Emitter()).compile(frozenset({Ref("")}))
+        validate_gbnf(text)
     return text
 
 

@@ -82,10 +82,6 @@ def contains(s: CharSet, cp: int) -> bool:
     return any(lo <= cp <= hi for lo, hi in s)
 
 
-def size(s: CharSet) -> int:
-    return sum(hi - lo + 1 for lo, hi in s)
-
-
 _CATEGORY_ALIASES = {
     "Letter": "L",
     "Uppercase_Letter": "Lu",

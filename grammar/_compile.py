@@ -8,23 +8,28 @@ them in any order (duplicates of named keys excluded); larger ones follow schema
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from decimal import Decimal
-from typing import Any
+from itertools import combinations
 
+from grammar import _budget, _decimal, _dfa, _regex
 from grammar import _charset as cs
-from grammar import _regex
+from grammar._arrays import Items, Slot, array_body, unique_body
+from grammar._dialect import KEYWORDS
 from grammar._emit import NEVER_BODY, Emitter, RuleName
 from grammar._errors import UnsupportedSchemaError
-from grammar._ir import FALSE, TRUE, Arr, Conj, Num, Obj, Str, Typed, Union, Values
+from grammar._ir import FALSE, Arr, Conj, Json, Num, Obj, Str, Typed, Union, Values, json_key
+from grammar._keys import names_dfa, region_value, some_range
 from grammar._normalize import Normalizer, key_conj, pattern_dfa
-from grammar._numbers import number_expr
-from grammar._strings import json_char, json_string_literal
+from grammar._numbers import negative_magnitudes, number_expr, positive_magnitudes, scientific
+from grammar._objects import Member, Shape, object_body
+from grammar._strings import char_class, json_char, json_string_literal
 
 WS_BODY = '| " " | "\\n" [ \\t]{0,40}'
-ANY_ORDER_MAX = 6
-MAX_KEY_PATTERNS = 4
+MAX_KEY_PATTERNS = 6
+MAX_SOME = 4
+MAX_COUNTED_ITEMS = 64
+MAX_UNIQUE = 8
 MAX_MODULUS = 1000
 QUOTE = '"\\""'
 
@@ -33,17 +38,14 @@ def _pointer(conj: Conj) -> str:
     return min((r.pointer for r in conj), default="").replace("\x00", "")
 
 
+def _keyword(pointer: str) -> str:
+    """The innermost keyword of a pointer (`items` in /properties/a/items), for errors."""
+    return next((t for t in reversed(pointer.split("/")) if t in KEYWORDS), "")
+
+
 def _hint(conj: Conj) -> str:
     tokens = [t for t in _pointer(conj).rsplit("/", 2) if t]
     return "-".join(tokens[-2:]) or "value"
-
-
-def _digit_steps(m: int, r: int, first: int, names: list[RuleName]) -> list[str]:
-    """Alternatives `digit next-state` from remainder r, digits grouped by target state."""
-    targets: dict[int, list[int]] = {}
-    for d in range(first, 10):
-        targets.setdefault((10 * r + d) % m, []).append(d)
-    return [f"[{''.join(map(str, ds))}] {names[t]}" for t, ds in targets.items()]
 
 
 class Compiler:
@@ -55,17 +57,10 @@ class Compiler:
         self._rules: dict[Conj, RuleName] = {}
         self._todo: list[Conj] = []
         self._chars: dict[cs.CharSet, RuleName] = {}
-        self._dfas: dict[_regex.Dfa, RuleName] = {}
+        self._dfas: dict[_dfa.Dfa, RuleName] = {}
         self._strings: dict[tuple[Str, str], str | None] = {}
         self._ptr = ""
-        self._types: dict[str, Callable[[Any, str], str | None]] = {
-            "null": self._type_null,
-            "boolean": self._type_boolean,
-            "number": self._type_number,
-            "string": self._type_string,
-            "array": self._type_array,
-            "object": self._type_object,
-        }
+        self._zero_fraction = norm.doc.dialect.zero_fraction_integers
 
     def compile(self, root: Conj) -> str:
         self._rules[root] = self.out.reserve("root")
@@ -73,7 +68,10 @@ class Compiler:
         while self._todo:
             conj = self._todo.pop()
             self._ptr = _pointer(conj)
-            body = self._union(self.norm.conj(conj), _hint(conj))
+            union = self.norm.conj(conj)  # records where it is, for the budget's error
+            if self._ptr:
+                _budget.at(_keyword(self._ptr), self._ptr)
+            body = self._union(union, _hint(conj))
             self.out.define(self._rules[conj], body)
         return self.out.text()
 
@@ -111,51 +109,61 @@ class Compiler:
     def _alt(self, alt: Typed | Values, hint: str) -> list[str]:
         if isinstance(alt, Values):
             return [self._value(v, hint) for v in alt.decoded()]
-        parts = (
-            ("null", alt.null or None),
-            ("boolean", alt.boolean or None),
-            ("number", alt.number),
-            ("string", alt.string),
-            ("array", alt.array),
-            ("object", alt.object),
-        )
-        found = [self._types[kind](value, hint) for kind, value in parts if value is not None]
+        found = [
+            '"null"' if alt.null else None,
+            " | ".join(f'"{str(v).lower()}"' for v in sorted(alt.boolean, reverse=True)) or None,
+            None if alt.number is None else self._type_number(alt.number, hint),
+            None if alt.string is None else self._type_string(alt.string, hint),
+            None if alt.array is None else self._type_array(alt.array, hint),
+            None if alt.object is None else self._type_object(alt.object, hint),
+        ]
         return [e for e in found if e is not None]
 
     # ------------------------------------------------------------ scalar types
 
-    def _type_null(self, _: bool, hint: str) -> str:
-        return '"null"'
-
-    def _type_boolean(self, values: frozenset[bool], hint: str) -> str:
-        return " | ".join(f'"{str(v).lower()}"' for v in sorted(values, reverse=True))
-
     def _type_number(self, n: Num, hint: str) -> str | None:
-        if n.multiples:
-            return self._multiple_of(n, hint)
-        expr = number_expr(n.lo, n.hi, n.integer)
+        if n.multiples or n.not_multiples:
+            return self._counted_number(n, hint)
+        expr = number_expr(n.lo, n.hi, n.integer, self._zero_fraction)
         if expr is None:
             return None
         plain = n.lo is None and n.hi is None
         name = {None: "number", True: "integer", False: "fraction"}[n.integer] if plain else hint
         return self.out.rule(name, expr)
 
-    def _multiple_of(self, n: Num, hint: str) -> str | None:
-        """Integers divisible by the multipleOf values: a remainder automaton over digits."""
-        if any(m != m.to_integral_value() for m in n.multiples) or n.lo or n.hi:
-            why = "only integer multipleOf values without bounds have an exact grammar"
-            raise self._unsupported("multipleOf", ValueError(why))
-        m = math.lcm(*(int(v) for v in n.multiples))
-        if m > MAX_MODULUS:
-            raise self._unsupported("multipleOf", ValueError(f"modulus above {MAX_MODULUS}"))
-        if n.integer is False:
-            return None
-        names = [self.out.reserve(f"{hint}-mod{r}") for r in range(m)]
-        for r in range(m):
-            alts = _digit_steps(m, r, 0, names) + (['("." "0"+)?'] if r == 0 else [])
-            self.out.define(names[r], " | ".join(alts))
-        first = " | ".join(['"0" ("." "0"+)?', *_digit_steps(m, 0, 1, names)])
-        return self.out.rule(f"{hint}-multiple", f'"-"? ({first})')
+    def _counted_number(self, n: Num, hint: str) -> str | None:
+        """Numbers with multipleOf (or its negation): automata over the magnitude's digits,
+        one for the negative numbers and one for the others."""
+        for q in n.multiples | n.not_multiples:
+            if q * 10 ** max(0, -int(q.normalize().as_tuple().exponent)) > MAX_MODULUS:
+                raise self._unsupported("multipleOf", ValueError(f"modulus above {MAX_MODULUS}"))
+        alts = []
+        signs = (('"-" ', negative_magnitudes(n.lo, n.hi)), ("", positive_magnitudes(n.lo, n.hi)))
+        for sign, bounds in signs:
+            if bounds is None:
+                continue
+            dfas = [_decimal.magnitudes(), self._integer_dfa(n.integer)]
+            for bound, above in ((bounds[0], True), (bounds[1], False)):
+                if bound is not None:
+                    dfas.append(_decimal.compare(bound[0], above, bound[1]))
+            dfas += [_decimal.multiple(q) for q in sorted(n.multiples)]
+            dfas += [_dfa.complement(_decimal.multiple(q)) for q in sorted(n.not_multiples)]
+            try:
+                rule = self._dfa_text(_dfa.intersect(dfas), hint)
+            except _dfa.RegexError as exc:
+                raise self._unsupported("multipleOf", exc) from exc
+            if rule is not None:
+                alts.append(f"{sign}{rule}")
+        return " | ".join(alts) or None
+
+    def _integer_dfa(self, integer: bool | None) -> _dfa.Dfa:
+        if integer is None:
+            return _decimal.magnitudes()
+        if integer is False:
+            return _regex.compile_pattern(r"[0-9]+\.[0-9]*[1-9][0-9]*", search=False)
+        return _regex.compile_pattern(
+            r"[0-9]+(\.0+)?" if self._zero_fraction else "[0-9]+", search=False
+        )
 
     def _type_string(self, s: Str, hint: str) -> str | None:
         key = (s, hint if s.patterns else "")
@@ -170,57 +178,88 @@ class Compiler:
             body = f"{QUOTE} {self.out.repeat(self._char(cs.ANY), s.min_len, s.max_len)} {QUOTE}"
             return self.out.rule("string" if s == Str() else f"{hint}-string", body)
         try:
-            dfas = (
-                [_regex.length(s.min_len, s.max_len)] if s.min_len or s.max_len is not None else []
-            )
+            dfas = []
             for p in sorted(s.patterns, key=repr):
                 dfa = pattern_dfa(p)
-                dfas.append(_regex.complement(dfa) if p.negated else dfa)
-            return self._dfa_string(_regex.intersect(dfas), hint)
-        except _regex.RegexError as exc:
+                dfas.append(_dfa.complement(dfa) if p.negated else dfa)
+            text = _dfa.intersect(dfas)
+            if s.min_len or s.max_len is not None:
+                longest = text.longest()  # a bound the patterns already keep costs nothing
+                if s.min_len or longest is None or s.max_len is None or longest > s.max_len:
+                    text = _dfa.intersect([_dfa.length(s.min_len, s.max_len), text])
+            return self._dfa_string(text, hint)
+        except _dfa.RegexError as exc:
             raise self._unsupported("pattern", exc) from exc
 
-    def _dfa_string(self, dfa: _regex.Dfa, hint: str) -> RuleName | None:
+    def _dfa_string(self, dfa: _dfa.Dfa, hint: str) -> RuleName | None:
         """A JSON string whose decoded text the automaton accepts."""
         if dfa.is_empty():
             return None
         if dfa not in self._dfas:
-            names = [self.out.reserve(f"{hint}-s{i}") for i in range(len(dfa.moves))]
-            for state, moves in enumerate(dfa.moves):
-                alts = [f"{self._char(chars)} {names[t]}" for chars, t in moves]
-                alts += [QUOTE] if dfa.accept[state] else []
-                self.out.define(names[state], " | ".join(alts) or self._never())
-            self._dfas[dfa] = self.out.rule(f"{hint}-string", f"{QUOTE} {names[0]}")
+            start = self._dfa_rules(dfa, f"{hint}-s", self._char, QUOTE)
+            self._dfas[dfa] = self.out.rule(f"{hint}-string", f"{QUOTE} {start}")
         return self._dfas[dfa]
+
+    def _dfa_text(self, dfa: _dfa.Dfa, hint: str) -> RuleName | None:
+        """The text the automaton accepts, character by character (a number's digits)."""
+        if dfa.is_empty():
+            return None
+        if dfa not in self._dfas:
+            self._dfas[dfa] = self._dfa_rules(dfa, f"{hint}-d", char_class, "")
+        return self._dfas[dfa]
+
+    def _dfa_rules(
+        self, dfa: _dfa.Dfa, hint: str, char: Callable[[cs.CharSet], str], end: str
+    ) -> RuleName:
+        """One rule per state: a character and the next state, or `end` where it accepts."""
+        names = [self.out.reserve(f"{hint}{i}") for i in range(len(dfa.moves))]
+        for state, moves in enumerate(dfa.moves):
+            alts = [f"{char(chars)} {names[t]}" for chars, t in moves]
+            if dfa.accept[state]:
+                alts.insert(0, end)  # "" makes a leading empty alternative
+            body = " | ".join(alts).strip()
+            self.out.define(names[state], body or ('""' if dfa.accept[state] else self._never()))
+        return names[0]
 
     # ------------------------------------------------------------ literal values (enum/const)
 
-    def _value(self, v: Any, hint: str) -> str:
+    def _value(self, v: Json, hint: str) -> str:
         if v is None or isinstance(v, bool):
             return f'"{"null" if v is None else str(v).lower()}"'
         if isinstance(v, int | float):
             d = Decimal(repr(v))
             expr = number_expr((d, False), (d, False), None)
             assert expr is not None
-            return expr
+            return f"({expr}) | {scientific(d)}" if d else expr
         if isinstance(v, str):
             return json_string_literal(v)
         ws = self._ws()
         if isinstance(v, list):
             items = [self.out.rule(f"{hint}-v", self._value(x, hint)) for x in v]
             return f'"[" {ws} ' + f' {ws} "," {ws} '.join(items) + (f' {ws} "]"' if v else '"]"')
-        members = [
-            (
+        members = tuple(
+            Member(
                 self._kv(json_string_literal(k), self.out.rule(f"{hint}-v", self._value(x, hint))),
                 True,
             )
             for k, x in v.items()
-        ]
-        return self._members(members, [], hint)
+        )
+        body = object_body(Shape(members), self.out, ws, hint)
+        assert body is not None
+        return body
 
     # ------------------------------------------------------------ arrays
 
     def _type_array(self, a: Arr, hint: str) -> str | None:
+        if a.unique and (a.max_items is None or a.max_items > 1):
+            values = self._finite_items(a)
+            if values is not None:
+                return self._unique_array(values, a, hint)
+            if self.norm.strict:
+                why = f"a grammar can only keep apart up to {MAX_UNIQUE} items of a finite set"
+                raise self._unsupported("uniqueItems", ValueError(why))
+        if a.some:
+            return self._witnessed_array(a, hint)
         hi = a.max_items
         if a.items >= FALSE:
             hi = len(a.prefix) if hi is None else min(hi, len(a.prefix))
@@ -253,6 +292,49 @@ class Compiler:
         first = f"{elements[0]} {ws} {state}"
         return f'"[" {ws} ' + (f'("]" | {first})' if a.min_items == 0 else first)
 
+    def _finite_items(self, a: Arr) -> list[Json] | None:
+        """The values an item may take, when they are few (no tuple, no contains)."""
+        if a.prefix or a.some:
+            return None
+        values: list[Json] = []
+        for alt in self.norm.conj(a.items):
+            if isinstance(alt, Values):
+                values += alt.decoded()
+            elif alt.number or alt.string or alt.array or alt.object:
+                return None
+            else:
+                values += [None] if alt.null else []
+                values += sorted(alt.boolean)
+        unique = list({json_key(v): v for v in values}.values())
+        return unique if len(unique) <= MAX_UNIQUE else None
+
+    def _unique_array(self, values: list[Json], a: Arr, hint: str) -> str | None:
+        """Distinct items from a finite set: a state per set of values used so far."""
+        choices = [self.out.rule(f"{hint}-v", self._value(v, hint)) for v in values]
+        return unique_body(choices, a.min_items, a.max_items, self.out, self._ws(), hint)
+
+    def _witnessed_array(self, a: Arr, hint: str) -> str | None:
+        """An array that must contain items matching some schemas, position by position."""
+        if a.max_items is not None and a.max_items > MAX_COUNTED_ITEMS:
+            why = f"maxItems above {MAX_COUNTED_ITEMS} with contains or a negated items"
+            raise self._unsupported("maxItems", ValueError(why))
+        if len(a.some) > MAX_SOME:
+            raise self._unsupported("contains", ValueError(f"more than {MAX_SOME} contains"))
+        rules = sorted(a.some, key=repr)
+        slots = []
+        for i in range(max([len(a.prefix), *(r.start for r in rules)]) + 1):
+            conj = a.prefix[i] if i < len(a.prefix) else a.items
+            plain = None if self.norm.conj_empty(conj, 1) else self.rule_for(conj)
+            witnesses = []
+            for met in _subsets([j for j, r in enumerate(rules) if i >= r.start]):
+                both = conj.union(*(rules[j].value for j in met))
+                if not self.norm.conj_empty(both, 1):
+                    witnesses.append((self.rule_for(both), met))
+            slots.append(Slot(plain, tuple(witnesses)))
+        needs = tuple(r.at_least for r in rules)
+        items = Items(tuple(slots), needs, a.min_items, a.max_items)
+        return array_body(items, self.out, self._ws(), hint)
+
     # ------------------------------------------------------------ objects
 
     def _kv(self, key: str, value: str) -> RuleName:
@@ -261,116 +343,120 @@ class Compiler:
 
     def _type_object(self, o: Obj, hint: str) -> str | None:
         known = list(dict.fromkeys(k for part in o.parts for k, _ in part.props))
-        known += sorted(o.required - set(known))
-        members = []
-        for key in known:
-            conj = key_conj(o, key)
-            if o.names and not self.norm.accepts_conj(o.names, key):
-                conj = FALSE
-            if self.norm.conj_empty(conj, 1):
-                if key in o.required:
-                    return None
-                continue
-            members.append(
-                (self._kv(json_string_literal(key), self.rule_for(conj)), key in o.required)
-            )
-        return self._members(members, self._extras(o, known, hint), hint)
+        mentioned = o.required.union(*(need | {key} for key, need in o.dependent))
+        known += [k for k in o.order if k not in known]  # required ones, as `required` lists them
+        known += sorted(mentioned - set(known))
+        possible = {key: self._member_value(o, key) for key in known}
+        needs = _possible_needs(o, possible)
+        if needs is None:
+            return None
+        index = {key: i for i, key in enumerate(k for k in known if possible[k] is not None)}
+        ranges = self._some_ranges(o)
+        members = tuple(
+            self._member(key, conj, o.required, [(d.matches(key), c) for d, c in ranges])
+            for key, conj in possible.items()
+            if conj is not None
+        )
+        shape = Shape(
+            members,
+            tuple(self._extras(o, known, ranges, hint)),
+            o.min_props,
+            o.max_props,
+            tuple((index[k], frozenset(index[n] for n in need)) for k, need in needs),
+            len(ranges),
+            tuple(index[k] for k in (*o.order, *sorted(o.required - set(o.order))) if k in index),
+        )
+        return object_body(shape, self.out, self._ws(), hint)
 
-    def _extras(self, o: Obj, known: list[str], hint: str) -> list[RuleName]:
-        """Members with keys outside `known`, one rule per set of matching patterns."""
+    def _member(
+        self, key: str, value: Conj, required: frozenset[str], ranges: list[tuple[bool, Conj]]
+    ) -> Member:
+        """The named member `key`, and its variants meeting each requirement it is in range of."""
+        text = json_string_literal(key)
+        variants = []
+        for met in _subsets([j for j, (in_range, _) in enumerate(ranges) if in_range]):
+            both = value.union(*(ranges[j][1] for j in met))
+            if not self.norm.conj_empty(both, 1):
+                variants.append((self._kv(text, self.rule_for(both)), met))
+        return Member(self._kv(text, self.rule_for(value)), key in required, tuple(variants))
+
+    def _member_value(self, o: Obj, key: str) -> Conj | None:
+        """What the value of member `key` must match; None when no value can."""
+        conj = key_conj(o, key)
+        if o.names and not self.norm.accepts_conj(o.names, key):
+            return None
+        return None if self.norm.conj_empty(conj, 1) else conj
+
+    def _some_ranges(self, o: Obj) -> list[tuple[_dfa.Dfa, Conj]]:
+        if len(o.some) > MAX_SOME:
+            why = f"more than {MAX_SOME} 'some member matches' rules"
+            raise self._unsupported("not", ValueError(why))
+        try:
+            return [(some_range(self.norm, s), s.value) for s in sorted(o.some, key=repr)]
+        except _dfa.RegexError as exc:
+            raise self._unsupported("patternProperties", exc) from exc
+
+    def _extras(
+        self, o: Obj, known: list[str], ranges: list[tuple[_dfa.Dfa, Conj]], hint: str
+    ) -> list[Member]:
+        """Members with keys outside `known`, one per set of matching patterns."""
         sources = sorted({src for part in o.parts for src, _ in part.patterns})
         if len(sources) > MAX_KEY_PATTERNS:
             raise self._unsupported("patternProperties", ValueError("too many patterns to combine"))
         try:
-            base: list[_regex.Dfa] | None = None
+            base: list[_dfa.Dfa] | None = None
             out = []
             for mask in range(2 ** len(sources)):
                 chosen = {src for i, src in enumerate(sources) if mask >> i & 1}
-                value = self._extra_value(o, chosen)
+                value = region_value(o, chosen)
                 if self.norm.conj_empty(value, 1):
                     continue
                 if base is None:
-                    base = [_regex.complement(_regex.words(known))] if known else []
-                    base += self._names_dfa(o)
+                    base = [_dfa.complement(_dfa.words(known))] if known else []
+                    base += [names_dfa(self.norm, o.names)] if o.names else []
                 dfas = base + [
                     _regex.compile_pattern(src)
                     if src in chosen
-                    else _regex.complement(_regex.compile_pattern(src))
+                    else _dfa.complement(_regex.compile_pattern(src))
                     for src in sources
                 ]
                 key = self._key_rule(dfas, hint)
-                if key is not None:
-                    out.append(self._kv(key, self.rule_for(value)))
+                if key is None:
+                    continue
+                variants = []
+                for met in _subsets(list(range(len(ranges)))):
+                    keys = self._key_rule([*dfas, *(ranges[j][0] for j in met)], hint)
+                    both = value.union(*(ranges[j][1] for j in met))
+                    if keys is not None and not self.norm.conj_empty(both, 1):
+                        variants.append((self._kv(keys, self.rule_for(both)), met))
+                out.append(Member(self._kv(key, self.rule_for(value)), False, tuple(variants)))
             return out
-        except _regex.RegexError as exc:
+        except _dfa.RegexError as exc:
             raise self._unsupported("patternProperties", exc) from exc
 
-    def _key_rule(self, dfas: list[_regex.Dfa], hint: str) -> str | None:
+    def _key_rule(self, dfas: list[_dfa.Dfa], hint: str) -> str | None:
         if not dfas:
             return self._type_string(Str(), hint)
-        return self._dfa_string(_regex.intersect(dfas), f"{hint}-key")
+        return self._dfa_string(_dfa.intersect(dfas), f"{hint}-key")
 
-    def _extra_value(self, o: Obj, chosen: set[str]) -> Conj:
-        conj: Conj = TRUE
-        for part in o.parts:
-            matched = [c for src, c in part.patterns if src in chosen]
-            for c in matched:
-                conj |= c
-            if not matched and part.additional is not None:
-                conj |= part.additional
-        return conj
 
-    def _names_dfa(self, o: Obj) -> list[_regex.Dfa]:
-        """propertyNames as automata over keys (only its string part matters)."""
-        if not o.names:
-            return []
-        dfas = []
-        for alt in self.norm.conj(o.names):
-            if isinstance(alt, Values):
-                dfas.append(_regex.words([v for v in alt.decoded() if isinstance(v, str)]))
-            elif alt.string is not None:
-                s = alt.string
-                parts = [_regex.length(s.min_len, s.max_len)]
-                for p in s.patterns:
-                    dfa = pattern_dfa(p)
-                    parts.append(_regex.complement(dfa) if p.negated else dfa)
-                dfas.append(_regex.intersect(parts))
-        return [_regex.union(dfas)] if dfas else [_regex.words([])]
+def _subsets(indices: list[int]) -> list[frozenset[int]]:
+    """The non-empty sets of requirements one member or item may meet at once."""
+    return [frozenset(c) for n in range(1, len(indices) + 1) for c in combinations(indices, n)]
 
-    def _members(
-        self, members: list[tuple[RuleName, bool]], extras: list[RuleName], hint: str
-    ) -> str:
-        """Object text: named members (each at most once) and any number of extra members."""
-        ws = self._ws()
-        any_order = len(members) <= ANY_ORDER_MAX
-        names: dict[tuple, RuleName] = {}
-        queue: list[tuple] = []
 
-        def state(key: tuple) -> RuleName:
-            if key not in names:
-                names[key] = self.out.reserve(f"{hint}-o")
-                queue.append(key)
-            return names[key]
-
-        start = state((frozenset() if any_order else 0, False))
-        for key in queue:
-            pos, emitted = key
-            sep = f'"," {ws} ' if emitted else ""
-            alts = []
-            if any_order:
-                if all(i in pos for i, (_, req) in enumerate(members) if req):
-                    alts.append('"}"')
-                for i, (kv, _) in enumerate(members):
-                    if i not in pos:
-                        alts.append(f"{sep}{kv} {ws} {state((pos | {i}, True))}")
-            elif pos < len(members):
-                kv, required = members[pos]
-                alts.append(f"{sep}{kv} {ws} {state((pos + 1, True))}")
-                if not required:
-                    alts.append(state((pos + 1, emitted)))
-            else:
-                alts.append('"}"')
-            if any_order or pos == len(members):
-                alts += [f"{sep}{kv} {ws} {state((pos, True))}" for kv in extras]
-            self.out.define(names[key], " | ".join(alts) or self._never())
-        return f'"{{" {ws} {start}'
+def _possible_needs(
+    o: Obj, possible: dict[str, Conj | None]
+) -> list[tuple[str, frozenset[str]]] | None:
+    """The dependencies between members that can appear; a member whose dependency cannot
+    appear cannot appear either. None when a required member is impossible."""
+    changed = True
+    while changed:
+        changed = False
+        for key, need in o.dependent:
+            if possible[key] is not None and any(possible[n] is None for n in need):
+                possible[key] = None
+                changed = True
+    if any(possible[key] is None for key in o.required):
+        return None
+    return [(k, n) for k, n in sorted(o.dependent, key=repr) if possible[k] is not None]

@@ -1,8 +1,9 @@
 """Pass 3: GBNF text from named rules, with llama.cpp-safe names and repetitions.
 
-Rule names may only use `[a-zA-Z0-9-]`; identical bodies share one rule; `{m,n}` never exceeds
-llama.cpp's limit of 2000 (larger counts are split into chunk rules), and every rule body is a
-single line so no alternative starts a new top-level line.
+Rule names may only use `[a-zA-Z0-9-]`; identical bodies share one rule; every rule body is a
+single line so no alternative starts a new top-level line. llama.cpp expands `x{m,n}` into
+about n rules (and refuses n > 2000), so counts above SMALL_REPEAT are written in binary:
+`x{n}` as doubling rules, `x{0,n}` as "fewer than n, compared bit by bit" (O(log n) rules).
 """
 
 from __future__ import annotations
@@ -12,8 +13,7 @@ from typing import NewType
 
 RuleName = NewType("RuleName", str)
 
-MAX_REPEAT = 2000
-_CHUNK = 1000
+SMALL_REPEAT = 64
 _UNSAFE = re.compile(r"[^a-zA-Z0-9-]+")
 NEVER_BODY = r"[^\x00-\U0010FFFF]"
 
@@ -57,30 +57,40 @@ class Emitter:
         return name
 
     def repeat(self, item: RuleName, lo: int, hi: int | None) -> str:
-        """`item` repeated lo..hi times (hi None: unbounded), within llama.cpp's limits."""
-        if hi is not None and hi <= MAX_REPEAT:
-            return (
-                item if lo == hi == 1 else f"{item}{{{lo}}}" if lo == hi else f"{item}{{{lo},{hi}}}"
-            )
-        if hi is None and lo <= MAX_REPEAT:
-            return {0: f"{item}*", 1: f"{item}+"}.get(lo, f"{item}{{{lo},}}")
-        head = self._exactly(item, lo)
+        """`item` repeated lo..hi times (hi None: unbounded)."""
         if hi is None:
-            return f"{head} {item}*"
-        return f"{head} {self._up_to(item, hi - lo)}".strip()
+            return {0: f"{item}*", 1: f"{item}+"}.get(lo, f"{self._exactly(item, lo)} {item}*")
+        if lo == hi:
+            return self._exactly(item, lo)
+        if hi <= SMALL_REPEAT:
+            return f"{item}{{{lo},{hi}}}"
+        return f"{self._exactly(item, lo)} {self._up_to(item, hi - lo)}".strip()
+
+    def _power(self, item: RuleName, bit: int) -> RuleName:
+        """Exactly 2**bit copies of `item`."""
+        if bit == 0:
+            return item
+        half = self._power(item, bit - 1)
+        return self.rule(f"{item}-x{2**bit}", f"{half} {half}")
 
     def _exactly(self, item: RuleName, n: int) -> str:
-        if n <= MAX_REPEAT:
-            return f"{item}{{{n}}}" if n else ""
-        chunk = self.rule(f"{item}-x{_CHUNK}", f"{item}{{{_CHUNK}}}")
-        return f"{chunk}{{{n // _CHUNK}}} {self._exactly(item, n % _CHUNK)}".strip()
+        if n <= SMALL_REPEAT:
+            return "" if n == 0 else item if n == 1 else f"{item}{{{n}}}"
+        return " ".join(self._power(item, b) for b in reversed(range(n.bit_length())) if n >> b & 1)
 
-    def _up_to(self, item: RuleName, n: int) -> str:
-        if n <= MAX_REPEAT:
-            return f"{item}{{0,{n}}}"
-        chunk = self.rule(f"{item}-x{_CHUNK}", f"{item}{{{_CHUNK}}}")
-        rest = self._up_to(item, n - _CHUNK)
-        return self.rule(f"{item}-upto{n}", f"{chunk} {rest} | {item}{{0,{_CHUNK - 1}}}")
+    def _up_to(self, item: RuleName, n: int) -> RuleName:
+        """0..n copies: the count's bits from the top either equal n's so far (tight) or, from
+        a bit where n has 1 and the count 0, anything below (free)."""
+        free = ""  # any count below 2**b
+        tight = ""  # any count up to n's lowest b bits
+        for b in range(n.bit_length()):
+            power = self._power(item, b)
+            if n >> b & 1:
+                taken = f"{power} {tight}".strip()
+                body = f"{taken} | {free}" if free else f"| {taken}"
+                tight = self.rule(f"{item}-upto{n % 2 ** (b + 1)}", body)
+            free = self.rule(f"{item}-below{2 ** (b + 1)}", f"{power}? {free}".strip())
+        return RuleName(tight)
 
     def text(self) -> str:
         lines = []

@@ -8,18 +8,18 @@ document pointers, possibly negated, so deep or recursive schemas are never expa
 
 from __future__ import annotations
 
+import functools
 import json
-from dataclasses import dataclass, field, replace
+from collections.abc import Hashable
+from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any
+from typing import TypeAlias
 
+Json: TypeAlias = "bool | int | float | str | list[Json] | dict[str, Json] | None"
 Bound = tuple[Decimal, bool] | None  # (value, exclusive)
 FALSE_POINTER = "\x00false"
 TRUE_POINTER = "\x00true"
-
-
-class NotExpressible(Exception):
-    """A negation that has no finite normal form (it would need "some item/key fails...")."""
+CONST_POINTER = "\x00const:"  # followed by a JSON value: the schema {"enum": [value]}
 
 
 @dataclass(frozen=True, order=True)
@@ -42,6 +42,7 @@ class Num:
     hi: Bound = None
     integer: bool | None = None  # True: integers only, False: non-integers only
     multiples: frozenset[Decimal] = frozenset()  # multipleOf values
+    not_multiples: frozenset[Decimal] = frozenset()  # values it is not a multiple of
 
 
 @dataclass(frozen=True)
@@ -59,11 +60,22 @@ class Str:
 
 
 @dataclass(frozen=True)
+class SomeItems:
+    """At least `at_least` items from index `start` on match `value` (contains)."""
+
+    value: Conj
+    start: int = 0
+    at_least: int = 1
+
+
+@dataclass(frozen=True)
 class Arr:
     prefix: tuple[Conj, ...] = ()
     items: Conj = TRUE
     min_items: int = 0
     max_items: int | None = None
+    some: frozenset[SomeItems] = frozenset()
+    unique: bool = False  # uniqueItems
 
 
 @dataclass(frozen=True)
@@ -76,10 +88,30 @@ class ObjPart:
 
 
 @dataclass(frozen=True)
+class Some:
+    """Some member whose key is in range has a value matching `value`. In range: keys
+    matching `pattern` (any when None) other than `besides` and keys matching
+    `besides_patterns`, and, when `unnamed` is set, only keys that schema rejects."""
+
+    value: Conj
+    pattern: str | None = None
+    besides: frozenset[str] = frozenset()
+    besides_patterns: frozenset[str] = frozenset()
+    unnamed: Conj | None = None
+
+
+@dataclass(frozen=True)
 class Obj:
-    parts: frozenset[ObjPart] = frozenset()
+    """Object constraints; `parts` keep schema order, which is the order members are written."""
+
+    parts: tuple[ObjPart, ...] = ()
     required: frozenset[str] = frozenset()
     names: Conj = TRUE  # propertyNames
+    min_props: int = 0
+    max_props: int | None = None
+    dependent: frozenset[tuple[str, frozenset[str]]] = frozenset()  # key -> keys it requires
+    some: frozenset[Some] = frozenset()
+    order: tuple[str, ...] = ()  # the order `required` lists its names in, first seen first
 
 
 @dataclass(frozen=True)
@@ -99,15 +131,16 @@ class Values:
     texts: tuple[str, ...] = field(default=())
 
     @staticmethod
-    def of(values: list[Any]) -> Values:
-        unique: list[Any] = []
-        for v in values:
-            if not any(json_equal(v, u) for u in unique):
-                unique.append(v)
-        return Values(tuple(json.dumps(v, sort_keys=True) for v in unique))
+    def of(values: list[Json]) -> Values:
+        unique = {json_key(v): v for v in reversed(values)}  # the first of equal values
+        return Values(tuple(json.dumps(v, sort_keys=True) for v in reversed(unique.values())))
 
-    def decoded(self) -> list[Any]:
+    def decoded(self) -> list[Json]:
         return [json.loads(t) for t in self.texts]
+
+    @functools.cached_property
+    def keys(self) -> frozenset[Hashable]:
+        return frozenset(json_key(v) for v in self.decoded())
 
 
 Alt = Typed | Values
@@ -116,22 +149,33 @@ ALL = Typed(True, frozenset({True, False}), Num(), Str(), Arr(), Obj())
 NOTHING = Typed()
 
 
-def only(**kind: Any) -> Typed:
-    """ALL with the given per-type fields replaced (e.g. only(string=Str(min_len=2)))."""
-    return replace(ALL, **kind)
+def only(
+    *,
+    number: Num | None = None,
+    string: Str | None = None,
+    array: Arr | None = None,
+    object: Obj | None = None,
+) -> Typed:
+    """ALL with the given per-type constraints (e.g. only(string=Str(min_len=2)))."""
+    return Typed(
+        ALL.null,
+        ALL.boolean,
+        number or ALL.number,
+        string or ALL.string,
+        array or ALL.array,
+        object or ALL.object,
+    )
 
 
-def json_equal(a: Any, b: Any) -> bool:
-    """JSON Schema equality: 1 == 1.0, but true != 1, and containers compare deeply."""
-    if isinstance(a, bool) or isinstance(b, bool):
-        return isinstance(a, bool) and isinstance(b, bool) and a == b
-    if isinstance(a, int | float) and isinstance(b, int | float):
-        return Decimal(repr(a)) == Decimal(repr(b))
-    if isinstance(a, list) and isinstance(b, list):
-        return len(a) == len(b) and all(json_equal(x, y) for x, y in zip(a, b, strict=True))
-    if isinstance(a, dict) and isinstance(b, dict):
-        return a.keys() == b.keys() and all(json_equal(a[k], b[k]) for k in a)
-    return type(a) is type(b) and a == b
+def json_key(v: Json) -> Hashable:
+    """A hashable form equal for values JSON Schema calls equal: 1 == 1.0, but true != 1."""
+    if isinstance(v, bool) or v is None or isinstance(v, str):
+        return (type(v).__name__, v)
+    if isinstance(v, int | float):
+        return ("number", Decimal(repr(v)))
+    if isinstance(v, list):
+        return ("array", tuple(json_key(x) for x in v))
+    return ("object", frozenset((k, json_key(x)) for k, x in v.items()))
 
 
 # ---------------------------------------------------------------- intersection
@@ -159,15 +203,19 @@ def _and_num(a: Num | None, b: Num | None) -> Num | None:
     if a.integer is not None and b.integer is not None and a.integer != b.integer:
         return None
     integer = a.integer if a.integer is not None else b.integer
-    return Num(_max_lo(a.lo, b.lo), _min_hi(a.hi, b.hi), integer, a.multiples | b.multiples)
+    return Num(
+        _max_lo(a.lo, b.lo),
+        _min_hi(a.hi, b.hi),
+        integer,
+        a.multiples | b.multiples,
+        a.not_multiples | b.not_multiples,
+    )
 
 
 def _and_str(a: Str | None, b: Str | None) -> Str | None:
     if a is None or b is None:
         return None
-    hi = b.max_len if a.max_len is None else a.max_len if b.max_len is None else None
-    if a.max_len is not None and b.max_len is not None:
-        hi = min(a.max_len, b.max_len)
+    hi = _min_count(a.max_len, b.max_len)
     return Str(max(a.min_len, b.min_len), hi, a.patterns | b.patterns)
 
 
@@ -180,16 +228,34 @@ def _and_arr(a: Arr | None, b: Arr | None) -> Arr | None:
         | (b.prefix[i] if i < len(b.prefix) else b.items)
         for i in range(n)
     )
-    hi = a.max_items if b.max_items is None else b.max_items
-    if a.max_items is not None and b.max_items is not None:
-        hi = min(a.max_items, b.max_items)
-    return Arr(prefix, a.items | b.items, max(a.min_items, b.min_items), hi)
+    hi = _min_count(a.max_items, b.max_items)
+    return Arr(
+        prefix,
+        a.items | b.items,
+        max(a.min_items, b.min_items),
+        hi,
+        a.some | b.some,
+        a.unique or b.unique,
+    )
 
 
 def _and_obj(a: Obj | None, b: Obj | None) -> Obj | None:
     if a is None or b is None:
         return None
-    return Obj(a.parts | b.parts, a.required | b.required, a.names | b.names)
+    return Obj(
+        a.parts + tuple(p for p in b.parts if p not in a.parts),
+        a.required | b.required,
+        a.names | b.names,
+        max(a.min_props, b.min_props),
+        _min_count(a.max_props, b.max_props),
+        a.dependent | b.dependent,
+        a.some | b.some,
+        a.order + tuple(k for k in b.order if k not in a.order),
+    )
+
+
+def _min_count(a: int | None, b: int | None) -> int | None:
+    return b if a is None else a if b is None else min(a, b)
 
 
 def and_typed(a: Typed, b: Typed) -> Typed:
@@ -232,7 +298,7 @@ def typed_empty(t: Typed) -> bool:
             and not (t.string.max_len is not None and t.string.min_len > t.string.max_len)
         )
         or (t.array is not None and not _arr_empty(t.array))
-        or t.object is not None
+        or (t.object is not None and not _obj_empty(t.object))
     )
 
 
@@ -245,95 +311,11 @@ def _arr_empty(a: Arr) -> bool:
     return any(c >= FALSE for c in a.prefix[: a.min_items])
 
 
+def _obj_empty(o: Obj) -> bool:
+    return o.max_props is not None and o.min_props > o.max_props
+
+
 def prune(alts: list[Alt]) -> Union:
     """Drop shallowly empty alternatives and duplicates, keeping order."""
-    out: list[Alt] = []
-    for alt in alts:
-        empty = not alt.texts if isinstance(alt, Values) else typed_empty(alt)
-        if not empty and alt not in out:
-            out.append(alt)
-    return tuple(out)
-
-
-# ---------------------------------------------------------------- negation
-
-
-def negate_typed(t: Typed) -> list[Typed]:
-    """Alternatives covering exactly the values `t` rejects."""
-    out: list[Typed] = []
-    if not t.null:
-        out.append(Typed(null=True))
-    missing = frozenset({True, False}) - t.boolean
-    if missing:
-        out.append(Typed(boolean=missing))
-    out += [Typed(number=n) for n in ([Num()] if t.number is None else _neg_num(t.number))]
-    out += [Typed(string=s) for s in ([Str()] if t.string is None else _neg_str(t.string))]
-    out += [Typed(array=a) for a in ([Arr()] if t.array is None else _neg_arr(t.array))]
-    out += [Typed(object=o) for o in ([Obj()] if t.object is None else _neg_obj(t.object))]
-    return out
-
-
-def _neg_num(n: Num) -> list[Num]:
-    if n.multiples:
-        raise NotExpressible("negating `multipleOf` has no grammar here")
-    out = []
-    if n.lo is not None:
-        out.append(Num(hi=(n.lo[0], not n.lo[1])))
-    if n.hi is not None:
-        out.append(Num(lo=(n.hi[0], not n.hi[1])))
-    if n.integer is not None:
-        out.append(Num(integer=not n.integer))
-    return out
-
-
-def _neg_str(s: Str) -> list[Str]:
-    out = []
-    if s.min_len > 0:
-        out.append(Str(max_len=s.min_len - 1))
-    if s.max_len is not None:
-        out.append(Str(min_len=s.max_len + 1))
-    out += [Str(patterns=frozenset({replace(p, negated=not p.negated)})) for p in s.patterns]
-    return out
-
-
-def _neg_arr(a: Arr) -> list[Arr]:
-    out = []
-    if a.min_items > 0:
-        out.append(Arr(max_items=a.min_items - 1))
-    if a.max_items is not None:
-        out.append(Arr(min_items=a.max_items + 1))
-    for i, conj in enumerate(a.prefix):
-        out += [Arr((TRUE,) * i + (frozenset({r.flip()}),), min_items=i + 1) for r in conj]
-    if a.items >= FALSE and len(a.items) == 1:
-        out.append(Arr(min_items=len(a.prefix) + 1))
-    elif a.items:
-        raise NotExpressible("negating `items` needs 'some item fails', which has no grammar")
-    return out
-
-
-def _neg_obj(o: Obj) -> list[Obj]:
-    if o.names:
-        raise NotExpressible("negating `propertyNames` needs 'some key fails'")
-    out = [Obj(frozenset({ObjPart(props=((r, FALSE),))})) for r in sorted(o.required)]
-    for part in o.parts:
-        if any(conj for _, conj in part.patterns) or part.additional:
-            raise NotExpressible("negating pattern/additional properties needs 'some key fails'")
-        for key, conj in part.props:
-            for r in conj:
-                flipped = ObjPart(props=((key, frozenset({r.flip()})),))
-                out.append(Obj(frozenset({flipped}), frozenset({key})))
-    return out
-
-
-def negate_value(v: Any) -> list[Typed]:
-    """Alternatives covering every JSON value except `v`."""
-    if v is None:
-        return [replace(ALL, null=False)]
-    if isinstance(v, bool):
-        return [replace(ALL, boolean=frozenset({not v}))]
-    if isinstance(v, int | float):
-        d = Decimal(repr(v))
-        return [replace(ALL, number=Num(hi=(d, True))), Typed(number=Num(lo=(d, True)))]
-    if isinstance(v, str):
-        return [replace(ALL, string=Str(patterns=frozenset({Pattern(v, "literal", True)})))]
-    raise NotExpressible("negating an array or object value has no finite grammar")
+    kept = (a for a in alts if (a.texts if isinstance(a, Values) else not typed_empty(a)))
+    return tuple(dict.fromkeys(kept))

@@ -3,7 +3,8 @@
 A bounded number is written without an exponent; its integer part is matched digit by digit
 against the bounds and its fraction lexicographically (trailing zeros allowed), so `300`,
 `300.0` and `299.97` are told apart exactly from `300.5`. `integer` is True for integers
-(`1.0` counts, as in JSON Schema), False for numbers with a non-zero fraction, None for any.
+(`1.0` counts from draft-06 on: `zero_fraction`), False for numbers with a non-zero fraction,
+None for any.
 """
 
 from __future__ import annotations
@@ -19,25 +20,40 @@ _NONZERO_DIGITS = '"0"* [1-9] [0-9]*'
 Bound = tuple[Decimal, bool] | None  # (value, exclusive)
 
 
-def number_expr(lo: Bound, hi: Bound, integer: bool | None) -> str | None:
+def number_expr(
+    lo: Bound, hi: Bound, integer: bool | None, zero_fraction: bool = True
+) -> str | None:
     """An expression for the numbers in the bounds, or None when there are none."""
+    tail = _ZERO_FRACTION if zero_fraction else ""
     if lo is None and hi is None:
         if integer is None:
             return ANY_NUMBER
-        frac = _ZERO_FRACTION if integer else f'"." {_NONZERO_DIGITS}'
-        return f'"-"? {INT_PART} {frac}'
+        frac = tail if integer else f'"." {_NONZERO_DIGITS}'
+        return f'"-"? {INT_PART} {frac}'.strip()
     alts = [] if integer else _exponent_forms(lo, hi, integer is None)
-    neg = _negative_magnitudes(lo, hi)
+    neg = negative_magnitudes(lo, hi)
     if neg is not None:
-        body = _magnitude(*neg, integer)
+        body = _magnitude(*neg, integer, tail)
         if body:
             alts.append(f'"-" ({body})')
-    pos = _positive_magnitudes(lo, hi)
+    pos = positive_magnitudes(lo, hi)
     if pos is not None:
-        body = _magnitude(*pos, integer)
+        body = _magnitude(*pos, integer, tail)
         if body:
             alts.append(body)
     return " | ".join(f"({a})" for a in alts) if alts else None
+
+
+def scientific(d: Decimal) -> str:
+    """A non-zero value in scientific notation, one digit before the point, as json.dumps
+    writes floats from 1e16 and below 1e-4 (1e+16, 1.5e-05): any exponent sign and case."""
+    sign, digits, exponent = d.normalize().as_tuple()
+    lead, rest = digits[0], "".join(map(str, digits[1:]))
+    power = int(exponent) + len(digits) - 1
+    fraction = f'"." "{rest}" "0"*' if rest else '("." "0"+)?'
+    marker = '"-"' if power < 0 else '"+"?'
+    minus = '"-" ' if sign else ""
+    return f'{minus}"{lead}" {fraction} [eE] {marker} "0"* "{abs(power)}"'
 
 
 def _exponent_digits(least: int) -> str:
@@ -82,7 +98,7 @@ def _zero_in(lo: Bound, hi: Bound) -> bool:
     return above and below
 
 
-def _negative_magnitudes(lo: Bound, hi: Bound) -> tuple[Bound, Bound] | None:
+def negative_magnitudes(lo: Bound, hi: Bound) -> tuple[Bound, Bound] | None:
     """Bounds on |x| for the negative numbers (and "-0") in the range."""
     if lo is not None and (lo[0] > 0 or (lo[0] == 0 and not _zero_in(lo, hi))):
         return None
@@ -94,7 +110,8 @@ def _negative_magnitudes(lo: Bound, hi: Bound) -> tuple[Bound, Bound] | None:
     return mag_lo, mag_hi
 
 
-def _positive_magnitudes(lo: Bound, hi: Bound) -> tuple[Bound, Bound] | None:
+def positive_magnitudes(lo: Bound, hi: Bound) -> tuple[Bound, Bound] | None:
+    """Bounds on x for the non-negative numbers in the range."""
     if hi is not None and (hi[0] < 0 or (hi[0] == 0 and hi[1])):
         return None
     mag_lo: Bound = (Decimal(0), False) if lo is None or lo[0] < 0 else lo
@@ -107,8 +124,9 @@ def _split(d: Decimal) -> tuple[int, str]:
     return int(whole), frac.rstrip("0")
 
 
-def _magnitude(lo: Bound, hi: Bound, integer: bool | None) -> str | None:
-    """Unsigned numbers m with lo <= m <= hi (lo is never None here)."""
+def _magnitude(lo: Bound, hi: Bound, integer: bool | None, tail: str) -> str | None:
+    """Unsigned numbers m with lo <= m <= hi (lo is never None here); `tail` follows an
+    integer (an optional zero fraction, or nothing)."""
     assert lo is not None
     if integer:
         n_lo = int(lo[0].to_integral_value(rounding="ROUND_CEILING"))
@@ -120,7 +138,7 @@ def _magnitude(lo: Bound, hi: Bound, integer: bool | None) -> str | None:
             if hi[1] and n_hi == hi[0]:
                 n_hi -= 1
         ints = int_range(n_lo, n_hi)
-        return f"({ints}) {_ZERO_FRACTION}" if ints else None
+        return f"({ints}) {tail}".strip() if ints else None
     ai, af = _split(lo[0])
     lower = (af, lo[1])
     whole = ("", integer is False)  # a bound-free fraction: any, or non-zero for non-integers
@@ -216,7 +234,7 @@ def frac_range(a: str, a_excl: bool, b: str | None, b_excl: bool) -> tuple[bool,
     if a == "" and b is None:
         return (False, _NONZERO_DIGITS) if a_excl else (True, "[0-9]+")
     empty_ok = a == "" and not a_excl
-    groups: dict[tuple, list[int]] = {}
+    groups: dict[tuple[tuple[str, bool], tuple[str | None, bool]], list[int]] = {}
     for d in range(10):
         if a == "":
             rest_lo = ("", True) if a_excl and d == 0 else ("", False)

@@ -2,8 +2,10 @@
 
 parse -> Thompson NFA -> subset construction -> minimise. Automata run over code points; anchors
 `^`/`$` are honoured anywhere (no multiline flag), and `search` wraps the pattern in `.*` on both
-sides because JSON Schema patterns are unanchored. Lookarounds, backreferences and word
-boundaries have no regular equivalent here and raise RegexError.
+sides because JSON Schema patterns are unanchored. Lookaheads right after a leading `^`
+(`^(?!X)R`) constrain the string's start: R's automaton intersected with (the complement of)
+X followed by anything. Other lookarounds, backreferences and word boundaries have no regular
+equivalent here and raise RegexError.
 """
 
 from __future__ import annotations
@@ -12,22 +14,53 @@ import functools
 import re
 from dataclasses import dataclass
 
+from grammar import _budget
 from grammar import _charset as cs
 from grammar._charset import CharSet
+from grammar._dfa import MAX_DFA_STATES, Dfa, RegexError, complement, intersect, minimize
 
 MAX_NFA_STATES = 20_000
-MAX_DFA_STATES = 3_000
 MAX_GROUP_DEPTH = 100
 
 
-class RegexError(Exception):
-    """A pattern this module cannot turn into an exact automaton."""
-
-
 # ---------------------------------------------------------------- 1. parsing to a tiny AST
-# Nodes: ("set", CharSet) | ("cat", tuple) | ("alt", tuple) | ("rep", node, lo, hi) | ("bol",)
-# | ("eol",); hi is None for an unbounded repetition.
-Node = tuple
+
+
+@dataclass(frozen=True)
+class Chars:
+    chars: CharSet
+
+
+@dataclass(frozen=True)
+class Cat:
+    items: tuple[Node, ...]
+
+
+@dataclass(frozen=True)
+class Alt:
+    branches: tuple[Node, ...]
+
+
+@dataclass(frozen=True)
+class Rep:
+    node: Node
+    lo: int
+    hi: int | None  # None: unbounded
+
+
+@dataclass(frozen=True)
+class Anchor:
+    kind: str  # "bol" or "eol"
+
+
+@dataclass(frozen=True)
+class Look:
+    node: Node
+    negated: bool
+
+
+Node = Chars | Cat | Alt | Rep | Anchor | Look
+_NO_LOOKAROUND = "lookaround assertions have no grammar equivalent"
 
 _QUANT = re.compile(r"\{(\d+)(,(\d*))?\}")
 _CLASS_ESCAPES = {"d": cs.DIGIT, "w": cs.WORD, "s": cs.SPACE}
@@ -55,14 +88,14 @@ class _Parser:
         while self._peek() == "|":
             self.pos += 1
             branches.append(self._seq(depth))
-        return branches[0] if len(branches) == 1 else ("alt", tuple(branches))
+        return branches[0] if len(branches) == 1 else Alt(tuple(branches))
 
     def _seq(self, depth: int) -> Node:
         items: list[Node] = []
         while self._peek() not in ("", "|", ")"):
             atom = self._atom(depth)
             items.append(self._quantified(atom))
-        return items[0] if len(items) == 1 else ("cat", tuple(items))
+        return items[0] if len(items) == 1 else Cat(tuple(items))
 
     def _quantified(self, atom: Node) -> Node:
         c = self._peek()
@@ -80,9 +113,9 @@ class _Parser:
                 raise RegexError("quantifier {m,n} with n < m")
         if self._peek() == "?":
             self.pos += 1  # lazy quantifiers match the same language
-        if atom[0] in ("bol", "eol"):
-            raise RegexError("quantified anchor")
-        return ("rep", atom, lo, hi)
+        if isinstance(atom, Anchor | Look):
+            raise RegexError("quantified anchor or lookaround")
+        return Rep(atom, lo, hi)
 
     def _atom(self, depth: int) -> Node:
         c = self.src[self.pos]
@@ -90,23 +123,25 @@ class _Parser:
         if c == "(":
             return self._group(depth)
         if c == "^":
-            return ("bol",)
+            return Anchor("bol")
         if c == "$":
-            return ("eol",)
+            return Anchor("eol")
         if c == ".":
-            return ("set", cs.complement(cs.LINE_TERMINATORS))
+            return Chars(cs.complement(cs.LINE_TERMINATORS))
         if c == "[":
-            return ("set", self._class())
+            return Chars(self._class())
         if c == "\\":
-            return ("set", self._escape(in_class=False))
+            return Chars(self._escape(in_class=False))
         if c in "*+?":
             raise RegexError(f"nothing to repeat at offset {self.pos - 1}")
         if c == "{" and _QUANT.match(self.src, self.pos - 1):
             raise RegexError(f"nothing to repeat at offset {self.pos - 1}")
-        return ("set", ((ord(c), ord(c)),))
+        return Chars(((ord(c), ord(c)),))
 
     def _group(self, depth: int) -> Node:
-        if self.src.startswith("?:", self.pos):
+        look = self.src[self.pos : self.pos + 2] in ("?=", "?!")
+        negated = self.src.startswith("?!", self.pos)
+        if look or self.src.startswith("?:", self.pos):
             self.pos += 2
         elif self.src.startswith("?<", self.pos) and self.src[self.pos + 2 : self.pos + 3] not in (
             "=",
@@ -117,12 +152,12 @@ class _Parser:
                 raise RegexError("unterminated group name")
             self.pos = end + 1
         elif self._peek() == "?":
-            raise RegexError("lookaround assertions have no grammar equivalent")
+            raise RegexError(_NO_LOOKAROUND)
         node = self._alt(depth + 1)
         if self._peek() != ")":
             raise RegexError("missing ')'")
         self.pos += 1
-        return node
+        return Look(node, negated) if look else node
 
     def _class(self) -> CharSet:
         negated = self._peek() == "^"
@@ -227,31 +262,32 @@ class _Nfa:
         return len(self.moves) - 1
 
     def build(self, node: Node) -> tuple[int, int]:
-        kind = node[0]
         start, end = self.state(), self.state()
-        if kind == "set":
-            if node[1]:
-                self.moves[start].append((node[1], end))
-        elif kind in ("bol", "eol"):
-            self.eps[start].append((kind, end))
-        elif kind == "cat":
+        if isinstance(node, Chars):
+            if node.chars:
+                self.moves[start].append((node.chars, end))
+        elif isinstance(node, Anchor):
+            self.eps[start].append((node.kind, end))
+        elif isinstance(node, Cat):
             cur = start
-            for child in node[1]:
+            for child in node.items:
                 s, e = self.build(child)
                 self.eps[cur].append(("", s))
                 cur = e
             self.eps[cur].append(("", end))
-        elif kind == "alt":
-            for child in node[1]:
+        elif isinstance(node, Alt):
+            for child in node.branches:
                 s, e = self.build(child)
                 self.eps[start].append(("", s))
                 self.eps[e].append(("", end))
+        elif isinstance(node, Look):
+            raise RegexError(_NO_LOOKAROUND)
         else:
             self._repeat(node, start, end)
         return start, end
 
-    def _repeat(self, node: Node, start: int, end: int) -> None:
-        _, child, lo, hi = node
+    def _repeat(self, node: Rep, start: int, end: int) -> None:
+        child, lo, hi = node.node, node.lo, node.hi
         cur = start
         for _ in range(lo):
             s, e = self.build(child)
@@ -280,53 +316,18 @@ class _Nfa:
         return frozenset(seen)
 
 
-# ---------------------------------------------------------------- 3. DFA
+# ---------------------------------------------------------------- 3. subset construction
 
 
-@dataclass(frozen=True)
-class Dfa:
-    """State 0 is the start; `moves[s]` maps disjoint code point sets to next states."""
-
-    moves: tuple[tuple[tuple[CharSet, int], ...], ...]
-    accept: tuple[bool, ...]
-
-    def matches(self, text: str) -> bool:
-        state = 0
-        for ch in text:
-            cp = ord(ch)
-            state = next((t for s, t in self.moves[state] if cs.contains(s, cp)), -1)
-            if state < 0:
-                return False
-        return self.accept[state]
-
-    def live(self) -> list[bool]:
-        """States from which an accepting state is reachable (reverse breadth-first search)."""
-        back: list[list[int]] = [[] for _ in self.moves]
-        for s, moves in enumerate(self.moves):
-            for _, t in moves:
-                back[t].append(s)
-        live = list(self.accept)
-        todo = [s for s, a in enumerate(self.accept) if a]
-        while todo:
-            for s in back[todo.pop()]:
-                if not live[s]:
-                    live[s] = True
-                    todo.append(s)
-        return live
-
-    def is_empty(self) -> bool:
-        return not self.live()[0]
-
-
-def _split(moves: list[tuple[CharSet, object]]) -> list[tuple[CharSet, frozenset]]:
+def _split(moves: list[tuple[CharSet, int]]) -> list[tuple[CharSet, frozenset[int]]]:
     """Partition the union of the move sets into pieces with the same set of targets."""
-    events: dict[int, list[tuple[int, object]]] = {}
+    events: dict[int, list[tuple[int, int]]] = {}
     for chars, target in moves:
         for lo, hi in chars:
             events.setdefault(lo, []).append((1, target))
             events.setdefault(hi + 1, []).append((-1, target))
-    active: dict[object, int] = {}
-    pieces: dict[frozenset, list[tuple[int, int]]] = {}
+    active: dict[int, int] = {}
+    pieces: dict[frozenset[int], list[tuple[int, int]]] = {}
     points = sorted(events)
     for i, p in enumerate(points):
         for delta, target in events[p]:
@@ -345,6 +346,7 @@ def _determinize(nfa: _Nfa, start: int, final: int) -> Dfa:
     moves: list[tuple[tuple[CharSet, int], ...]] = []
     accept: list[bool] = []
     for states, at_start in todo:
+        _budget.check()
         accept.append(final in nfa.closure(states, at_start, True))
         out = []
         raw = [(c, t) for s in states for c, t in nfa.moves[s]]
@@ -360,137 +362,31 @@ def _determinize(nfa: _Nfa, start: int, final: int) -> Dfa:
     return minimize(Dfa(tuple(moves), tuple(accept)))
 
 
-def minimize(dfa: Dfa) -> Dfa:
-    """Drop dead states, then merge equivalent ones (Moore's partition refinement)."""
-    live = dfa.live()
-    if not live[0]:
-        return Dfa(((),), (False,))
-    cls = [int(a) for a in dfa.accept]
-    while True:
-        sigs: dict[tuple, int] = {}
-        new = []
-        for s, moves in enumerate(dfa.moves):
-            by_cls: dict[int, list[tuple[int, int]]] = {}
-            for chars, t in moves:
-                if live[t]:
-                    by_cls.setdefault(cls[t], []).extend(chars)
-            sig = (cls[s], tuple(sorted((c, cs.normalize(r)) for c, r in by_cls.items())))
-            new.append(sigs.setdefault(sig, len(sigs)))
-        if len(sigs) == len(set(cls)):
-            break
-        cls = new
-    order = {cls[0]: 0}
-    for s in range(len(dfa.moves)):
-        if live[s] and cls[s] not in order:
-            order[cls[s]] = len(order)
-    moves_out: list[tuple[tuple[CharSet, int], ...]] = [()] * len(order)
-    accept_out = [False] * len(order)
-    for s, moves in enumerate(dfa.moves):
-        if not live[s]:
-            continue
-        merged: dict[int, list[tuple[int, int]]] = {}
-        for chars, t in moves:
-            if live[t]:
-                merged.setdefault(order[cls[t]], []).extend(chars)
-        moves_out[order[cls[s]]] = tuple((cs.normalize(r), t) for t, r in sorted(merged.items()))
-        accept_out[order[cls[s]]] = dfa.accept[s]
-    return Dfa(tuple(moves_out), tuple(accept_out))
+# ---------------------------------------------------------------- 4. patterns
 
-
-# ---------------------------------------------------------------- 4. building and combining
-
-_ANY_STAR: Node = ("rep", ("set", cs.ANY), 0, None)
+_ANY_STAR = Rep(Chars(cs.ANY), 0, None)
 
 
 @functools.lru_cache(maxsize=512)
 def compile_pattern(pattern: str, search: bool = True) -> Dfa:
     """The strings a pattern matches: anywhere in the string (`search`) or as a whole."""
     node = _Parser(pattern).parse()
+    items = node.items if isinstance(node, Cat) else (node,)
+    if not items or items[0] != Anchor("bol"):
+        return _automaton(node, search)
+    n = 1
+    while n < len(items) and isinstance(items[n], Look):
+        n += 1
+    dfas = [_automaton(Cat((items[0], *items[n:])), search)]
+    for look in (item for item in items[1:n] if isinstance(item, Look)):
+        start = _automaton(Cat((look.node, _ANY_STAR)), False)  # the string starts with it
+        dfas.append(complement(start) if look.negated else start)
+    return intersect(dfas)
+
+
+def _automaton(node: Node, search: bool) -> Dfa:
     if search:
-        node = ("cat", (_ANY_STAR, node, _ANY_STAR))
+        node = Cat((_ANY_STAR, node, _ANY_STAR))
     nfa = _Nfa()
     start, end = nfa.build(node)
     return _determinize(nfa, start, end)
-
-
-def literal(text: str) -> Dfa:
-    """Exactly the string `text`."""
-    moves = (*tuple(((((ord(c), ord(c)),), i + 1),) for i, c in enumerate(text)), ())
-    return Dfa(moves, tuple(i == len(text) for i in range(len(text) + 1)))
-
-
-def length(lo: int, hi: int | None) -> Dfa:
-    """Strings of `lo` to `hi` code points (unbounded when hi is None)."""
-    top = hi if hi is not None else lo
-    if top >= MAX_DFA_STATES:
-        raise RegexError("length bound too large to combine with a pattern")
-    moves = [(((cs.ANY, i + 1),) if i < top else ()) for i in range(top + 1)]
-    if hi is None:
-        moves[top] = ((cs.ANY, top),)
-    return Dfa(tuple(moves), tuple(i >= lo for i in range(top + 1)))
-
-
-def complement(dfa: Dfa) -> Dfa:
-    """Every string `dfa` rejects."""
-    dead = len(dfa.moves)
-    moves = []
-    for out in dfa.moves:
-        covered = cs.union(*(c for c, _ in out))
-        rest = cs.complement(covered)
-        moves.append(out + (((rest, dead),) if rest else ()))
-    moves.append(((cs.ANY, dead),))
-    return minimize(Dfa(tuple(moves), (*tuple(not a for a in dfa.accept), True)))
-
-
-def intersect(dfas: list[Dfa]) -> Dfa:
-    """Strings every automaton accepts (product construction)."""
-    if len(dfas) == 1:
-        return dfas[0]
-    start = (0,) * len(dfas)
-    keys = {start: 0}
-    todo = [start]
-    moves: list[tuple[tuple[CharSet, int], ...]] = []
-    for key in todo:
-        out = []
-        current: list[tuple[CharSet, tuple[int, ...]]] = [(cs.ANY, ())]
-        for d, s in zip(dfas, key, strict=True):
-            nxt = []
-            for chars, partial in current:
-                for dchars, t in d.moves[s]:
-                    both = cs.intersect(chars, dchars)
-                    if both:
-                        nxt.append((both, (*partial, t)))
-            current = nxt
-        for chars, target in current:
-            if target not in keys:
-                if len(keys) >= MAX_DFA_STATES:
-                    raise RegexError("combined patterns need too many automaton states")
-                keys[target] = len(keys)
-                todo.append(target)
-            out.append((chars, keys[target]))
-        moves.append(tuple(out))
-    accept = tuple(all(d.accept[s] for d, s in zip(dfas, key, strict=True)) for key in todo)
-    return minimize(Dfa(tuple(moves), accept))
-
-
-def words(texts: list[str]) -> Dfa:
-    """Exactly the given strings (a trie)."""
-    moves: list[dict[int, int]] = [{}]
-    accept = [False]
-    for text in texts:
-        state = 0
-        for ch in text:
-            cp = ord(ch)
-            if cp not in moves[state]:
-                moves[state][cp] = len(moves)
-                moves.append({})
-                accept.append(False)
-            state = moves[state][cp]
-        accept[state] = True
-    table = tuple(tuple((((cp, cp),), t) for cp, t in sorted(m.items())) for m in moves)
-    return minimize(Dfa(table, tuple(accept)))
-
-
-def union(dfas: list[Dfa]) -> Dfa:
-    """Strings any automaton accepts."""
-    return complement(intersect([complement(d) for d in dfas]))

@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from grammar import _budget
 from grammar._errors import GrammarSyntaxError
 
 MAX_REPETITION = 2000  # llama.cpp's MAX_REPETITION_THRESHOLD
@@ -91,7 +92,9 @@ class _Parser:
         return rid
 
     def _skip(self, pos: int, newline_ok: bool) -> int:
-        return (_BLANK_NL if newline_ok else _BLANK).match(self.src, pos).end()  # type: ignore[union-attr]
+        blank = (_BLANK_NL if newline_ok else _BLANK).match(self.src, pos)
+        assert blank is not None  # a starred pattern matches everywhere, if only ""
+        return blank.end()
 
     def _name_end(self, pos: int) -> int:
         m = _NAME.match(self.src, pos)
@@ -129,6 +132,7 @@ class _Parser:
             pos = self._rule(pos)
 
     def _rule(self, pos: int) -> int:
+        _budget.check()
         end = self._name_end(pos)
         rid = self._symbol(self.src[pos:end], pos)
         self.st.defined_at[rid] = pos

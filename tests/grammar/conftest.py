@@ -10,6 +10,8 @@ from typing import Any
 
 import pytest
 
+import grammar
+
 SHARED_TOOLS = Path(__file__).resolve().parents[3] / "shared" / "tools"
 sys.path.insert(0, str(SHARED_TOOLS))
 
@@ -23,6 +25,17 @@ RENDERINGS: dict[str, Callable[[Any], str]] = {
 
 def accepts(gbnf: str, text: str) -> bool:
     return bool(oracle.accepts(gbnf, text))
+
+
+def check(
+    schema: Any, good: list[Any], bad: list[Any], render: Callable[[Any], str], **options: bool
+) -> None:
+    """The schema's grammar accepts every `good` value and no `bad` one, rendered by `render`."""
+    gbnf = grammar.schema_to_gbnf(schema, **options)
+    for value in good:
+        assert accepts(gbnf, render(value)), value
+    for value in bad:
+        assert not accepts(gbnf, render(value)), value
 
 
 @pytest.fixture(params=sorted(RENDERINGS))

@@ -13,15 +13,7 @@ import pydantic
 import pytest
 
 import grammar
-from tests.grammar.conftest import accepts
-
-
-def check(schema: Any, good: list[Any], bad: list[Any], render: Callable[[Any], str]) -> None:
-    gbnf = grammar.schema_to_gbnf(schema)
-    for value in good:
-        assert accepts(gbnf, render(value)), value
-    for value in bad:
-        assert not accepts(gbnf, render(value)), value
+from tests.grammar.conftest import accepts, check
 
 
 def test_const_objects_accept_any_key_order(render: Callable[[Any], str]) -> None:
@@ -62,6 +54,15 @@ def test_unanchored_pattern_means_contains(render: Callable[[Any], str]) -> None
         render,
     )
     check({"type": "string", "pattern": "^[a-f]+$"}, ["abc"], ["abcg", ""], render)
+
+
+def test_lookaheads_at_the_start(render: Callable[[Any], str]) -> None:
+    java_class = {"pattern": r"^(?!org\.bukkit\.)([a-z]+\.)*[A-Za-z]+$"}
+    check(java_class, ["a.B", "org.X", "orgx.bukkit.X"], ["org.bukkit.X", "a."], render)
+    short_word = {"pattern": "^(?=.{1,4}$)(?!(None|True)$)[A-Za-z]+"}
+    check(short_word, ["Non", "Nonx", "abc"], ["None", "True", "", "abcde", "1ab"], render)
+    check({"pattern": ""}, ["", "x"], [], render)
+    check({"type": "string", "pattern": "^(?!)"}, [], ["", "x"], render)
 
 
 def test_formats(render: Callable[[Any], str]) -> None:
@@ -116,6 +117,17 @@ def test_recursive_refs(render: Callable[[Any], str]) -> None:
 
 def test_one_of_keeps_exclusivity(render: Callable[[Any], str]) -> None:
     check({"oneOf": [{"type": "integer"}, {"minimum": 2}]}, [1, 2.5, "x"], [3, 2], render)
+
+
+def test_conditions_on_a_discriminator_stay_few_alternatives(render: Callable[[Any], str]) -> None:
+    # 2**9 products of (if and then) or (not if), all but 11 requiring two values of "kind"
+    value_types = dict(zip("abcdefghi", ["string", "integer"] * 5, strict=False))
+    chain = [
+        {"if": {"properties": {"kind": {"const": k}}}, "then": {"properties": {"v": {"type": t}}}}
+        for k, t in value_types.items()
+    ]
+    good = [{"kind": "a", "v": "x"}, {"kind": "b", "v": 1}, {"kind": "z", "v": []}, {}]
+    check({"type": "object", "allOf": chain}, good, [{"kind": "a", "v": 1}, {"v": 1}], render)
 
 
 def test_unsatisfiable_schema_accepts_nothing(render: Callable[[Any], str]) -> None:
@@ -218,3 +230,14 @@ def test_pydantic_models_round_trip(render: Callable[[Any], str]) -> None:
 )
 def test_grammars_always_validate(schema: dict[str, Any]) -> None:
     grammar.validate_gbnf(grammar.schema_to_gbnf(schema))
+
+
+def test_multiple_of_with_bounds_fractions_and_negation(render: Callable[[Any], str]) -> None:
+    money = {"type": "number", "multipleOf": 0.01, "minimum": -5, "exclusiveMaximum": 100}
+    check(money, [0, 1.5, 99.99, -5, 12.3, 7.10], [100, 0.001, -5.01, 1.234, "1"], render)
+    keys = {"type": "integer", "minimum": 1000, "multipleOf": 256}
+    check(keys, [1024, 2048], [256, 1000], render)
+    check({"multipleOf": 0.25, "maximum": 1}, [0.75, -2.5, 1], [0.3, 1.25], render)
+    check({"not": {"multipleOf": 3}}, [1, 2.5, -7], [0, 3, -6, 9.0, "x"], render)
+    # quotients beyond Decimal's precision raised DivisionImpossible
+    check({"enum": [1e308, 0.5, 0.00011], "multipleOf": 0.0001}, [1e308, 0.5], [0.00011], render)

@@ -5,6 +5,7 @@ EXPECTED = [
     "GrammarError",
     "GrammarSyntaxError",
     "UnsupportedSchemaError",
+    "formats_assert",
     "json_object_gbnf",
     "model_to_gbnf",
     "schema_to_gbnf",

@@ -7,19 +7,15 @@ import pytest
 from grammar import UnsupportedSchemaError, schema_to_gbnf
 
 REFUSALS: list[tuple[str, dict[str, Any], str, str]] = [
-    ("uniqueItems", {"type": "array", "uniqueItems": True}, "uniqueItems", ""),
-    ("contains", {"items": {"contains": {"type": "integer"}}}, "contains", "/items"),
-    ("minContains", {"minContains": 2, "contains": {}}, "minContains", ""),
-    ("maxContains", {"maxContains": 2, "contains": {}}, "maxContains", ""),
     (
-        "minProperties",
-        {"properties": {"a": {"minProperties": 1}}},
-        "minProperties",
-        "/properties/a",
+        "uniqueItems",
+        {"type": "array", "items": {"type": "string"}, "uniqueItems": True},
+        "uniqueItems",
+        "",
     ),
-    ("maxProperties", {"maxProperties": 3}, "maxProperties", ""),
-    ("dependentRequired", {"dependentRequired": {"a": ["b"]}}, "dependentRequired", ""),
-    ("dependentSchemas", {"dependentSchemas": {"a": {"required": ["b"]}}}, "dependentSchemas", ""),
+    ("not uniqueItems", {"not": {"uniqueItems": True}}, "not", ""),
+    ("maxContains", {"items": {"maxContains": 2, "contains": {}}}, "maxContains", "/items"),
+    ("not minContains", {"not": {"minContains": 2, "contains": {}}}, "not", ""),
     ("unevaluatedProperties", {"unevaluatedProperties": False}, "unevaluatedProperties", ""),
     ("unevaluatedItems", {"unevaluatedItems": False}, "unevaluatedItems", ""),
     ("dynamicRef", {"$dynamicRef": "#meta"}, "$dynamicRef", ""),
@@ -27,18 +23,25 @@ REFUSALS: list[tuple[str, dict[str, Any], str, str]] = [
     ("unknown anchor", {"items": {"$ref": "#nowhere"}}, "$ref", "/items"),
     ("dangling pointer", {"$ref": "#/$defs/missing"}, "$ref", ""),
     ("ref cycle", {"$defs": {"a": {"$ref": "#/$defs/a"}}, "$ref": "#/$defs/a"}, "$ref", "/$defs/a"),
-    ("lookahead", {"pattern": "^(?=a)"}, "pattern", ""),
+    ("lookahead", {"pattern": "^a(?=b)"}, "pattern", ""),
     ("backreference", {"properties": {"p": {"pattern": "(a)\\1"}}}, "pattern", "/properties/p"),
     ("word boundary", {"pattern": "\\bword"}, "pattern", ""),
     ("bad property pattern", {"patternProperties": {"(?!x)": {}}}, "patternProperties", ""),
-    ("not on items", {"not": {"items": {"type": "string"}}}, "not", ""),
-    ("not on additionalProperties", {"not": {"additionalProperties": False}}, "not", ""),
-    ("oneOf overlap", {"oneOf": [{"items": {"type": "string"}}, {"type": "array"}]}, "oneOf", ""),
-    ("multipleOf fraction", {"type": "number", "multipleOf": 0.5}, "multipleOf", ""),
-    ("multipleOf bounds", {"multipleOf": 3, "minimum": 1}, "multipleOf", ""),
+    ("maxItems with contains", {"maxItems": 99, "contains": {}}, "maxItems", ""),
+    (
+        "oneOf overlap",
+        {"oneOf": [{"contains": {}, "minContains": 2}, {"type": "array"}]},
+        "oneOf",
+        "",
+    ),
+    ("multipleOf modulus", {"type": "number", "multipleOf": 12.345}, "multipleOf", ""),
     ("unknown type", {"type": "decimal"}, "type", ""),
     ("bad minLength", {"minLength": -1.5}, "minLength", ""),
-    ("exclusive bool", {"exclusiveMinimum": True, "minimum": 1}, "exclusiveMinimum", ""),
+    ("bad exclusiveMinimum", {"exclusiveMinimum": "1"}, "exclusiveMinimum", ""),
+    ("bad dependency", {"dependentRequired": {"a": 3}}, "dependentRequired", ""),
+    ("properties not an object", {"properties": ["a"]}, "properties", ""),
+    ("prefixItems not an array", {"items": {"prefixItems": 5}}, "prefixItems", "/items"),
+    ("unknown format", {"items": {"format": "color"}}, "format", "/items"),
 ]
 
 
@@ -69,3 +72,18 @@ def test_non_strict_drops_inexpressible_assertions_only() -> None:
         {"type": "array", "items": {"type": "integer"}, "uniqueItems": True}, strict=False
     )
     assert loose == schema_to_gbnf({"type": "array", "items": {"type": "integer"}})
+
+
+def test_too_many_alternatives_names_where() -> None:
+    lengths = {"anyOf": [{"minLength": i} for i in range(20)]}
+    prefixes = {"anyOf": [{"pattern": f"^{c}"} for c in "abcdefghijklmnopqrst"]}
+    with pytest.raises(UnsupportedSchemaError) as info:
+        schema_to_gbnf({"properties": {"a": {"allOf": [lengths, prefixes]}}})
+    assert (info.value.keyword, info.value.pointer) == ("allOf", "/properties/a")
+
+
+def test_too_many_pattern_properties_are_refused() -> None:
+    patterns = {f"^{c}": {} for c in "abcdefg"}
+    with pytest.raises(UnsupportedSchemaError) as info:
+        schema_to_gbnf({"items": {"patternProperties": patterns}})
+    assert (info.value.keyword, info.value.pointer) == ("patternProperties", "/items")

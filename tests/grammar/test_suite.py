@@ -10,7 +10,10 @@ from pathlib import Path
 from tests.grammar.conftest import SHARED_TOOLS
 
 PROJECT = Path(__file__).resolve().parents[2]
-ACHIEVED = 176  # of 183; llama.cpp's converter: 70, llguidance: 120
+# Misses by design: two remote $refs and one unevaluatedProperties, refused. Every other file
+# passes in full (format.json declares 2020-12, where `format` is an annotation).
+EXPECTED_MISSES = {"ref": 2, "defs": 1}
+ACHIEVED = 180  # of 183; llama.cpp's converter: 70, llguidance: 120
 
 
 def test_suite_score_does_not_regress(tmp_path: Path) -> None:
@@ -26,8 +29,11 @@ def test_suite_score_does_not_regress(tmp_path: Path) -> None:
         str(out),
     ]
     subprocess.run(cmd, cwd=PROJECT, check=True, capture_output=True, timeout=300)
-    total = json.loads(out.read_text())["summary"]["TOTAL"]
+    summary = json.loads(out.read_text())["summary"]
+    total = summary.pop("TOTAL")
     assert total["gerr"] == 0
     assert total["pass"] >= ACHIEVED
+    for keyword, row in summary.items():
+        assert row["cases"] - row["pass"] <= EXPECTED_MISSES.get(keyword, 0), keyword
     # soundness: no invalid instance is ever accepted, in either rendering
     assert total["irej_default"] == total["irej_compact"] == total["invalid"]
