@@ -66,6 +66,8 @@ def _build(schema_json: str) -> Validator:
     from jsonschema import FormatChecker, SchemaError
     from jsonschema.validators import validator_for
 
+    from grammar import formats_assert
+
     schema = orjson.loads(schema_json)
     base = validator_for(schema)
     try:
@@ -73,7 +75,9 @@ def _build(schema_json: str) -> Validator:
     except SchemaError as exc:
         raise InvalidRequest(f"Invalid JSON Schema: {exc.message}", param=SCHEMA_PARAM) from exc
     _check_patterns(schema)
-    return _linear_time(base)(schema, format_checker=FormatChecker())
+    # `format` asserts as the grammar enforces it: unless the schema declares 2019-09/2020-12
+    checker = FormatChecker() if formats_assert(schema) else None
+    return _linear_time(base)(schema, format_checker=checker)
 
 
 @functools.cache

@@ -77,6 +77,21 @@ def test_answer_breaking_the_schema_is_502(client: TestClient, localai: respx.Mo
     assert "/age" in error["message"] and "minimum" in error["message"]
 
 
+@pytest.mark.parametrize(
+    ("declared", "status"), [(None, 502), ("https://json-schema.org/draft/2020-12/schema", 200)]
+)
+def test_format_is_checked_as_the_grammar_enforces_it(
+    client: TestClient, localai: respx.MockRouter, declared: str | None, status: int
+) -> None:
+    """A `format` asserts unless the schema declares a draft where it is an annotation."""
+    schema: dict[str, Any] = {"type": "object", "properties": {"on": {"format": "date"}}}
+    if declared is not None:
+        schema["$schema"] = declared
+    localai.post("/v1/chat/completions").respond(json=localai_chat(content='{"on": "soon"}'))
+    reply = ask(client, "plain-model", response_format=json_schema(schema))
+    assert reply.status_code == status, reply.text
+
+
 def test_answer_that_is_not_json_is_502(client: TestClient, localai: respx.MockRouter) -> None:
     localai.post("/v1/chat/completions").respond(json=localai_chat(content="Sure! Here it is"))
     reply = ask(client, "chat-model", response_format={"type": "json_object"})
