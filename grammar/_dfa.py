@@ -8,7 +8,9 @@ builds a minimal trie directly. Past MAX_DFA_STATES a combination raises RegexEr
 from __future__ import annotations
 
 import bisect
+from collections.abc import Hashable
 from dataclasses import dataclass
+from typing import Generic, TypeVar
 
 from grammar import _budget
 from grammar import _charset as cs
@@ -211,17 +213,37 @@ def _drop_dead(dfa: Dfa) -> Dfa:
     return Dfa(moves, tuple(dfa.accept[s] for s in todo))
 
 
+K = TypeVar("K", bound=Hashable)
+
+
+class StateNumbers(Generic[K]):
+    """The states of an automaton being built, numbered as they are found: iterate `todo` while
+    numbering; past MAX_DFA_STATES states, RegexError says `refusal`."""
+
+    def __init__(self, start: K, refusal: str) -> None:
+        self.keys = {start: 0}
+        self.todo = [start]
+        self.refusal = refusal
+
+    def number(self, state: K) -> int:
+        """`state`'s number, given (and `state` queued) when it is new."""
+        found = self.keys.get(state)
+        if found is None:
+            if len(self.keys) >= MAX_DFA_STATES:
+                raise RegexError(self.refusal)
+            found = self.keys[state] = len(self.keys)
+            self.todo.append(state)
+        return found
+
+
 def intersect(dfas: list[Dfa]) -> Dfa:
     """Strings every automaton accepts (product construction)."""
     if len(dfas) == 1:
         return dfas[0]
-    start = (0,) * len(dfas)
-    keys = {start: 0}
-    todo = [start]
+    states = StateNumbers((0,) * len(dfas), "combined patterns need too many automaton states")
     moves: list[tuple[tuple[CharSet, int], ...]] = []
-    for key in todo:
+    for key in states.todo:
         _budget.check()
-        out = []
         current: list[tuple[CharSet, tuple[int, ...]]] = [(cs.ANY, ())]
         for d, s in zip(dfas, key, strict=True):
             nxt = []
@@ -231,15 +253,8 @@ def intersect(dfas: list[Dfa]) -> Dfa:
                     if both:
                         nxt.append((both, (*partial, t)))
             current = nxt
-        for chars, target in current:
-            if target not in keys:
-                if len(keys) >= MAX_DFA_STATES:
-                    raise RegexError("combined patterns need too many automaton states")
-                keys[target] = len(keys)
-                todo.append(target)
-            out.append((chars, keys[target]))
-        moves.append(tuple(out))
-    accept = tuple(all(d.accept[s] for d, s in zip(dfas, key, strict=True)) for key in todo)
+        moves.append(tuple((chars, states.number(target)) for chars, target in current))
+    accept = tuple(all(d.accept[s] for d, s in zip(dfas, k, strict=True)) for k in states.todo)
     return minimize(Dfa(tuple(moves), accept))
 
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from grammar import _budget
 from grammar import _charset as cs
 from grammar._charset import CharSet
-from grammar._dfa import MAX_DFA_STATES, Dfa, RegexError, complement, intersect, minimize
+from grammar._dfa import Dfa, RegexError, StateNumbers, complement, intersect, minimize
 
 MAX_NFA_STATES = 20_000
 MAX_GROUP_DEPTH = 100
@@ -341,24 +341,19 @@ def _split(moves: list[tuple[CharSet, int]]) -> list[tuple[CharSet, frozenset[in
 
 def _determinize(nfa: _Nfa, start: int, final: int) -> Dfa:
     first = nfa.closure(frozenset([start]), True, False)
-    keys: dict[tuple[frozenset[int], bool], int] = {(first, True): 0}
-    todo = [(first, True)]
+    found = StateNumbers((first, True), "pattern needs too many automaton states")
     moves: list[tuple[tuple[CharSet, int], ...]] = []
     accept: list[bool] = []
-    for states, at_start in todo:
+    for states, at_start in found.todo:
         _budget.check()
         accept.append(final in nfa.closure(states, at_start, True))
-        out = []
         raw = [(c, t) for s in states for c, t in nfa.moves[s]]
-        for chars, targets in _split(raw):
-            nxt = (nfa.closure(frozenset(targets), False, False), False)
-            if nxt not in keys:
-                if len(keys) >= MAX_DFA_STATES:
-                    raise RegexError("pattern needs too many automaton states")
-                keys[nxt] = len(keys)
-                todo.append(nxt)
-            out.append((chars, keys[nxt]))
-        moves.append(tuple(out))
+        moves.append(
+            tuple(
+                (chars, found.number((nfa.closure(frozenset(targets), False, False), False)))
+                for chars, targets in _split(raw)
+            )
+        )
     return minimize(Dfa(tuple(moves), tuple(accept)))
 
 
