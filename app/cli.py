@@ -189,7 +189,7 @@ def print_grammar(args: argparse.Namespace) -> None:
         if args.pydantic:
             module_name, _, class_name = args.pydantic.partition(":")
             model = getattr(importlib.import_module(module_name), class_name)
-            text = grammar.model_to_gbnf(model)
+            text = grammar.model_to_gbnf(model, strict=not args.lenient)
         else:
             schema = json.loads(args.schema.read_text(encoding="utf-8"))
             text = grammar.schema_to_gbnf(schema, strict=not args.lenient)

@@ -28,9 +28,9 @@ def schema_to_gbnf(schema: dict[str, Json] | bool, *, strict: bool = True) -> st
     return text
 
 
-def model_to_gbnf(model: type[pydantic.BaseModel]) -> str:
+def model_to_gbnf(model: type[pydantic.BaseModel], *, strict: bool = True) -> str:
     """The grammar of a Pydantic model's JSON Schema (`model_json_schema()`)."""
-    return schema_to_gbnf(model.model_json_schema())
+    return schema_to_gbnf(model.model_json_schema(), strict=strict)
 
 
 @functools.lru_cache(maxsize=256)

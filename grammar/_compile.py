@@ -183,13 +183,26 @@ class Compiler:
                 dfa = pattern_dfa(p)
                 dfas.append(_dfa.complement(dfa) if p.negated else dfa)
             text = _dfa.intersect(dfas)
-            if s.min_len or s.max_len is not None:
-                longest = text.longest()  # a bound the patterns already keep costs nothing
-                if s.min_len or longest is None or s.max_len is None or longest > s.max_len:
-                    text = _dfa.intersect([_dfa.length(s.min_len, s.max_len), text])
-            return self._dfa_string(text, hint)
         except _dfa.RegexError as exc:
             raise self._unsupported("pattern", exc) from exc
+        if s.min_len or s.max_len is not None:
+            longest = text.longest()  # a bound the patterns already keep costs nothing
+            if s.min_len or longest is None or s.max_len is None or longest > s.max_len:
+                text = self._within_length(text, s)
+        return self._dfa_string(text, hint)
+
+    def _within_length(self, text: _dfa.Dfa, s: Str) -> _dfa.Dfa:
+        """`text` within the string's length bounds. Bounds whose product with a pattern or
+        format is too large (Pydantic's HttpUrl: `format: uri`, `maxLength: 2083`) are refused
+        by name, or when not strict dropped (a superset, left to the answer check)."""
+        try:
+            return _dfa.intersect([_dfa.length(s.min_len, s.max_len), text])
+        except _dfa.RegexError as exc:
+            if self.norm.strict:
+                keyword = "minLength" if s.max_len is None else "maxLength"
+                reason = f"{exc}: a length bound with a pattern or format"
+                raise UnsupportedSchemaError(keyword, self._ptr, reason) from exc
+            return text
 
     def _dfa_string(self, dfa: _dfa.Dfa, hint: str) -> RuleName | None:
         """A JSON string whose decoded text the automaton accepts."""

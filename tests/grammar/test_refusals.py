@@ -42,6 +42,12 @@ REFUSALS: list[tuple[str, dict[str, Any], str, str]] = [
     ("properties not an object", {"properties": ["a"]}, "properties", ""),
     ("prefixItems not an array", {"items": {"prefixItems": 5}}, "prefixItems", "/items"),
     ("unknown format", {"items": {"format": "color"}}, "format", "/items"),
+    (
+        "length bound too large with a format",  # Pydantic's HttpUrl
+        {"properties": {"u": {"type": "string", "format": "uri", "maxLength": 2083}}},
+        "maxLength",
+        "/properties/u",
+    ),
 ]
 
 
@@ -72,6 +78,11 @@ def test_non_strict_drops_inexpressible_assertions_only() -> None:
         {"type": "array", "items": {"type": "integer"}, "uniqueItems": True}, strict=False
     )
     assert loose == schema_to_gbnf({"type": "array", "items": {"type": "integer"}})
+
+
+def test_non_strict_leaves_a_length_bound_it_cannot_combine_to_the_answer_check() -> None:
+    url = {"type": "string", "format": "uri", "minLength": 1, "maxLength": 2083}
+    assert schema_to_gbnf(url, strict=False) == schema_to_gbnf({"type": "string", "format": "uri"})
 
 
 def test_too_many_alternatives_names_where() -> None:
