@@ -29,7 +29,7 @@ from ..upstream.open_stream import OpenStream
 from ..upstream.payloads import JsonPayload
 from ..upstream.routing import prefix_key
 from .bodies import check_tools, request_needs, require_field, rewrite_model
-from .events import MESSAGES_FORMAT, relay_events
+from .events import MESSAGES_FORMAT, Rewrite, relay_events
 from .replies import relay_json, send_counted
 from .stream import stream_reply
 
@@ -64,10 +64,16 @@ class MessagesRequest:
         needs = request_needs(self.body, self.images)
         return JsonPayload(self.body, routing_key=self.routing_key, needs=needs)
 
-    def limit(self, served: ModelTarget) -> int | None:
-        """The output limit the serving model worked to: the client's, else its default."""
-        limit = self.body.get("max_tokens", served.defaults.get("max_tokens"))
-        return limit if type(limit) is int else None
+    def rewrite(self, served: ModelTarget) -> Rewrite:
+        """The rewrite of what `served` answers: its model renamed to the internal id, and a cut
+        answer said so against the limit it worked to (the client's, else its default)."""
+        member, limit = (
+            served.member,
+            self.body.get("max_tokens", served.defaults.get("max_tokens")),
+        )
+        if type(limit) is not int:
+            return lambda data: rewrite_model(data, member)
+        return lambda data: mark_cut_answer(rewrite_model(data, member), limit)
 
 
 _END_TURN = b'"stop_reason":"end_turn"'
@@ -75,12 +81,12 @@ _MAX_TOKENS = b'"stop_reason":"max_tokens"'
 _OUTPUT_TOKENS = re.compile(rb'"output_tokens":(\d+)')
 
 
-def mark_cut_answer(data: bytes, limit: int | None) -> bytes:
+def mark_cut_answer(data: bytes, limit: int) -> bytes:
     """`data` (a message, or a batch of events) with an `end_turn` that used all of `limit`
     tokens said as `max_tokens`. LocalAI writes usage after the stop reason, in the message
     and in its `message_delta` event; a JSON string cannot hold the unescaped marker."""
     at = data.find(_END_TURN)
-    if at < 0 or limit is None:
+    if at < 0:
         return data
     used = _OUTPUT_TOKENS.search(data, at)
     if used is None or int(used[1]) < limit:
@@ -130,8 +136,7 @@ async def create_message(
     served = await send_counted(
         gateway, target, endpoints.MESSAGES, payload, record=record, prepare=prepare
     )
-    content = rewrite_model(served.reply.content, served.target.member)
-    return relay_json(served, target, mark_cut_answer(content, request.limit(served.target)))
+    return relay_json(served, target, request.rewrite(served.target)(served.reply.content))
 
 
 async def stream_message(
@@ -144,13 +149,7 @@ async def stream_message(
     """Relay the upstream event stream once its first answer event arrived."""
 
     def relay(stream: OpenStream) -> AsyncGenerator[bytes]:
-        member, limit = stream.target.member, request.limit(stream.target)
-        return relay_events(
-            stream,
-            MESSAGES_FORMAT,
-            lambda data: mark_cut_answer(rewrite_model(data, member), limit),
-            record,
-        )
+        return relay_events(stream, MESSAGES_FORMAT, request.rewrite(stream.target), record)
 
     payload, failure = request.payload(), MESSAGES_FORMAT.failure
     return await stream_reply(
