@@ -1,6 +1,4 @@
-"""Headless Chromium for tests (Debian's `chromium` package, driven by Playwright), and the rule
-for tools CI must have: off CI a missing tool skips its test with what to install; with
-CI=true it fails."""
+"""Headless Chromium for tests (Debian's `chromium` package, driven by Playwright)."""
 
 from __future__ import annotations
 
@@ -11,7 +9,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-import pytest
+from tests.support.needs import missing
 
 CHROMIUM = "/usr/bin/chromium"
 # Without these Chromium stalls on a machine with no network (and no GPU, no sandbox).
@@ -31,10 +29,7 @@ def require_tool(path: str | None, install: str) -> str:
     """`path` if the tool is there; else skip (fail under CI=true) saying what to install."""
     if path is not None and os.access(path, os.X_OK):
         return path
-    message = f"needs {install}"
-    if os.environ.get("CI") == "true":
-        pytest.fail(f"{message} (CI installs it in .ci/run)")
-    pytest.skip(message)
+    missing(install)
 
 
 @contextmanager

