@@ -105,6 +105,24 @@ def test_unsupported_schema_is_400_naming_the_keyword(client: TestClient) -> Non
     assert error["code"] == "unsupported_schema"
 
 
+def test_a_url_bounded_as_pydantics_httpurl_is_exact_or_left_to_the_answer_check(
+    client: TestClient, localai: respx.MockRouter
+) -> None:
+    """A 2083-character bound on a URI has no grammar: strict, a 400 naming it; not strict, the
+    grammar keeps the format and the answer check the bound."""
+    url = {"type": "string", "format": "uri", "maxLength": 2083}
+    schema = {"type": "object", "properties": {"u": url}, "required": ["u"]}
+    error = assert_openai_error(ask(client, "chat-model", response_format=json_schema(schema)), 400)
+    assert error["code"] == "unsupported_schema" and "maxLength" in error["message"]
+    too_long = orjson.dumps({"u": "https://example.com/" + "a" * 2100}).decode()
+    route = localai.post("/v1/chat/completions").respond(json=localai_chat(content=too_long))
+    loose = json_schema(schema, strict=False)
+    assert assert_openai_error(ask(client, "chat-model", response_format=loose), 502)["type"] == (
+        "upstream_schema_violation"
+    )
+    assert "grammar" in orjson.loads(route.calls.last.request.content)
+
+
 def test_invalid_schema_is_400(client: TestClient) -> None:
     reply = ask(client, "chat-model", response_format=json_schema({"type": "nonsense"}))
     assert_openai_error(reply, 400)
